@@ -1,0 +1,3 @@
+from civicquant.cli import main
+
+main()
