@@ -1,0 +1,41 @@
+# civicquant: `make demo` and `make test` each create .venv when it is missing.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install demo test test-fast test-integration lint bench clean
+
+$(BIN)/civicquant: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/civicquant
+
+# The main job on the embedded defaults: embedded PostgreSQL under CIVICQUANT_HOME,
+# the rules extractor, the bundled sample, digest in --dry-run.
+demo: install
+	DEMO_PYTHON=$(BIN)/python sh scripts/demo.sh
+
+# The whole suite: unit, integration (real PostgreSQL) and acceptance (the installed CLI).
+test: install
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q tests/unit
+
+# Only the suites that need a database; CIVICQUANT_TEST_DATABASE_URL picks the server.
+test-integration: install
+	$(BIN)/python -m pytest -q tests/integration tests/acceptance
+
+lint: install
+	$(BIN)/ruff check civicquant tests bench
+	$(BIN)/ruff format --check civicquant tests bench
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .pytest_pg

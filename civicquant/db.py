@@ -1,0 +1,173 @@
+"""The database seam: one connection, named queries, dict rows, civicquant's own errors.
+
+Services receive a `Database`; they never call psycopg.connect themselves. The connection
+is in autocommit mode and transactions are explicit (`with db.transaction():`), so nothing
+is held open between statements and civicquant works through PgBouncer in transaction
+pooling mode (with DB_PREPARED_STATEMENTS=0).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import dict_row
+
+from civicquant.errors import DatabaseError, DatabaseUnavailable
+from civicquant.queries import query
+
+if TYPE_CHECKING:
+    from civicquant.config import Settings
+
+Row = dict[str, Any]
+
+
+def describe_url(url: str) -> str:
+    """Where a URL points, for messages: host, port and database, never the password."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "an unparsable DATABASE_URL"
+    host = str(parts.get("host") or "localhost")
+    port = parts.get("port")
+    dbname = parts.get("dbname") or parts.get("user") or ""
+    where = f"{host}:{port}" if port and not host.startswith("/") else host
+    return f"{where}/{dbname}" if dbname else where
+
+
+class Database:
+    """A psycopg connection behind named queries returning dict rows."""
+
+    def __init__(self, conn: psycopg.Connection[Row], where: str) -> None:
+        self._conn = conn
+        self.where = where
+
+    @classmethod
+    def connect(
+        cls,
+        url: str,
+        *,
+        prepared_statements: bool = True,
+        application_name: str = "civicquant",
+        connect_timeout: int = 10,
+    ) -> Database:
+        """Open a connection, or raise DatabaseUnavailable naming the host."""
+        where = describe_url(url)
+        try:
+            conn = psycopg.connect(
+                url,
+                autocommit=True,
+                row_factory=dict_row,
+                # None disables server-side prepared statements (PgBouncer transaction mode).
+                prepare_threshold=5 if prepared_statements else None,
+                application_name=application_name,
+                connect_timeout=connect_timeout,
+            )
+        except psycopg.Error as exc:
+            raise DatabaseUnavailable(
+                f"database unreachable at {where}: {_first_line(exc)}"
+            ) from None
+        return cls(conn, where)
+
+    # -- statements -------------------------------------------------------------------
+
+    def execute(self, name: str, params: Mapping[str, Any] | None = None) -> int:
+        """Run a named statement; return the number of rows it touched."""
+        with self._cursor(name) as cur:
+            cur.execute(query(name), params or {})
+            return cur.rowcount
+
+    def fetch_one(self, name: str, params: Mapping[str, Any] | None = None) -> Row | None:
+        """Run a named query and return its first row, or None."""
+        with self._cursor(name) as cur:
+            cur.execute(query(name), params or {})
+            return cur.fetchone()
+
+    def fetch_all(self, name: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        """Run a named query and return all its rows."""
+        with self._cursor(name) as cur:
+            cur.execute(query(name), params or {})
+            return cur.fetchall()
+
+    def execute_many(self, name: str, params_seq: list[Mapping[str, Any]]) -> None:
+        """Run a named statement once per parameter set, pipelined in one round trip batch."""
+        if not params_seq:
+            return
+        with self._cursor(name) as cur:
+            cur.executemany(query(name), params_seq)
+
+    def execute_script(self, sql_text: str, label: str) -> None:
+        """Run a whole SQL script (a migration); `label` names it in errors."""
+        with self._cursor(label) as cur:
+            cur.execute(sql_text.encode("utf-8"))
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A transaction: commit on success, roll back on any exception."""
+        try:
+            with self._conn.transaction():
+                yield
+        except psycopg.OperationalError as exc:
+            raise DatabaseUnavailable(f"lost the database at {self.where}: {_first_line(exc)}") from None
+
+    @contextmanager
+    def _cursor(self, label: str) -> Iterator[psycopg.Cursor[Row]]:
+        try:
+            with self._conn.cursor() as cur:
+                yield cur
+        except psycopg.OperationalError as exc:
+            if self._conn.closed or self._conn.broken:
+                raise DatabaseUnavailable(
+                    f"lost the database at {self.where}: {_first_line(exc)}"
+                ) from None
+            raise DatabaseError(f"{label}: {_first_line(exc)}") from exc
+        except psycopg.Error as exc:
+            raise DatabaseError(f"{label}: {_first_line(exc)}") from exc
+
+    @property
+    def connection(self) -> psycopg.Connection[Row]:
+        """The underlying connection, for LISTEN/NOTIFY and COPY, which have their own APIs."""
+        return self._conn
+
+    def close(self) -> None:
+        """Close the connection; safe to call twice."""
+        self._conn.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def database_url(settings: Settings) -> str:
+    """DATABASE_URL, or the embedded server's URL (starting it if needed)."""
+    if settings.database_url:
+        return settings.database_url
+    from civicquant.embedded import server_url
+
+    return server_url(settings.home)
+
+
+def open_database(settings: Settings, *, application_name: str = "civicquant") -> Database:
+    """Connect to the configured database (embedded when DATABASE_URL is unset)."""
+    return Database.connect(
+        database_url(settings),
+        prepared_statements=settings.db_prepared_statements,
+        application_name=application_name,
+        connect_timeout=settings.db_connect_timeout_seconds,
+    )
+
+
+def hostname() -> str:
+    """This host's name, as recorded in leases and job runs."""
+    return socket.gethostname()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]

@@ -1,0 +1,458 @@
+"""Telegram Desktop's "Export chat history" JSON file (result.json), read as a stream of raw posts.
+
+The file is streamed with ijson, one message at a time, so memory stays bounded however large the
+export. The format is what Telegram Desktop's `export_output_json.cpp` writes: a top-level object
+with `name`, `type` and `id` before `messages`; each message has `id`, `type` ("message", "service"
+or "unsupported"), `date_unixtime` as a decimal string, `text` as a string or a list of strings and
+entity objects, and optional media fields. One quirk is not JSON: control characters inside strings
+are written as `\\xNN`, which the reader rewrites to `\\u00NN` before parsing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import IO, Any, TypeGuard
+
+import ijson
+
+from civicquant.errors import InputFormatError
+from civicquant.posts import Channel, Media, RawPost
+
+_READ_SIZE = 64 * 1024
+_MAX_ID = 2**63 - 1  # ids and sizes go into PostgreSQL bigint columns
+_BOM = b"\xef\xbb\xbf"
+# An escaped backslash (kept as is) or the start of Telegram Desktop's `\xNN` (made `\u00NN`).
+# Matching `\\` first is what keeps `\\x41` (a backslash, then "x41") intact.
+_ESCAPE = re.compile(rb"(\\\\)|\\x")
+_UNIXTIME = re.compile(r"[0-9]{1,11}")
+# PostgreSQL text and jsonb reject NUL and unpaired surrogates; U+FFFD keeps UTF-16 offsets.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Chats whose id is not a channel id (users, basic groups) or that are not one peer's history.
+_NOT_CHANNELS = frozenset(
+    {"saved_messages", "replies", "personal_chat", "bot_chat", "private_group"}
+)
+_FILE_KINDS = {
+    "video_file": "video",
+    "audio_file": "audio",
+    "voice_message": "voice",
+    "video_message": "video_note",
+    "sticker": "sticker",
+    "animation": "animation",
+}
+# Media without a file, by the key Telegram Desktop writes for it; first match wins.
+_OTHER_MEDIA = (
+    ("poll", "poll"),
+    ("place_name", "venue"),
+    ("location_information", "location"),
+    ("contact_information", "contact"),
+    ("game_title", "game"),
+    ("invoice_information", "invoice"),
+    ("giveaway_information", "giveaway"),
+    ("giveaway_results", "giveaway_results"),
+    ("paid_stars_amount", "paid_media"),
+    ("todo_list", "todo"),
+)
+
+
+@dataclass(slots=True)
+class ExportStats:
+    """What one pass over an export has read so far; complete once iteration ends."""
+
+    posts: int = 0
+    service_skipped: int = 0
+    # Messages Telegram Desktop could not export (`"type": "unsupported"`) or of an unknown type.
+    unsupported_skipped: int = 0
+    last_message_id: int | None = None
+
+
+class ExportFile:
+    """A Telegram Desktop channel export; iterating yields its posts as RawPost, in file order.
+
+    The constructor reads the header (normally the first few hundred bytes) and raises
+    InputFormatError if the file is missing or not a channel export. Iterating streams the
+    messages; a problem further in (a cut-off file, a message without a date) raises
+    InputFormatError at that point, after every post before it has been yielded.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.stats = ExportStats()
+        self.channel = self._read_header()
+
+    def __iter__(self) -> Iterator[RawPost]:
+        self.stats = ExportStats()
+        with self._open() as raw:
+            stream = _EscapeFilter(raw)
+            for index, message in enumerate(self._messages(stream)):
+                post = self._read_message(message, index, stream)
+                if post is not None:
+                    self.stats.posts += 1
+                    yield post
+
+    # --- the header ----------------------------------------------------------------------------
+
+    def _read_header(self) -> Channel:
+        name: object = None
+        chat_type: object = None
+        channel_id: object = None
+        saw_messages = saw_chats = False
+        with self._open() as raw:
+            stream = _EscapeFilter(raw)
+            if stream.empty:
+                raise InputFormatError(f"{self.path}: empty file, not a Telegram Desktop export")
+            try:
+                for prefix, event, value in ijson.parse(stream, buf_size=_READ_SIZE):
+                    if prefix == "name" and event in ("string", "null"):
+                        name = value
+                    elif prefix == "type" and event == "string":
+                        chat_type = value
+                    elif prefix == "id" and event == "number":
+                        channel_id = value
+                    elif prefix == "messages" and not saw_messages:
+                        if event != "start_array":
+                            raise InputFormatError(f'{self.path}: "messages" is not a list')
+                        saw_messages = True
+                    elif prefix == "" and event == "map_key" and value in ("chats", "left_chats"):
+                        saw_chats = True
+                    # Telegram Desktop writes name, type and id before messages; a file in
+                    # another order is read to the end for its id.
+                    if saw_messages and channel_id is not None:
+                        break
+            except (ijson.JSONError, ValueError) as exc:
+                raise self._json_error(exc, stream) from exc
+            except OSError as exc:
+                raise self._read_error(exc) from exc
+        if not saw_messages:
+            if saw_chats:
+                raise InputFormatError(
+                    f"{self.path}: an export of a whole account; export one channel with"
+                    ' "Export chat history" (format JSON)'
+                )
+            raise InputFormatError(
+                f'{self.path}: not a Telegram Desktop chat export (no top-level "messages" list)'
+            )
+        if not _is_id(channel_id):
+            raise InputFormatError(f'{self.path}: no valid channel "id" at the top level')
+        if chat_type in _NOT_CHANNELS:
+            raise InputFormatError(f"{self.path}: an export of a {chat_type}, not of a channel")
+        title = _text_or_none(name)
+        return Channel(channel_id=channel_id, username=None, title=title)
+
+    # --- the messages --------------------------------------------------------------------------
+
+    def _messages(self, stream: _EscapeFilter) -> Iterator[Any]:
+        try:
+            yield from ijson.items(stream, "messages.item", buf_size=_READ_SIZE)
+        except (ijson.JSONError, ValueError) as exc:
+            raise self._json_error(exc, stream) from exc
+        except OSError as exc:
+            raise self._read_error(exc) from exc
+
+    def _read_message(self, message: object, index: int, stream: _EscapeFilter) -> RawPost | None:
+        if not isinstance(message, dict):
+            raise self._message_error(index, stream, "is not an object")
+        message_id = message.get("id")
+        if not _is_id(message_id):
+            raise self._message_error(index, stream, "has no valid id")
+        message_type = message.get("type")
+        if not isinstance(message_type, str):
+            raise self._message_error(index, stream, "has no type", message_id)
+        if message_type != "message":
+            self.stats.last_message_id = message_id
+            if message_type == "service":
+                self.stats.service_skipped += 1
+            else:
+                self.stats.unsupported_skipped += 1
+            return None
+        posted_at = _timestamp(message.get("date_unixtime"))
+        if posted_at is None:
+            raise self._message_error(index, stream, "has no valid date_unixtime", message_id)
+        parts = message.get("text", message.get("text_entities", ""))
+        text_and_entities = _text_and_entities(parts)
+        if text_and_entities is None:
+            raise self._message_error(index, stream, "has malformed text", message_id)
+        text, entities = text_and_entities
+        self.stats.last_message_id = message_id
+        return RawPost(
+            channel_id=self.channel.channel_id,
+            message_id=message_id,
+            posted_at=posted_at,
+            text=text,
+            entities=entities,
+            media=_media(message),
+            reply_to=self._reply_to(message),
+            forwarded_from=_text_or_none(message.get("forwarded_from")),
+            edit_date=_timestamp(message.get("edited_unixtime")),
+            author=_text_or_none(message.get("author")),
+        )
+
+    def _reply_to(self, message: Mapping[str, Any]) -> int | None:
+        """The replied-to message id if that message is in this channel (not in another chat)."""
+        reply_to = message.get("reply_to_message_id")
+        peer = message.get("reply_to_peer_id")
+        if not _is_id(reply_to):
+            return None
+        if peer is not None and peer != f"channel{self.channel.channel_id}":
+            return None
+        return reply_to
+
+    # --- errors --------------------------------------------------------------------------------
+
+    def _open(self) -> IO[bytes]:
+        try:
+            return self.path.open("rb")
+        except FileNotFoundError as exc:
+            raise InputFormatError(f"{self.path}: no such file") from exc
+        except OSError as exc:
+            raise self._read_error(exc) from exc
+
+    def _read_error(self, exc: OSError) -> InputFormatError:
+        return InputFormatError(f"{self.path}: cannot read ({exc.strerror or exc})")
+
+    def _after(self) -> str:
+        last = self.stats.last_message_id
+        return "" if last is None else f" after message {last}"
+
+    def _json_error(self, exc: Exception, stream: _EscapeFilter) -> InputFormatError:
+        if stream.at_eof:
+            return InputFormatError(
+                f"{self.path}: cut off at byte {stream.raw_offset}{self._after()} (incomplete JSON)"
+            )
+        offset = _locate_json_error(self.path, stream.chunk_start)
+        return InputFormatError(
+            f"{self.path}: invalid JSON at byte {offset}{self._after()} ({_reason(exc)})"
+        )
+
+    def _message_error(
+        self, index: int, stream: _EscapeFilter, problem: str, message_id: int | None = None
+    ) -> InputFormatError:
+        subject = "message" if message_id is None else f"message {message_id}"
+        return InputFormatError(
+            f"{self.path}: {subject} {problem} (messages[{index}], before byte"
+            f" {stream.raw_offset}{self._after()})"
+        )
+
+
+class _EscapeFilter:
+    """A byte stream over an export that rewrites `\\xNN` to `\\u00NN`, for ijson to read.
+
+    It also counts the raw bytes read, so that errors can name a byte offset. With
+    `byte_by_byte_from`, it hands out single bytes from that offset on, so that a parser error
+    surfaces right after the byte that caused it.
+    """
+
+    def __init__(self, raw: IO[bytes], *, byte_by_byte_from: int | None = None) -> None:
+        self._raw = raw
+        self._byte_by_byte_from = byte_by_byte_from
+        self._held = b""  # an odd trailing backslash: the escape it starts ends in the next read
+        head = raw.read(len(_BOM))
+        self.empty = not head
+        if head == _BOM:
+            self.raw_offset = len(_BOM)
+        else:
+            raw.seek(0)
+            self.raw_offset = 0
+        self.chunk_start = self.raw_offset  # where the bytes last handed out began
+        self.at_eof = False
+
+    def read(self, size: int = -1) -> bytes:
+        if size == 0:
+            return b""
+        while True:
+            start = self.raw_offset - len(self._held)
+            chunk = self._raw.read(self._read_size())
+            self.raw_offset += len(chunk)
+            if not chunk:
+                self.at_eof = True
+                data, self._held = self._held, b""
+                self.chunk_start = start
+                return data
+            data = self._held + chunk
+            backslashes = len(data) - len(data.rstrip(b"\\"))
+            if backslashes % 2:
+                data, self._held = data[:-1], data[-1:]
+            else:
+                self._held = b""
+            if b"\\x" in data:
+                data = _ESCAPE.sub(_rewrite_escape, data)
+            if data:
+                self.chunk_start = start
+                return data
+
+    def _read_size(self) -> int:
+        fine_from = self._byte_by_byte_from
+        if fine_from is None:
+            return _READ_SIZE
+        if self.raw_offset >= fine_from:
+            return 1
+        return min(_READ_SIZE, fine_from - self.raw_offset)
+
+
+def _rewrite_escape(match: re.Match[bytes]) -> bytes:
+    escaped_backslash: bytes | None = match.group(1)
+    return escaped_backslash or b"\\u00"
+
+
+def _locate_json_error(path: Path, chunk_start: int) -> int:
+    """The byte offset where the JSON parser fails, found by re-reading bytewise near the fault.
+
+    ijson reports no position; the first pass knows only which chunk failed. This second pass is
+    paid only when a file is broken.
+    """
+    try:
+        with path.open("rb") as raw:
+            stream = _EscapeFilter(raw, byte_by_byte_from=chunk_start)
+            try:
+                for _event in ijson.parse(stream, buf_size=_READ_SIZE):
+                    pass
+            except (ijson.JSONError, ValueError):
+                return stream.raw_offset if stream.at_eof else max(stream.raw_offset - 1, 0)
+    except OSError:
+        pass
+    return chunk_start
+
+
+def _reason(exc: Exception) -> str:
+    """The first line of a parser error, without yajl's picture of where it is."""
+    if isinstance(exc, UnicodeError):
+        return "invalid UTF-8 or \\u escape"
+    detail = exc.args[0] if exc.args else exc
+    if isinstance(detail, bytes):
+        detail = detail.decode("utf-8", "replace")
+    lines = str(detail).strip().splitlines()
+    return lines[0].rstrip(".") if lines else type(exc).__name__
+
+
+# --- fields ---------------------------------------------------------------------------------
+
+
+def _is_id(value: object) -> TypeGuard[int]:
+    return type(value) is int and 0 < value <= _MAX_ID
+
+
+def _count(value: object) -> int | None:
+    return value if type(value) is int and 0 <= value <= _MAX_ID else None
+
+
+def _storable(text: str) -> str:
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
+def _text_or_none(value: object) -> str | None:
+    return _storable(value) if isinstance(value, str) else None
+
+
+def _utf16_length(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
+
+
+def _timestamp(value: object) -> datetime | None:
+    """A Unix time (Telegram Desktop writes it as a decimal string) as an aware UTC datetime."""
+    if isinstance(value, str) and _UNIXTIME.fullmatch(value):
+        seconds = int(value)
+    elif type(value) is int and 0 <= value < 10**11:
+        seconds = value
+    else:
+        return None
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def _text_and_entities(parts: object) -> tuple[str, list[dict[str, Any]]] | None:
+    """The text and its entities (UTF-16 offsets) from `text`; None if malformed.
+
+    `text` is a string, or a list of strings (plain) and objects {type, text, href?, language?,
+    collapsed?, user_id?, document_id?}. Telegram Desktop flattens entities into consecutive,
+    non-overlapping parts, so each object is one entity covering exactly its own text.
+    """
+    if isinstance(parts, str):
+        return _storable(parts), []
+    if not isinstance(parts, list):
+        return None
+    pieces: list[str] = []
+    entities: list[dict[str, Any]] = []
+    offset = 0
+    for part in parts:
+        if isinstance(part, str):
+            piece, entity_type = _storable(part), "plain"
+        elif (
+            isinstance(part, dict)
+            and isinstance(part.get("type"), str)
+            and isinstance(part.get("text"), str)
+        ):
+            piece, entity_type = _storable(part["text"]), part["type"]
+        else:
+            return None
+        length = _utf16_length(piece)
+        if entity_type != "plain" and length:
+            entities.append(_entity(entity_type, part, offset, length))
+        pieces.append(piece)
+        offset += length
+    return "".join(pieces), entities
+
+
+def _entity(entity_type: str, part: object, offset: int, length: int) -> dict[str, Any]:
+    entity: dict[str, Any] = {"type": entity_type, "offset": offset, "length": length}
+    if not isinstance(part, dict):
+        return entity
+    if entity_type == "text_link" and isinstance(part.get("href"), str):
+        entity["url"] = _storable(part["href"])
+    elif entity_type == "pre" and isinstance(part.get("language"), str) and part["language"]:
+        entity["language"] = _storable(part["language"])
+    elif entity_type == "mention_name":
+        user_id = _numeric_id(part.get("user_id"))
+        if user_id is not None:
+            entity["user_id"] = user_id
+    elif entity_type == "custom_emoji":
+        document_id = _numeric_id(part.get("document_id"))
+        if document_id is not None:
+            entity["document_id"] = document_id
+    elif entity_type == "blockquote" and part.get("collapsed") is True:
+        entity["collapsed"] = True
+    return entity
+
+
+def _numeric_id(value: object) -> int | None:
+    """An id written as a JSON number or a decimal string (custom emoji ids are strings)."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+        value = int(value)
+    return value if _is_id(value) else None
+
+
+def _media(message: Mapping[str, Any]) -> Media | None:
+    """A summary of the message's attachment, from the fields Telegram Desktop writes for it."""
+    if "photo" in message:
+        return Media(
+            kind="photo",
+            file_name=_file_name(message.get("photo")),
+            size=_count(message.get("photo_file_size")),
+        )
+    if "file" in message or "media_type" in message:
+        media_type = message.get("media_type")
+        kind = "document"
+        if isinstance(media_type, str):
+            kind = _FILE_KINDS.get(media_type, kind)
+        return Media(
+            kind=kind,
+            file_name=_text_or_none(message.get("file_name")),
+            mime_type=_text_or_none(message.get("mime_type")),
+            size=_count(message.get("file_size")),
+        )
+    for key, kind in _OTHER_MEDIA:
+        if key in message:
+            return Media(kind=kind)
+    return None
+
+
+def _file_name(relative_path: object) -> str | None:
+    """The base name of an exported file's relative path, or None when the file was not saved.
+
+    Telegram Desktop writes "(File not included. Change data exporting settings to download.)"
+    and the like in place of a path when it skipped the file.
+    """
+    if not isinstance(relative_path, str) or not relative_path or relative_path.startswith("("):
+        return None
+    return _storable(PurePosixPath(relative_path).name) or None

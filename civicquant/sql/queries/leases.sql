@@ -1,0 +1,32 @@
+-- acquire_lease --
+-- Take the lease in one statement when it is free, expired, or already ours; returns the row only if we hold it.
+INSERT INTO leases AS l (name, holder, acquired_at, heartbeat_at, expires_at)
+VALUES (%(name)s, %(holder)s, now(), now(), now() + make_interval(secs => %(ttl_seconds)s))
+ON CONFLICT (name) DO UPDATE
+    SET holder = EXCLUDED.holder,
+        acquired_at = CASE WHEN l.holder = EXCLUDED.holder THEN l.acquired_at ELSE now() END,
+        heartbeat_at = now(),
+        expires_at = EXCLUDED.expires_at
+    WHERE l.expires_at <= now() OR l.holder = EXCLUDED.holder
+RETURNING name, holder, acquired_at, heartbeat_at, expires_at;
+
+-- renew_lease --
+-- Extend a lease we hold; no row means it was taken over after expiring.
+UPDATE leases
+SET heartbeat_at = now(), expires_at = now() + make_interval(secs => %(ttl_seconds)s)
+WHERE name = %(name)s AND holder = %(holder)s
+RETURNING expires_at;
+
+-- release_lease --
+-- Give a lease up; only its holder can.
+DELETE FROM leases WHERE name = %(name)s AND holder = %(holder)s;
+
+-- get_lease --
+-- One lease as it stands, with whether it has expired.
+SELECT name, holder, acquired_at, heartbeat_at, expires_at, expires_at <= now() AS expired
+FROM leases WHERE name = %(name)s;
+
+-- all_leases --
+-- Every lease, for health.
+SELECT name, holder, acquired_at, heartbeat_at, expires_at, expires_at <= now() AS expired
+FROM leases ORDER BY name;
