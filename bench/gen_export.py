@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import IO, Any
 
@@ -54,27 +56,26 @@ FILE_MEDIA = (
 
 def json_string(value: str) -> str:
     """A string as Telegram Desktop's SerializeString writes it (control characters as \\xNN)."""
-    out = ['"']
-    for char in value:
-        code = ord(char)
-        if char == "\n":
-            out.append("\\n")
-        elif char == "\r":
-            out.append("\\r")
-        elif char == "\t":
-            out.append("\\t")
-        elif char == '"':
-            out.append('\\"')
-        elif char == "\\":
-            out.append("\\\\")
-        elif code < 32:
-            out.append(f"\\x{code:02X}")
-        elif char in "\u2028\u2029":
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
+    return _JSON_FIXUPS.sub(_telegram_escape, encode_basestring(value))
+
+
+# JSON's own escaping differs from SerializeString only here: \b, \f and \u00XX for control
+# characters (Telegram writes \xNN), and U+2028/U+2029 left raw (Telegram escapes them). An
+# escaped backslash is matched first so that `\\b` stays a backslash followed by "b".
+_JSON_FIXUPS = re.compile(r"\\\\|\\b|\\f|\\u00([01][0-9a-f])|[\u2028\u2029]")
+
+
+def _telegram_escape(match: re.Match[str]) -> str:
+    found = match.group(0)
+    if found == "\\b":
+        return "\\x08"
+    if found == "\\f":
+        return "\\x0C"
+    if match.group(1):
+        return f"\\x{match.group(1).upper()}"
+    if found in "\u2028\u2029":
+        return f"\\u{ord(found):04x}"
+    return found
 
 
 def json_value(value: Any, depth: int) -> str:

@@ -110,6 +110,214 @@ def db_status() -> None:
         typer.echo(f"{state.version}_{state.name:<30} {when}{changed}")
 
 
+# -- ingest ---------------------------------------------------------------------------
+
+ChannelsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--channels",
+        help="Channels instead of TG_SOURCE_CHANNELS: comma-separated or a JSON array of "
+        "@name, t.me/name or numeric ids.",
+    ),
+]
+
+
+def _channel_specs(settings: Settings, channels: str | None) -> list[Any]:
+    from civicquant.channels import parse_channel_specs
+
+    return parse_channel_specs(channels if channels is not None else settings.tg_source_channels)
+
+
+@app.command()
+def listen(
+    duration: Annotated[
+        str, typer.Option("--duration", help="Stop after this long (55m, 1h, 30s).")
+    ] = "55m",
+    channels: ChannelsOption = None,
+) -> None:
+    """Catch channels up from their high-water marks, then stream new, edited and deleted posts.
+
+    Holds the `listen` lease: a second copy exits at once as skipped. Stops after
+    --duration or on SIGTERM, finishing the write in hand.
+
+    Example: civicquant listen --duration 55m
+    """
+    from civicquant import ingest
+    from civicquant.jobs import run_job
+    from civicquant.timeparse import parse_duration
+
+    settings = _settings()
+    specs = _channel_specs(settings, channels)
+    options = ingest.ListenOptions(
+        duration_seconds=parse_duration(duration, "--duration"),
+        lpa_max_age_hours=settings.lpa_max_age_hours,
+    )
+    counts = run_job(
+        settings,
+        "listen",
+        lambda ctx: ingest.listen_job(ctx, specs, options),
+        lease="listen",
+        cooperative=True,
+    )
+    _print_counts("listen", counts)
+
+
+@app.command()
+def backfill(
+    since: Annotated[
+        str | None, typer.Option("--since", help="Window start, ISO 8601 with offset (inclusive).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Window end, ISO 8601 with offset (exclusive).")
+    ] = None,
+    channels: ChannelsOption = None,
+    max_messages: Annotated[
+        int | None, typer.Option("--max-messages", min=1, help="Stop after this many posts.")
+    ] = None,
+    force_enqueue: Annotated[
+        bool, typer.Option("--force-enqueue", help="Re-enqueue posts already stored too.")
+    ] = False,
+    from_export: Annotated[
+        Path | None,
+        typer.Option("--from-export", help="Import a Telegram Desktop export (result.json)."),
+    ] = None,
+    gaps: Annotated[
+        bool, typer.Option("--gaps", help="Fetch the ids missing inside each channel's range.")
+    ] = False,
+) -> None:
+    """Read history into the raw log: a time window, an export file, or the gaps.
+
+    Example: civicquant backfill --since 2026-11-20T00:00:00Z --until 2026-11-21T00:00:00Z
+    """
+    from civicquant import ingest, sessions
+    from civicquant.errors import UsageError
+    from civicquant.jobs import run_job
+    from civicquant.timeparse import parse_window
+
+    modes = [
+        name
+        for name, on in (("--since", since), ("--from-export", from_export), ("--gaps", gaps))
+        if on
+    ]
+    if len(modes) != 1:
+        raise UsageError("backfill needs exactly one of --since, --from-export or --gaps")
+    settings = _settings()
+    if from_export is not None:
+        counts = run_job(
+            settings, "backfill", lambda ctx: ingest.export_job(ctx, from_export), cooperative=True
+        )
+    elif gaps:
+        specs = _channel_specs(settings, channels) if channels else []
+        counts = run_job(
+            settings,
+            "backfill",
+            lambda ctx: ingest.gaps_job(ctx, specs),
+            lease=sessions.backfill_lease(settings),
+            cooperative=True,
+        )
+    else:
+        span = parse_window(since, until)
+        specs = _channel_specs(settings, channels)
+        counts = run_job(
+            settings,
+            "backfill",
+            lambda ctx: ingest.backfill_job(
+                ctx, specs, span, max_messages=max_messages, force_enqueue=force_enqueue
+            ),
+            lease=sessions.backfill_lease(settings),
+            cooperative=True,
+        )
+    _print_counts("backfill", counts)
+
+
+@app.command()
+def enqueue(
+    since: Annotated[str | None, typer.Option("--since", help="Posts from (inclusive).")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Posts before (exclusive).")] = None,
+    channels: ChannelsOption = None,
+    max_messages: Annotated[
+        int | None, typer.Option("--max-messages", min=1, help="At most this many posts.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Reset existing jobs for the version to pending.")
+    ] = False,
+    pipeline_version: Annotated[
+        str | None,
+        typer.Option("--pipeline-version", help="Default: EXTRACTION_PIPELINE_VERSION."),
+    ] = None,
+) -> None:
+    """Enqueue extraction from the raw log without reading Telegram (reparse).
+
+    Example: civicquant enqueue --since 2026-11-01T00:00:00Z --pipeline-version v2
+    """
+    from civicquant import queue
+    from civicquant.jobs import run_job
+    from civicquant.rawlog import RawLog
+    from civicquant.timeparse import parse_window
+
+    settings = _settings()
+    span = parse_window(since, until)
+    specs = _channel_specs(settings, channels) if channels else None
+    version = pipeline_version or settings.extraction_pipeline_version
+
+    def body(ctx: Any) -> None:
+        channel_ids = None
+        if specs is not None:
+            found = RawLog(ctx.db, pipeline_version=version).find_channels(
+                [s.channel_id for s in specs if s.channel_id is not None],
+                [s.username for s in specs if s.username is not None],
+            )
+            channel_ids = [state.channel_id for state in found]
+        selected, touched = queue.enqueue_window(
+            ctx.db,
+            version,
+            since=span.since,
+            until=span.until,
+            channel_ids=channel_ids,
+            limit=max_messages,
+            force=force,
+        )
+        ctx.notes["pipeline_version"] = version
+        ctx.count("selected", selected)
+        ctx.count("enqueued", touched)
+
+    _print_counts("enqueue", run_job(settings, "enqueue", body))
+
+
+@app.command()
+def login(
+    save_to: Annotated[
+        Path | None,
+        typer.Option("--save-to", help="Write a session file (mode 0600) instead of printing."),
+    ] = None,
+) -> None:
+    """Log in to Telegram interactively and print a TG_SESSION_STRING (or save a session file).
+
+    The one interactive command: it asks for the phone number, the code and the 2FA password.
+
+    Example: civicquant login --save-to ~/.local/share/civicquant/civicquant.session
+    """
+    import asyncio
+
+    from civicquant import sessions
+
+    settings = _settings()
+    session = asyncio.run(sessions.login(settings, save_to=save_to))
+    if session is None:
+        typer.echo(f"session saved to {save_to}; set TG_SESSION={save_to}")
+    else:
+        typer.echo("TG_SESSION_STRING (a secret: store it like a password):", err=True)
+        typer.echo(session)
+
+
+def _print_counts(job: str, counts: dict[str, Any]) -> None:
+    if counts.get("skipped"):
+        typer.echo(f"{job}: skipped, lease held by {counts.get('lease_held_by')}")
+        return
+    shown = ", ".join(f"{key}={value}" for key, value in counts.items() if value not in (0, None))
+    typer.echo(f"{job}: {shown or 'nothing to do'}")
+
+
 # -- monitoring -----------------------------------------------------------------------
 
 
@@ -239,7 +447,11 @@ def examples() -> list[tuple[str, str]]:
             name = " ".join(filter(None, [prefix, command.name or command.callback.__name__]))
             doc = command.callback.__doc__ or ""
             example = next(
-                (line.split("Example:", 1)[1].strip() for line in doc.splitlines() if "Example:" in line),
+                (
+                    line.split("Example:", 1)[1].strip()
+                    for line in doc.splitlines()
+                    if "Example:" in line
+                ),
                 "",
             )
             found.append((name.replace("_", "-"), example))

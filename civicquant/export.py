@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO, Any, TypeGuard
 
 import ijson
@@ -346,8 +346,17 @@ def _text_or_none(value: object) -> str | None:
     return _storable(value) if isinstance(value, str) else None
 
 
-def _utf16_length(text: str) -> int:
-    return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
+def _measured(text: str) -> tuple[str, int]:
+    """`text` made storable, and its length in UTF-16 code units (how Telegram counts offsets)."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    if text.isascii():
+        return text, len(text)
+    try:
+        return text, len(text.encode("utf-16-le")) // 2
+    except UnicodeEncodeError:  # an unpaired surrogate
+        text = _storable(text)
+        return text, len(text.encode("utf-16-le")) // 2
 
 
 def _timestamp(value: object) -> datetime | None:
@@ -377,16 +386,16 @@ def _text_and_entities(parts: object) -> tuple[str, list[dict[str, Any]]] | None
     offset = 0
     for part in parts:
         if isinstance(part, str):
-            piece, entity_type = _storable(part), "plain"
+            piece, entity_type = part, "plain"
         elif (
             isinstance(part, dict)
             and isinstance(part.get("type"), str)
             and isinstance(part.get("text"), str)
         ):
-            piece, entity_type = _storable(part["text"]), part["type"]
+            piece, entity_type = part["text"], part["type"]
         else:
             return None
-        length = _utf16_length(piece)
+        piece, length = _measured(piece)
         if entity_type != "plain" and length:
             entities.append(_entity(entity_type, part, offset, length))
         pieces.append(piece)
@@ -455,4 +464,4 @@ def _file_name(relative_path: object) -> str | None:
     """
     if not isinstance(relative_path, str) or not relative_path or relative_path.startswith("("):
         return None
-    return _storable(PurePosixPath(relative_path).name) or None
+    return _storable(relative_path.rsplit("/", 1)[-1]) or None

@@ -173,7 +173,7 @@ def _clean_headline(headline: str) -> str:
 def _event_order(event: DigestEvent) -> tuple[float, datetime, int]:
     # NaN importance would make the sort order arbitrary; rank it last instead.
     importance = -math.inf if math.isnan(event.importance) else event.importance
-    return (-importance, event.first_seen_at, -event.event_id)
+    return (-importance, event.first_seen_at, event.event_id)
 
 
 def _topic_line(topic: str, labels: Mapping[str, str]) -> str:

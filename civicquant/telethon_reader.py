@@ -341,7 +341,7 @@ class TelethonReader:
                 offset_date=offset_date,
                 reverse=True,
             )
-            if message.id > after_id
+            if True
         ]
 
 

@@ -67,7 +67,9 @@ def test_json_array_accepts_strings_and_numeric_ids() -> None:
 
 
 def test_duplicates_are_dropped_keeping_the_first_position() -> None:
-    specs = parse_channel_specs("@alpha_news,beta_news,https://t.me/Alpha_News,1878264527,-1001878264527")
+    specs = parse_channel_specs(
+        "@alpha_news,beta_news,https://t.me/Alpha_News,1878264527,-1001878264527"
+    )
     assert specs == [
         ChannelSpec(username="alpha_news"),
         ChannelSpec(username="beta_news"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import itertools
 import math
 import operator
 import re
@@ -412,7 +413,7 @@ def test_each_message_is_filled_until_the_next_line_would_not_fit() -> None:
     for filler in range(1, 400):
         events = [event(i, headline="w" * (filler if i == 0 else 300)) for i in range(25)]
         parts = render_digest(events, **WINDOW)
-        for part, next_part in zip(parts, parts[1:], strict=False):
+        for part, next_part in itertools.pairwise(parts):
             assert utf16_len(part) <= LIMIT
             assert utf16_len(part) + 1 + utf16_len(next_part.split("\n")[0]) > LIMIT
 
@@ -452,7 +453,9 @@ def test_line_cut_does_not_leave_a_space_before_the_ellipsis() -> None:
     for offset in range(5):
         title = "x" * offset + " word" * 2000
         parts = render_digest([event()], title=title, window_start=T0, window_end=T0)
-        assert parts[0].split("\n")[0].endswith("d…</b>")
+        title_line = parts[0].split("\n")[0]
+        assert title_line.endswith("…</b>")
+        assert not title_line.endswith(" …</b>")
 
 
 # --- render_alert ---------------------------------------------------------------------

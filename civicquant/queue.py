@@ -1,0 +1,73 @@
+"""The extraction work queue: jobs keyed by (raw message, pipeline version).
+
+Ingest adds jobs here as posts are stored; `civicquant enqueue` adds them from the raw log
+for a reparse. Adding jobs notifies waiting `extract` workers on the `civicquant_extract`
+channel when the transaction commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from civicquant.db import Database
+
+NOTIFY_CHANNEL = "civicquant_extract"
+
+
+def enqueue(
+    db: Database, raw_message_ids: Sequence[int], pipeline_version: str, *, force: bool = False
+) -> int:
+    """Add a job per message for the version (with `force`, reset existing ones to pending).
+
+    Returns how many jobs were added or reset. Run it inside the caller's transaction so the
+    jobs and the posts they point at commit together.
+    """
+    if not raw_message_ids:
+        return 0
+    touched = db.execute(
+        "requeue_messages" if force else "enqueue_messages",
+        {"raw_message_ids": list(raw_message_ids), "pipeline_version": pipeline_version},
+    )
+    if touched:
+        db.execute("notify_extract", {"pipeline_version": pipeline_version})
+    return touched
+
+
+def enqueue_window(
+    db: Database,
+    pipeline_version: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    channel_ids: Sequence[int] | None = None,
+    limit: int | None = None,
+    force: bool = False,
+) -> tuple[int, int]:
+    """Enqueue stored posts for a window; returns (posts selected, jobs added or reset).
+
+    Without `force` only posts with no job for the version are selected, so `--max-messages`
+    counts new work; with it every post in the window is selected and its job reset.
+    """
+    with db.transaction():
+        rows = db.fetch_all(
+            "select_for_enqueue",
+            {
+                "since": since,
+                "until": until,
+                "channel_ids": list(channel_ids) if channel_ids is not None else None,
+                "only_new": not force,
+                "pipeline_version": pipeline_version,
+                "limit": limit,
+            },
+        )
+        ids = [row["id"] for row in rows]
+        return len(ids), enqueue(db, ids, pipeline_version, force=force)
+
+
+def counts(db: Database) -> dict[str, dict[str, int]]:
+    """{pipeline_version: {status: jobs}}."""
+    result: dict[str, dict[str, int]] = {}
+    for row in db.fetch_all("queue_counts"):
+        result.setdefault(row["pipeline_version"], {})[row["status"]] = int(row["jobs"])
+    return result

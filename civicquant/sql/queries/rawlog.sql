@@ -1,0 +1,115 @@
+-- upsert_channel --
+-- Record a channel, keeping a known username or title when the reader did not give one.
+INSERT INTO channels (channel_id, username, title)
+VALUES (%(channel_id)s, %(username)s, %(title)s)
+ON CONFLICT (channel_id) DO UPDATE
+    SET username = coalesce(EXCLUDED.username, channels.username),
+        title = coalesce(EXCLUDED.title, channels.title),
+        updated_at = now()
+RETURNING channel_id, username, title, last_message_id, last_message_at, last_parsed_at;
+
+-- get_channel --
+-- One channel's state.
+SELECT channel_id, username, title, last_message_id, last_message_at, last_parsed_at
+FROM channels WHERE channel_id = %(channel_id)s;
+
+-- find_channels --
+-- Channels by id or username (case-insensitive).
+SELECT channel_id, username, title, last_message_id, last_message_at, last_parsed_at
+FROM channels
+WHERE channel_id = ANY(%(channel_ids)s::bigint[])
+   OR lower(username) = ANY(%(usernames)s::text[])
+ORDER BY channel_id;
+
+-- all_channels --
+-- Every known channel.
+SELECT channel_id, username, title, last_message_id, last_message_at, last_parsed_at
+FROM channels ORDER BY channel_id;
+
+-- insert_raw_messages --
+-- Insert a batch of posts; rows already stored are left as they are. Returns the new rows.
+INSERT INTO raw_messages (channel_id, message_id, text, entities, media, views, forwards,
+                          reply_to, grouped_id, forwarded_from, author, posted_at, edit_date,
+                          content_sha256, source)
+SELECT * FROM unnest(
+    %(channel_id)s::bigint[], %(message_id)s::bigint[], %(text)s::text[], %(entities)s::jsonb[],
+    %(media)s::jsonb[], %(views)s::integer[], %(forwards)s::integer[], %(reply_to)s::bigint[],
+    %(grouped_id)s::bigint[], %(forwarded_from)s::text[], %(author)s::text[],
+    %(posted_at)s::timestamptz[], %(edit_date)s::timestamptz[], %(content_sha256)s::text[],
+    %(source)s::text[])
+ON CONFLICT (channel_id, message_id) DO NOTHING
+RETURNING id, message_id, text;
+
+-- current_versions --
+-- What the stored posts of one channel say now (latest revision, else the original).
+SELECT id, message_id, text, content_sha256 FROM raw_messages_current
+WHERE channel_id = %(channel_id)s AND message_id = ANY(%(message_ids)s::bigint[]);
+
+-- insert_revisions --
+-- Add new versions of edited posts.
+INSERT INTO raw_message_revisions (raw_message_id, text, entities, media, edit_date,
+                                   content_sha256, source)
+SELECT * FROM unnest(
+    %(raw_message_id)s::bigint[], %(text)s::text[], %(entities)s::jsonb[], %(media)s::jsonb[],
+    %(edit_date)s::timestamptz[], %(content_sha256)s::text[], %(source)s::text[]);
+
+-- advance_high_water_mark --
+-- Move a channel's high-water mark forward (never back) and note when it was read.
+UPDATE channels
+SET last_message_at = CASE WHEN %(message_id)s::bigint >= coalesce(last_message_id, 0)
+                           THEN %(posted_at)s::timestamptz ELSE last_message_at END,
+    last_message_id = greatest(coalesce(last_message_id, 0), %(message_id)s::bigint),
+    updated_at = now()
+WHERE channel_id = %(channel_id)s;
+
+-- mark_parsed --
+-- Note that a reader caught this channel up just now.
+UPDATE channels SET last_parsed_at = now(), updated_at = now()
+WHERE channel_id = %(channel_id)s;
+
+-- mark_deleted --
+-- Mark posts deleted; nothing is removed.
+UPDATE raw_messages SET deleted_at = now()
+WHERE channel_id = %(channel_id)s AND message_id = ANY(%(message_ids)s::bigint[])
+  AND deleted_at IS NULL;
+
+-- channel_gaps --
+-- Ranges of ids between a channel's first and last stored post that are neither stored nor known missing.
+WITH known AS (
+    SELECT message_id FROM raw_messages WHERE channel_id = %(channel_id)s
+    UNION ALL
+    SELECT message_id FROM missing_messages WHERE channel_id = %(channel_id)s
+), ordered AS (
+    SELECT message_id, lead(message_id) OVER (ORDER BY message_id) AS next_id FROM known
+)
+SELECT message_id + 1 AS first_id, next_id - 1 AS last_id
+FROM ordered WHERE next_id > message_id + 1
+ORDER BY first_id;
+
+-- gap_counts --
+-- Missing ids per channel, for health.
+WITH known AS (
+    SELECT channel_id, message_id FROM raw_messages
+    UNION ALL
+    SELECT channel_id, message_id FROM missing_messages
+), ordered AS (
+    SELECT channel_id, message_id,
+           lead(message_id) OVER (PARTITION BY channel_id ORDER BY message_id) AS next_id
+    FROM known
+)
+SELECT c.channel_id, c.username, c.title, c.last_message_id, c.last_message_at, c.last_parsed_at,
+       coalesce(sum(o.next_id - o.message_id - 1) FILTER (WHERE o.next_id > o.message_id + 1), 0)
+           ::bigint AS missing_ids
+FROM channels c LEFT JOIN ordered o ON o.channel_id = c.channel_id
+GROUP BY c.channel_id
+ORDER BY c.channel_id;
+
+-- record_missing --
+-- Remember ids that were asked for and do not exist.
+INSERT INTO missing_messages (channel_id, message_id)
+SELECT %(channel_id)s, unnest(%(message_ids)s::bigint[])
+ON CONFLICT DO NOTHING;
+
+-- record_flood_wait --
+-- Remember a FloodWait Telegram asked of us.
+INSERT INTO flood_waits (job_name, seconds, slept) VALUES (%(job_name)s, %(seconds)s, %(slept)s);

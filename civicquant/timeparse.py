@@ -1,0 +1,60 @@
+"""Times and durations given on the command line: strict, with one clear error line."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from civicquant.errors import UsageError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str, option: str) -> float:
+    """Seconds in '55m', '1h', '30s', '2d' or a bare number of seconds."""
+    match = _DURATION.match(value)
+    if not match:
+        raise UsageError(f"{option} {value!r} is not a duration (e.g. 55m, 1h, 30s, 2d)")
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+    if seconds <= 0:
+        raise UsageError(f"{option} {value!r} must be longer than zero")
+    return seconds
+
+
+def parse_instant(value: str, option: str) -> datetime:
+    """An ISO 8601 instant with a UTC offset, as UTC; a naive one is rejected."""
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"{option} {value!r} is not an ISO 8601 time (e.g. 2026-11-20T08:00:00+00:00)"
+        ) from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        example = parsed.isoformat(timespec="seconds")
+        raise UsageError(
+            f"{option} {value!r} has no UTC offset: which zone is it? "
+            f"Add one, e.g. {example}+00:00 or {example}Z"
+        )
+    return parsed.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A time window: `since` inclusive, `until` exclusive (None: open-ended)."""
+
+    since: datetime | None
+    until: datetime | None = None
+
+
+def parse_window(since: str | None, until: str | None) -> Window:
+    """Parse a --since/--until pair, checking their order."""
+    start = parse_instant(since, "--since") if since else None
+    end = parse_instant(until, "--until") if until else None
+    if start is not None and end is not None and end <= start:
+        raise UsageError(f"--until {until} is not after --since {since}")
+    return Window(start, end)
