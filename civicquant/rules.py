@@ -43,7 +43,7 @@ markers alone (DEVELOPING, an all-caps lead).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -108,7 +108,7 @@ _SIREN = "\U0001f6a8"  # 🚨
 _HARD_MARKER_EMOJI = (_SIREN, "\u26a1", "\U0001f534")  # 🚨 ⚡ 🔴
 
 _FLASH_WORDS = frozenset({"flash", "молния", "блискавка"})
-_URGENT_WORDS = frozenset({"urgent", "срочно", "терміново", "терменово"})
+_URGENT_WORDS = frozenset({"urgent", "срочно", "терміново"})
 _SOFT_WORDS = frozenset({"developing"})
 _MARKER_WORDS = (
     r"BREAKING(?:\s+NEWS)?|JUST\s+IN|FLASH|URGENT|ALERT|DEVELOPING"
@@ -126,19 +126,24 @@ _DATELINE_RE = re.compile(
 )
 _CASED_WORD_RE = re.compile(r"[^\W\d_]+")
 
-_EDGE_TAGS_LEAD_RE = re.compile(r"^(?:[\s,;|]*[#@][^\W_][\w.]*)+[\s,;|]*")
-_EDGE_TAGS_TRAIL_RE = re.compile(r"(?:[\s,;|]*[#@][^\W_][\w.]*)+[\s,;|]*$")
-_INNER_HASH_RE = re.compile(r"(?<!\S)#(?=[^\W_])")
+# Telegram footers left behind once their link is gone: "Подробнее: <link>".
+_FOOTER_WORDS = frozenset(
+    "подробнее подробности детальніше докладніше подписаться підписатися subscribe".split()
+)
+_FOOTER_LABELS = frozenset("источник джерело source читать читати more via".split())
+_TAG_WORD_RE = re.compile(r"[,;|]*+(?:[#@][^\W_][\w.]*+[,;|]*+)++")
 _LEADING_JUNK_RE = re.compile(r"^[^\w$€£¥₽₴«\"“„'(\[]+")
-_TRAILING_JUNK_RE = re.compile(r"[\s,;:|/\-–—•·*]+$")
+_TRAILING_JUNK = " ,;:|/-–—•·*"
+_MAX_SENTENCE_CHARS = 2 * SUMMARY_MAX_CHARS
 
 # A sentence ends at a line break, or at terminal punctuation followed by space (checked
 # further in `_sentence_spans`), or after CJK terminal punctuation.
 _SENTENCE_END_RE = re.compile(
-    r"(?:[.!?…]+[\"'»”’)\]]*)?[ \t\u00a0]*\n\s*"
-    r"|[.!?…]+[\"'»”’)\]]*[ \t\u00a0]+"
-    r"|[。！？]+"
+    r"(?<![.!?…])(?:[.!?…]++[\"'»”’)\]]*+)? ?\n\s*"
+    r"|(?<![.!?…])[.!?…]++[\"'»”’)\]]*+ "
+    r"|(?<![。！？])[。！？]++"
 )
+_HORIZONTAL_SPACE_RE = re.compile(r"[^\S\n]+")
 _SENTENCE_OPENERS = frozenset("«\"“„'(")
 _ABBREVIATIONS = frozenset(
     {
@@ -171,6 +176,7 @@ _TOPIC_LEXICON: dict[Topic, str] = {
         selloff:2 sell_off:2 investors traders:2 trading market markets volatility:2 vix:3
         forex:3 fx:2 dollar euro yen sterling record_high:2 all_time_high:2 bullish bearish
         etf etfs hedge_funds risk_appetite:2 safe_haven:2 exchange_rate:2 moex:3 imoex:3
+        usd jpy eur gbp chf cny
         акци* бирж*:2 индекс* облигаци*:2 офз:2 доходност*:2 фондов*:2 рынок рынк*
         торги:2 торгах:2 торгов котировк*:2 трейдер*:2 инвестор* ралли:2 распродаж*
         мосбирж*:3 волатильн*:2 курс курса курсе курсу рубл* доллар* юан* евро фьючерс*:2
@@ -195,7 +201,7 @@ _TOPIC_LEXICON: dict[Topic, str] = {
         импорт* смягчени* ужесточени*
         інфляці*:3 дефляці*:2 рецесі*:3 безробітт*:2 обліков*:2 економік*:2 економічн*
         економіст*:2 дефіцит* податк* податок мито:2 мита:2 мит держборг*:2 мінфін*
-        держстат*:2 девальвац*:2 експорт* імпорт*
+        держстат*:2 експорт* імпорт*
     """,
     "geopolitics": """
         war:3 wars:2 warfare:2 conflict:2 military:2 troops:3 army:2 soldiers:2 missile:3
@@ -277,7 +283,8 @@ _TOPIC_LEXICON: dict[Topic, str] = {
         buybacks:3 dividend:3 dividends:3 ipo:3 market_cap:2 layoffs:3 job_cuts:2
         shareholders:2 shareholder:2 net_income:3 sales results q1:2 q2:2 q3:2 q4:2 inc
         corp ltd plc chief_executive:2 bankruptcy:3 bankrupt:3 chapter_11:3 antitrust:2
-        company companies firm startup subsidiary stake deal annual_report:2
+        company companies firm startup subsidiary stake deal annual_report:2 valuation:2
+        funding:2 funding_round:3
         beat_estimates:3 estimates earnings_per_share:3 operating_profit:3 ebitda:3
         выручк*:3 прибыл*:2 убыт*:2 квартал* дивиденд*:3 отчетност*:2 мсфо:3 рсбу:3
         гендиректор*:2 слияни*:3 поглощени*:2 приобрет* банкротств*:3 акционер*:2
@@ -313,7 +320,8 @@ _COUNTRIES: tuple[tuple[str, str], ...] = (
      "~українськ* ~українц*"),
     ("China", "China Chinese =PRC Кита* ~китайск* ~китайськ* =КНР"),
     ("Germany", "Germany German Germans Германи* ~немецк* =ФРГ Німеччин* ~німецьк*"),
-    ("France", "France French Франци* ~французск* Франці* ~французьк*"),
+    ("France", "France French Франция Франции Францию Францией ~французск* Франція Франції "
+     "Францію Францією ~французьк*"),
     ("United Kingdom", "=UK United_Kingdom Britain British Great_Britain Британи* "
      "Великобритани* ~британск* Британі* Великобритані* ~британськ*"),
     ("Japan", "Japan Japanese Япони* ~японск* Японі* ~японськ*"),
@@ -321,10 +329,11 @@ _COUNTRIES: tuple[tuple[str, str], ...] = (
      "~індійськ*"),
     ("Israel", "Israel Israeli Israelis Израил* ~израильск* Ізраїл* ~ізраїльськ*"),
     ("Iran", "Iran Iranian Iranians Иран* ~иранск* Іран* ~іранськ*"),
-    ("Iraq", "Iraq Iraqi Ирак* ~иракск* Ірак* ~іракськ*"),
+    ("Iraq", "Iraq Iraqi Ирак Ирака Ираке Ираку Ираком ~иракск* Ірак Іраку Іраці Іраком "
+     "~іракськ*"),
     ("Syria", "Syria Syrian Сири* ~сирийск* Сирі* ~сирійськ*"),
     ("Turkey", "Turkey Turkish Türkiye Турци* ~турецк* Туреччин* ~турецьк*"),
-    ("Saudi Arabia", "Saudi_Arabia Saudi Saudis Саудовск* ~саудовск* Саудівськ* "
+    ("Saudi Arabia", "Saudi_Arabia Saudi Saudis ~саудовск* "
      "~саудівськ*"),
     ("United Arab Emirates", "=UAE United_Arab_Emirates Emirati =ОАЭ =ОАЕ"),
     ("Qatar", "Qatar Qatari Катар* ~катарск* ~катарськ*"),
@@ -356,10 +365,11 @@ _COUNTRIES: tuple[tuple[str, str], ...] = (
     ("Sweden", "Sweden Swedish Швеци* ~шведск* Швеці* ~шведськ*"),
     ("Norway", "Norway Norwegian Норвеги* ~норвежск* Норвегі* ~норвезьк*"),
     ("Finland", "Finland Finnish Финлянди* ~финск* Фінлянді* ~фінськ*"),
-    ("Denmark", "Denmark Danish Дани* ~датск* Дані* ~данськ*"),
+    ("Denmark", "Denmark Danish Дания Дании Данию Данией ~датск* Данія Данії Данію ~данськ*"),
     ("Estonia", "Estonia Estonian Эстони* ~эстонск* Естоні* ~естонськ*"),
     ("Latvia", "Latvia Latvian Латви* ~латвийск* Латві* ~латвійськ*"),
-    ("Lithuania", "Lithuania Lithuanian Литв* ~литовск* ~литовськ*"),
+    ("Lithuania", "Lithuania Lithuanian Литва Литвы Литве Литву Литвой Литви Литві "
+     "~литовск* ~литовськ*"),
     ("Czech Republic", "Czechia Czech_Republic Czech Чехи* ~чешск* Чехі* ~чеськ*"),
     ("Slovakia", "Slovakia Slovak Словаки* ~словацк* Словаччин* ~словацьк*"),
     ("Hungary", "Hungary Hungarian Венгри* ~венгерск* Угорщин* ~угорськ*"),
@@ -401,7 +411,7 @@ _COUNTRIES: tuple[tuple[str, str], ...] = (
     ("Nigeria", "Nigeria Nigerian Нигери* Нігері*"),
     ("South Africa", "South_Africa South_African =ЮАР =ПАР"),
     ("Ethiopia", "Ethiopia Ethiopian Эфиопи* Ефіопі*"),
-    ("Libya", "Libya Libyan Ливи* ~ливийск* Лівi* Лівія Лівії ~лівійськ*"),
+    ("Libya", "Libya Libyan Ливия Ливии Ливию ~ливийск* Лівія Лівії ~лівійськ*"),
     ("Sudan", "Sudan Sudanese Судан* ~суданск*"),
     ("Algeria", "Algeria Algerian Алжир*"),
     ("Morocco", "Morocco Moroccan Марокко"),
@@ -430,7 +440,7 @@ _CENTRAL_BANKS: tuple[tuple[str, str], ...] = (
     ("Central Bank of Turkey", "CBRT"),
     ("Riksbank", "Riksbank"),
     ("Norges Bank", "Norges_Bank"),
-    ("Bank of Russia", "Bank_of_Russia =ЦБ ЦБ_РФ ЦБ_России Центробанк* ~центробанк* "
+    ("Bank of Russia", "Bank_of_Russia =ЦБ ЦБ_РФ ЦБ_России ~центробанк* "
      "Банк_России Банка_России Банком_России Банку_России Банке_России Банк_Росії "
      "Центральный_банк_России Центрального_банка_России"),
     ("National Bank of Ukraine", "NBU National_Bank_of_Ukraine =НБУ Нацбанк* "
@@ -488,7 +498,7 @@ _ORGANISATIONS: tuple[tuple[str, str, str], ...] = (
     ("Berkshire Hathaway", "Berkshire_Hathaway Berkshire", "companies"),
     ("Apple", "Apple", "companies"),
     ("Microsoft", "Microsoft", "companies"),
-    ("Nvidia", "Nvidia NVIDIA", "companies"),
+    ("Nvidia", "Nvidia", "companies"),
     ("Amazon", "Amazon", "companies"),
     ("Alphabet", "Alphabet Google", "companies"),
     ("Meta", "Meta Facebook", "companies"),
@@ -498,7 +508,7 @@ _ORGANISATIONS: tuple[tuple[str, str, str], ...] = (
     ("Coinbase", "Coinbase", "crypto:3"),
     ("Tether", "Tether", "crypto:2"),
     ("MicroStrategy", "MicroStrategy", "crypto:2"),
-    ("Hamas", "Hamas =ХАМАС", ""),
+    ("Hamas", "Hamas ХАМАС", ""),
     ("Hezbollah", "Hezbollah Хезболл*", ""),
 )
 
@@ -548,7 +558,8 @@ _ORG_WORDS = frozenset(
     airlines airways motors technologies technology systems energy petroleum oil gas
     pharma pharmaceuticals ministry agency council committee university institute
     association foundation exchange securities investments management ltd plc llc co
-    ag sa gmbh nv company industries labs network networks media news
+    ag sa gmbh nv company industries labs network networks media news intelligence
+    research economics analytics advisors associates insights trust
     банк групп группа холдинг компания корпорация фонд министерство агентство
     """.split()
 )
@@ -653,6 +664,9 @@ def _build_lexicon() -> _Lexicon:
     for text, aliases, topics in _ORGANISATIONS:
         _add_entity(lexicon, "organisation", text, aliases, topics)
     _add_entity(lexicon, None, "", _PLACES, "")
+    for key in lexicon.cased:
+        if key.lower() in lexicon.words:
+            raise ValueError(f"cased alias {key!r} shadows the lexicon word {key.lower()!r}")
     lexicon.stem_lengths = tuple(sorted({len(stem) for stem in lexicon.stems}, reverse=True))
     return lexicon
 
@@ -667,12 +681,13 @@ _MIN_STEM = min(_LEXICON.stem_lengths)
 _CASHTAG_RE = re.compile(r"(?<![\w$])\$([A-Za-z][A-Za-z0-9]{0,5}(?:\.[A-Za-z]{1,2})?)(?!\w)")
 _FIGURE_RE = re.compile(
     r"""
-    (?<![\w.,/])
+    (?<![\w.,/%])
     (?:[+\-−±](?=[\d$€£¥₽₴₹]))?
     (?P<cur>(?:US|C|A|HK|NZ)?\$|€|£|¥|₽|₴|₹)?\s?
     (?P<num>\d{1,3}(?:(?:,\d{3})+|(?:[\u00a0\u202f\ ]\d{3})+)(?:\.\d+)?(?!\d)|\d+(?:[.,]\d+)?)
-    (?:[\s\-]?(?P<scale>trillion|billion|million|thousand|трлн|млрд|млн|тыс|тис
-        |tn|trn|bn|mln|mn|(?(cur)[kmbKMB]|(?!)))\.?(?![^\W\d_]))?
+    (?:[\s\-]?(?P<scale>trillions?|billions?|millions?|thousands?|трлн|млрд|млн|тыс|тис
+        |триллион\w*|миллиард\w*|миллион\w*|тысяч\w*|трильйон\w*|мільярд\w*|мільйон\w*
+        |тисяч\w*|tn|trn|bn|mln|mn|(?(cur)[kmbKMB]|(?!)))\.?(?![^\W\d_]))?
     (?:[\s\-]?(?P<unit>%|percent|per\s?cent|pct|bps|bp|basis\s+points?|pp|p\.p\.
         |п\.\s?п\.|б\.\s?п\.|бп|процент(?:а|ов|ных\s+пункт(?:а|ов))?
         |відсот(?:ок|ки|ків|кових\s+пункт(?:и|ів))
@@ -704,18 +719,19 @@ _SCRIPT_RE = re.compile(
 _UKRAINIAN_LETTERS_RE = re.compile("[іїєґІЇЄҐ]")
 _RUSSIAN_LETTERS_RE = re.compile("[ыэъёЫЭЪЁ]")
 _LATIN_WORD_RE = re.compile(r"[a-zà-ÿß]+")
-_LATIN_STOPWORDS: dict[str, str] = {}
-for _language, _words in (
-    ("en", "the and of to in is for on with that by from at as says said will has was are"),
-    ("de", "die das und nicht ist mit für auf den dem eine einen sich auch wird wurde bei "
-     "nach zum zur über"),
-    ("fr", "le les des du est une dans pour avec qui sur pas sont aux au cette ont été et "
-     "il elle"),
-    ("es", "el los las del por una para con es se al su sus más está como pero fue "
-     "según"),
-):
-    for _word in _words.split():
-        _LATIN_STOPWORDS[_word] = _language
+_LATIN_STOPWORDS: dict[str, str] = {
+    word: language
+    for language, words in (
+        ("en", "the and of to in is for on with that by from at as says said will has was are"),
+        ("de", "die das und nicht ist mit für auf den dem eine einen sich auch wird wurde bei "
+         "nach zum zur über"),
+        ("fr", "le les des du est une dans pour avec qui sur pas sont aux au cette ont été et "
+         "il elle"),
+        ("es", "el los las del por una para con es se al su sus más está como pero fue "
+         "según"),
+    )
+    for word in words.split()
+}
 _LANGUAGE_SAMPLE_CHARS = 800
 
 _TOPIC_POINTS: dict[Topic, int] = {
@@ -752,23 +768,23 @@ def extract(text: str) -> Extraction:
     raw = text[:_MAX_CHARS].translate(_NORMALISE_TABLE)
     first_line = raw.lstrip()[:200].split("\n", 1)[0]
     emoji_markers = [mark for mark in _HARD_MARKER_EMOJI if mark in first_line]
-    body = _EMOJI_RE.sub(" ", _URL_RE.sub(" ", raw)).strip()
-    body, marker_words = _strip_lead_markers(body)
-    body = _DATELINE_RE.sub("", body, count=1)
+    body = _EMOJI_RE.sub(" ", _URL_RE.sub(" ", raw))
+    body = _HORIZONTAL_SPACE_RE.sub(" ", body).strip()
 
-    sentences = _first_sentences(body)
-    if not sentences:
+    lead = _read_lead(body)
+    if not lead.sentences:
         return _empty_extraction()
-    headline = _trim(sentences[0][2], HEADLINE_MAX_CHARS)
-    summary = _trim(" ".join(sentence for _, _, sentence in sentences), SUMMARY_MAX_CHARS)
+    headline = _trim(lead.sentences[0], HEADLINE_MAX_CHARS)
+    summary = _trim(" ".join(lead.sentences), SUMMARY_MAX_CHARS)
 
-    scan = _scan(body, lead_end=sentences[0][1])
+    scan = _scan(body, lead_end=lead.headline_end)
     topic = _pick_topic(scan.scores)
 
-    hard = bool(emoji_markers) or any(word not in _SOFT_WORDS for word in marker_words)
-    flash = any(word in _FLASH_WORDS for word in marker_words)
-    siren_urgent = _SIREN in emoji_markers and any(w in _URGENT_WORDS for w in marker_words)
-    soft = bool(marker_words) or _all_caps_lead(sentences[0][2])
+    markers = lead.markers
+    hard = bool(emoji_markers) or any(word not in _SOFT_WORDS for word in markers)
+    flash = any(word in _FLASH_WORDS for word in markers)
+    siren_urgent = _SIREN in emoji_markers and any(word in _URGENT_WORDS for word in markers)
+    soft = bool(markers) or _all_caps_lead(lead.sentences[0])
     points = _importance_points(scan, topic, len(body), flash=flash, hard=hard, soft=soft)
 
     window: BreakingWindow | None = None
@@ -786,7 +802,7 @@ def extract(text: str) -> Extraction:
         entities=[Entity(kind=kind, text=value) for kind, value in scan.entities],
         is_breaking=window is not None,
         breaking_window=window,
-        importance=min(points, 1000) / 1000,
+        importance=points / 1000,
         language=_detect_language(body),
     )
 
@@ -804,17 +820,44 @@ def _empty_extraction() -> Extraction:
     )
 
 
-def _strip_lead_markers(body: str) -> tuple[str, list[str]]:
-    """The body without its leading breaking markers, and the markers (lower case)."""
+@dataclass(slots=True)
+class _Lead:
+    """The opening of a post: cleaned sentences (headline first), markers, headline end."""
+
+    sentences: list[str] = field(default_factory=list)
+    markers: list[str] = field(default_factory=list)
+    headline_end: int = 0
+
+
+def _read_lead(body: str) -> _Lead:
+    """The first three non-empty cleaned sentences; breaking markers come off the headline."""
+    lead = _Lead()
+    for start, end in _sentence_spans(body):
+        sentence = _clean_sentence(body[start : min(end, start + _MAX_SENTENCE_CHARS)])
+        if sentence and not lead.sentences:
+            sentence, markers = _strip_lead_markers(sentence)
+            lead.markers.extend(markers)
+            sentence = _LEADING_JUNK_RE.sub("", _DATELINE_RE.sub("", sentence, count=1))
+            sentence = sentence if _CONTENT_RE.search(sentence) else ""
+            lead.headline_end = end
+        if sentence:
+            lead.sentences.append(sentence)
+            if len(lead.sentences) == _SUMMARY_SENTENCES:
+                break
+    return lead
+
+
+def _strip_lead_markers(sentence: str) -> tuple[str, list[str]]:
+    """The sentence without its leading breaking markers, and the markers (lower case)."""
     markers: list[str] = []
     for _ in range(4):
-        match = _LEAD_MARKER_RE.match(body)
+        match = _LEAD_MARKER_RE.match(sentence)
         if match is None:
             break
         word = match.group("upper") or match.group("any")
         markers.append(" ".join(word.lower().split()))
-        body = body[match.end() :]
-    return body, markers
+        sentence = sentence[match.end() :]
+    return sentence, markers
 
 
 def _all_caps_lead(headline: str) -> bool:
@@ -839,7 +882,7 @@ def _sentence_spans(body: str) -> Iterator[tuple[int, int]]:
             if not (following.isupper() or following.isdigit() or following in _SENTENCE_OPENERS):
                 continue
             if end_text[0] == ".":
-                before = body[start : match.start()].rsplit(None, 1)
+                before = body[max(start, match.start() - 40) : match.start()].rsplit(None, 1)
                 word = before[-1] if before else ""
                 if "." in word or len(word) == 1 or word.lower() in _ABBREVIATIONS:
                     continue
@@ -849,27 +892,25 @@ def _sentence_spans(body: str) -> Iterator[tuple[int, int]]:
         yield start, len(body)
 
 
-def _first_sentences(body: str) -> list[tuple[int, int, str]]:
-    """The first non-empty cleaned sentences as (start, end, text), at most three."""
-    sentences: list[tuple[int, int, str]] = []
-    for start, end in _sentence_spans(body):
-        cleaned = _clean_sentence(body[start:end])
-        if cleaned:
-            sentences.append((start, end, cleaned))
-            if len(sentences) == _SUMMARY_SENTENCES:
-                break
-    return sentences
-
-
 def _clean_sentence(sentence: str) -> str:
-    """One line without links, edge hashtags and mentions, leading punctuation."""
-    sentence = _URL_RE.sub(" ", sentence)
-    sentence = _EDGE_TAGS_TRAIL_RE.sub("", _EDGE_TAGS_LEAD_RE.sub("", sentence))
-    sentence = _INNER_HASH_RE.sub("", sentence)
-    sentence = " ".join(sentence.split())
-    sentence = _LEADING_JUNK_RE.sub("", sentence)
-    sentence = _TRAILING_JUNK_RE.sub("", sentence)
-    return sentence if _CONTENT_RE.search(sentence) else ""
+    """One line without links, edge hashtags and mentions, or edge punctuation; '' if empty."""
+    words = _URL_RE.sub(" ", sentence).split()
+    while words and (_TAG_WORD_RE.fullmatch(words[-1]) or _is_footer(words[-1])):
+        words.pop()
+    first = 0
+    while first < len(words) and _TAG_WORD_RE.fullmatch(words[first]):
+        first += 1
+    text = " ".join(
+        word[1:] if word[0] == "#" and word[1:2].isalnum() else word for word in words[first:]
+    )
+    text = _LEADING_JUNK_RE.sub("", text).rstrip(_TRAILING_JUNK)
+    return text if _CONTENT_RE.search(text) else ""
+
+
+def _is_footer(word: str) -> bool:
+    """A trailing "Подробнее" / "Source:" whose link has been removed."""
+    bare = word.rstrip(":→>»-–—.").lower()
+    return bare in _FOOTER_WORDS or (word.endswith(":") and bare in _FOOTER_LABELS)
 
 
 def _trim(text: str, limit: int) -> str:
@@ -894,7 +935,7 @@ class _Scan:
 
 
 _SKIP_BACK = frozenset(" \t\u00a0\"'«»“”„‘’([—–-*•·")
-_SENTENCE_BREAKS = frozenset(".!?…\n:;|。！？")
+_SENTENCE_BREAKS = frozenset(".!?…\n:|。！？")
 
 
 def _is_sentence_start(body: str, position: int) -> bool:
@@ -1111,5 +1152,3 @@ def _latin_language(sample: str) -> str:
     return "en"
 
 
-def _iter_topics() -> Iterable[Topic]:
-    return iter(TOPICS)

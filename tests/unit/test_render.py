@@ -187,8 +187,11 @@ def test_username_of_5_and_32_characters_is_public() -> None:
     assert post_link(SourceLink(1, "a" * 32, 2)) == f"https://t.me/{'a' * 32}/2"
 
 
-@pytest.mark.parametrize("source", [SourceLink(0, None, 1), SourceLink(-5, None, 1),
-                                    SourceLink(5, None, 0)])  # fmt: skip
+@pytest.mark.parametrize(
+    "source",
+    [SourceLink(0, None, 1), SourceLink(-5, None, 1), SourceLink(-1012345, None, 1),
+     SourceLink(5, None, 0)],
+)  # fmt: skip
 def test_non_channel_or_message_ids_are_rejected(source: SourceLink) -> None:
     with pytest.raises(ValueError):
         post_link(source)
@@ -331,6 +334,12 @@ def test_the_same_post_twice_is_linked_once() -> None:
     assert event_lines(parts)[0].count("<a ") == 1
 
 
+def test_plus_count_counts_distinct_posts() -> None:
+    sources = (REUTERS, REUTERS, *(SourceLink(1, f"channel{i}", i) for i in range(1, 5)))
+    parts = render_digest([event(sources=sources, source_count=6)], **WINDOW)
+    assert event_lines(parts)[0].endswith("</a>, +2 (6 sources)")
+
+
 def test_event_without_sources_has_no_dash() -> None:
     parts = render_digest([event(headline="Alone", sources=())], **WINDOW)
     assert event_lines(parts) == ["• Alone"]
@@ -410,12 +419,28 @@ def test_long_digest_splits_on_line_boundaries_in_order() -> None:
 
 
 def test_each_message_is_filled_until_the_next_line_would_not_fit() -> None:
-    for filler in range(1, 400):
-        events = [event(i, headline="w" * (filler if i == 0 else 300)) for i in range(25)]
-        parts = render_digest(events, **WINDOW)
+    events = [event(i, headline="w" * 300) for i in range(25)]
+    # Title lengths over a whole event line's length put every possible slack at the end
+    # of the first message, including none at all.
+    for title_length in range(1, 400):
+        parts = render_digest(events, **{**WINDOW, "title": "T" * title_length})
+        assert len(parts) > 1
         for part, next_part in itertools.pairwise(parts):
             assert utf16_len(part) <= LIMIT
             assert utf16_len(part) + 1 + utf16_len(next_part.split("\n")[0]) > LIMIT
+
+
+def test_messages_of_one_event_topics_fit_and_keep_each_header_with_its_event() -> None:
+    for length in range(100, 301):
+        events = [event(i, topic=f"t{i:02d}", headline="h" * length) for i in range(30)]
+        parts = render_digest(events, **WINDOW)
+        assert len(parts) > 1
+        for part, next_part in itertools.pairwise(parts):
+            header, first_event = next_part.split("\n")[:2]
+            assert re.fullmatch(r"<b>T\d\d</b>", header)
+            assert utf16_len(part) <= LIMIT
+            assert utf16_len(part) + 2 + utf16_len(f"{header}\n{first_event}") > LIMIT
+        assert utf16_len(parts[-1]) <= LIMIT
 
 
 def test_parts_after_the_first_do_not_repeat_the_title() -> None:
@@ -504,7 +529,7 @@ headlines = st.one_of(
 usernames = st.one_of(
     st.none(),
     st.sampled_from(["reuters_world", "abcde", "A" * 32, "Bloomberg_2"]),
-    st.text(max_size=40),
+    st.text(max_size=20),
 )
 source_links = st.builds(
     SourceLink,
@@ -520,7 +545,7 @@ digest_events = st.builds(
     topic=topics,
     headline=headlines,
     importance=st.floats(),
-    first_seen_at=st.datetimes(timezones=st.just(UTC)),
+    first_seen_at=st.integers(0, 10**6).map(lambda minutes: T0 + timedelta(minutes=minutes)),
     sources=st.lists(source_links, max_size=6).map(tuple),
     source_count=st.integers(0, 500),
 )

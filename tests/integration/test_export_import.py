@@ -1,0 +1,104 @@
+"""Importing Telegram Desktop exports into a real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.gen_export import generate
+from civicquant import ingest
+from civicquant.config import Settings
+from civicquant.db import Database
+from civicquant.errors import InputFormatError
+from civicquant.jobs import JobContext
+from civicquant.rawlog import RawLog
+
+SHARED_EXPORT = Path(__file__).resolve().parents[3] / "shared" / "data" / "trantor_library_result.json"
+
+
+@pytest.fixture
+def ctx(settings: Settings, db: Database) -> JobContext:
+    return JobContext(settings, db, "backfill", "00000000-0000-0000-0000-000000000000", threading.Event())
+
+
+def count(db: Database, sql: str) -> Any:
+    return db.connection.execute(sql).fetchone()["n"]
+
+
+@pytest.mark.skipif(not SHARED_EXPORT.exists(), reason="../shared/data/trantor_library_result.json is absent")
+def test_real_export_stores_every_post_once(ctx: JobContext, db: Database) -> None:
+    rawlog = RawLog(db, pipeline_version="v1")
+    ingest.import_export(ctx, rawlog, SHARED_EXPORT)
+    assert count(db, "SELECT count(*) AS n FROM raw_messages") == 908
+    assert (ctx.counts["posts"], ctx.counts["service_skipped"]) == (908, 16)
+    first = db.connection.execute(
+        "SELECT posted_at, source FROM raw_messages WHERE message_id = 3"
+    ).fetchone()
+    assert first["posted_at"] == datetime.fromtimestamp(1689611059, tz=UTC)
+    assert first["source"] == "export"
+    channel = db.connection.execute("SELECT * FROM channels").fetchone()
+    assert channel["channel_id"] == 1878264527 and channel["title"] == "川陀大学图书馆"
+
+    again = JobContext(ctx.settings, db, "backfill", ctx.run_id, threading.Event())
+    ingest.import_export(again, rawlog, SHARED_EXPORT)
+    assert count(db, "SELECT count(*) AS n FROM raw_messages") == 908
+    assert again.counts["inserted"] == 0 and again.counts["unchanged"] == 908
+
+
+def test_cut_off_export_keeps_what_came_before_and_a_rerun_completes(
+    ctx: JobContext, db: Database, tmp_path: Path
+) -> None:
+    full = tmp_path / "full.json"
+    generate(1300, full)
+    data = full.read_bytes()
+    cut = tmp_path / "cut.json"
+    cut.write_bytes(data[: int(len(data) * 0.9)])
+    rawlog = RawLog(db, pipeline_version="v1")
+
+    with pytest.raises(InputFormatError, match="cut.json"):
+        ingest.import_export(ctx, rawlog, cut)
+    kept = count(db, "SELECT count(*) AS n FROM raw_messages")
+    assert kept >= 1000  # two whole batches committed before the break
+
+    with pytest.raises(InputFormatError):
+        ingest.import_export(ctx, rawlog, cut)
+    assert count(db, "SELECT count(*) AS n FROM raw_messages") == kept
+
+    ingest.import_export(ctx, rawlog, full)
+    assert count(db, "SELECT count(*) AS n FROM raw_messages") == 1300
+    assert count(db, "SELECT count(*) - count(DISTINCT message_id) AS n FROM raw_messages") == 0
+
+
+def small_export(path: Path, text: str) -> Path:
+    path.write_text(
+        json.dumps(
+            {
+                "name": "Wire",
+                "type": "public_channel",
+                "id": 99,
+                "messages": [
+                    {"id": 1, "type": "message", "date": "2026-11-20T08:00:00",
+                     "date_unixtime": "1763625600", "from": "Wire", "from_id": "channel99",
+                     "text": text, "text_entities": [{"type": "plain", "text": text}]},
+                ],
+            }
+        )
+    )
+    return path
+
+
+def test_reimported_export_with_edited_text_adds_a_revision(
+    ctx: JobContext, db: Database, tmp_path: Path
+) -> None:
+    rawlog = RawLog(db, pipeline_version="v1")
+    ingest.import_export(ctx, rawlog, small_export(tmp_path / "a.json", "Rates held"))
+    ingest.import_export(ctx, rawlog, small_export(tmp_path / "b.json", "Rates cut by 25 bps"))
+    original = db.connection.execute("SELECT text FROM raw_messages").fetchone()["text"]
+    current = db.connection.execute("SELECT text FROM raw_messages_current").fetchone()["text"]
+    assert (original, current) == ("Rates held", "Rates cut by 25 bps")
+    assert count(db, "SELECT count(*) AS n FROM raw_message_revisions") == 1
