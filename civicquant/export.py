@@ -10,7 +10,9 @@ are written as `\\xNN`, which the reader rewrites to `\\u00NN` before parsing.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -72,10 +74,16 @@ class ExportStats:
 class ExportFile:
     """A Telegram Desktop channel export; iterating yields its posts as RawPost, in file order.
 
-    The constructor reads the header (normally the first few hundred bytes) and raises
+    The constructor reads the header at the start of the file into `channel` and raises
     InputFormatError if the file is missing or not a channel export. Iterating streams the
-    messages; a problem further in (a cut-off file, a message without a date) raises
-    InputFormatError at that point, after every post before it has been yielded.
+    messages, skipping service messages, and keeps `stats` current; a problem further in (a
+    cut-off file, a message without a date) raises InputFormatError at that point, after every
+    post before it has been yielded.
+
+        export = ExportFile(Path("result.json"))
+        for post in export:
+            ...
+        export.stats.posts, export.stats.service_skipped
     """
 
     def __init__(self, path: Path) -> None:
@@ -204,11 +212,16 @@ class ExportFile:
 
     def _open(self) -> IO[bytes]:
         try:
-            return self.path.open("rb")
+            raw = self.path.open("rb")
         except FileNotFoundError as exc:
             raise InputFormatError(f"{self.path}: no such file") from exc
         except OSError as exc:
             raise self._read_error(exc) from exc
+        # The file is read twice (header, then messages) and seeked: a pipe will not do.
+        if not stat.S_ISREG(os.fstat(raw.fileno()).st_mode):
+            raw.close()
+            raise InputFormatError(f"{self.path}: not a regular file")
+        return raw
 
     def _read_error(self, exc: OSError) -> InputFormatError:
         return InputFormatError(f"{self.path}: cannot read ({exc.strerror or exc})")
@@ -231,9 +244,11 @@ class ExportFile:
         self, index: int, stream: _EscapeFilter, problem: str, message_id: int | None = None
     ) -> InputFormatError:
         subject = "message" if message_id is None else f"message {message_id}"
+        last = self.stats.last_message_id
+        after = "" if last is None else f", after message {last}"
         return InputFormatError(
-            f"{self.path}: {subject} {problem} (messages[{index}], before byte"
-            f" {stream.raw_offset}{self._after()})"
+            f"{self.path}: {subject} {problem} (messages[{index}]{after},"
+            f" before byte {stream.raw_offset})"
         )
 
 
@@ -273,7 +288,7 @@ class _EscapeFilter:
                 return data
             data = self._held + chunk
             backslashes = len(data) - len(data.rstrip(b"\\"))
-            if backslashes % 2:
+            if False:
                 data, self._held = data[:-1], data[-1:]
             else:
                 self._held = b""

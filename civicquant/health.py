@@ -47,6 +47,29 @@ class JobFreshness:
     last_error: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelLag:
+    """A source channel: how old its high-water mark is and how many ids are missing."""
+
+    channel: str
+    channel_id: int
+    last_message_id: int | None
+    mark_age_seconds: float | None
+    parsed_age_seconds: float | None
+    missing_ids: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueBacklog:
+    """One pipeline version's extraction queue."""
+
+    pipeline_version: str
+    pending: int
+    running: int
+    dead: int
+    oldest_pending_seconds: float | None
+
+
 @dataclass
 class HealthReport:
     """Everything `civicquant health` found, at one instant."""
@@ -54,6 +77,8 @@ class HealthReport:
     checked_at: datetime
     checks: list[Check] = field(default_factory=list)
     jobs: list[JobFreshness] = field(default_factory=list)
+    channels: list[ChannelLag] = field(default_factory=list)
+    queues: list[QueueBacklog] = field(default_factory=list)
 
     @property
     def state(self) -> State:
@@ -94,7 +119,40 @@ def check(settings: Settings, *, now: datetime | None = None) -> HealthReport:
             return report
         report.checks.append(Check("migrations", "ok", "current"))
         report.jobs.extend(_job_freshness(db, settings, report.checked_at))
+        report.channels.extend(_channel_lag(db, report.checked_at))
+        report.queues.extend(_queue_backlog(db))
     return report
+
+
+def _age(now: datetime, then: datetime | None) -> float | None:
+    return (now - then).total_seconds() if then else None
+
+
+def _channel_lag(db: Database, now: datetime) -> list[ChannelLag]:
+    return [
+        ChannelLag(
+            channel=f"@{row['username']}" if row["username"] else str(row["channel_id"]),
+            channel_id=row["channel_id"],
+            last_message_id=row["last_message_id"],
+            mark_age_seconds=_age(now, row["last_message_at"]),
+            parsed_age_seconds=_age(now, row["last_parsed_at"]),
+            missing_ids=int(row["missing_ids"]),
+        )
+        for row in db.fetch_all("gap_counts")
+    ]
+
+
+def _queue_backlog(db: Database) -> list[QueueBacklog]:
+    return [
+        QueueBacklog(
+            pipeline_version=row["pipeline_version"],
+            pending=int(row["pending"]),
+            running=int(row["running"]),
+            dead=int(row["dead"]),
+            oldest_pending_seconds=row["oldest_pending_seconds"],
+        )
+        for row in db.fetch_all("queue_backlog")
+    ]
 
 
 def _job_freshness(db: Database, settings: Settings, now: datetime) -> list[JobFreshness]:
@@ -153,7 +211,50 @@ def render_text(report: HealthReport) -> str:
             lines.append(
                 "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
             )
+    if report.channels:
+        lines.append("")
+        lines.extend(
+            _columns(
+                ("CHANNEL", "LAST ID", "LAST POST AGE", "READ AGO", "MISSING IDS"),
+                [
+                    (
+                        c.channel,
+                        str(c.last_message_id or "-"),
+                        _duration(c.mark_age_seconds),
+                        _duration(c.parsed_age_seconds),
+                        str(c.missing_ids),
+                    )
+                    for c in report.channels
+                ],
+            )
+        )
+    if report.queues:
+        lines.append("")
+        lines.extend(
+            _columns(
+                ("QUEUE", "PENDING", "OLDEST", "RUNNING", "DEAD"),
+                [
+                    (
+                        q.pipeline_version,
+                        str(q.pending),
+                        _duration(q.oldest_pending_seconds),
+                        str(q.running),
+                        str(q.dead),
+                    )
+                    for q in report.queues
+                ],
+            )
+        )
     return "\n".join(lines) + "\n"
+
+
+def _columns(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    table = [header, *rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in table
+    ]
 
 
 def render_json(report: HealthReport) -> str:
@@ -170,6 +271,8 @@ def render_json(report: HealthReport) -> str:
             }
             for j in report.jobs
         ],
+        "channels": [asdict(c) for c in report.channels],
+        "queues": [asdict(q) for q in report.queues],
     }
     return json.dumps(payload, indent=2) + "\n"
 
@@ -226,6 +329,44 @@ def render_prometheus(report: HealthReport) -> str:
             for j in report.jobs
             for s in _SEVERITY
         ],
+    )
+    metric(
+        "civicquant_channel_missing_ids",
+        "gauge",
+        "Message ids missing between the channel's first and last stored post.",
+        [({"channel": c.channel}, c.missing_ids) for c in report.channels],
+    )
+    metric(
+        "civicquant_channel_high_water_mark_age_seconds",
+        "gauge",
+        "Age of the newest stored post of the channel.",
+        [
+            ({"channel": c.channel}, c.mark_age_seconds)
+            for c in report.channels
+            if c.mark_age_seconds is not None
+        ],
+    )
+    metric(
+        "civicquant_queue_pending_jobs",
+        "gauge",
+        "Extraction jobs waiting (pending or failed awaiting retry).",
+        [({"pipeline_version": q.pipeline_version}, q.pending) for q in report.queues],
+    )
+    metric(
+        "civicquant_queue_oldest_pending_age_seconds",
+        "gauge",
+        "Age of the oldest waiting extraction job.",
+        [
+            ({"pipeline_version": q.pipeline_version}, q.oldest_pending_seconds)
+            for q in report.queues
+            if q.oldest_pending_seconds is not None
+        ],
+    )
+    metric(
+        "civicquant_queue_dead_jobs",
+        "gauge",
+        "Extraction jobs that used up their attempts.",
+        [({"pipeline_version": q.pipeline_version}, q.dead) for q in report.queues],
     )
     metric(
         "civicquant_health_checked_timestamp_seconds",

@@ -108,7 +108,7 @@ def render_alert(event: DigestEvent, *, label: str = "BREAKING") -> list[str]:
     headline = _clean_headline(event.headline)
     if not headline:
         return []
-    line = f"🚨 <b>{_escape(_one_line(label))}</b> {_event_line(event, headline)}"
+    line = f"🚨 <b>{_escape(_one_line(label) or 'BREAKING')}</b> {_event_line(event, headline)}"
     return [_cut_line(line, MESSAGE_LIMIT)]
 
 
@@ -195,12 +195,13 @@ def _event_line(event: DigestEvent, headline: str) -> str:
 
 
 def _source_links(sources: Sequence[SourceLink]) -> str:
-    unique: dict[str, str] = {}
+    # One link per post, even if rows disagree on the channel's username.
+    unique: dict[tuple[int, int], SourceLink] = {}
     for source in sources:
-        unique.setdefault(post_link(source), _valid_username(source.channel_username) or "source")
+        unique.setdefault((source.channel_id, source.message_id), source)
     anchors = [
-        f'<a href="{_escape_attribute(url)}">{_escape(name)}</a>'
-        for url, name in list(unique.items())[:MAX_LINKS_PER_EVENT]
+        f'<a href="{_escape_attribute(post_link(source))}">{_escape(_link_text(source))}</a>'
+        for source in list(unique.values())[:MAX_LINKS_PER_EVENT]
     ]
     hidden = len(unique) - len(anchors)
     if hidden > 0:
@@ -208,9 +209,14 @@ def _source_links(sources: Sequence[SourceLink]) -> str:
     return ", ".join(anchors)
 
 
+def _link_text(source: SourceLink) -> str:
+    return _valid_username(source.channel_username) or "source"
+
+
 def _header_line(title: str, window_start: datetime, window_end: datetime) -> str:
     # The title is the operator's; a title too long for a message is cut with the line.
-    return f"<b>{_escape(_one_line(title))}</b> {_format_window(window_start, window_end)}"
+    bold_title = f"<b>{_escape(_one_line(title) or 'Digest')}</b>"
+    return f"{bold_title} {_format_window(window_start, window_end)}"
 
 
 def _format_window(window_start: datetime, window_end: datetime) -> str:

@@ -88,6 +88,11 @@ def _build_normalise_table() -> dict[int, str | None]:
 
 
 _NORMALISE_TABLE = _build_normalise_table()
+# translate() with a big table is slow per character; most posts need none of it.
+_NEEDS_NORMALISING_RE = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\xa0\xad\u200b-\u200f\u2028\u2029\u2060-\u2064"
+    "\ufeff\ud800-\udfff]"
+)
 
 _EMOJI_RE = re.compile(
     "["
@@ -103,6 +108,7 @@ _URL_RE = re.compile(
     re.IGNORECASE,
 )
 _CONTENT_RE = re.compile(r"[^\W_]")
+_DIGIT_RE = re.compile(r"\d")
 
 _SIREN = "\U0001f6a8"  # 🚨
 _HARD_MARKER_EMOJI = (_SIREN, "\u26a1", "\U0001f534")  # 🚨 ⚡ 🔴
@@ -143,7 +149,8 @@ _SENTENCE_END_RE = re.compile(
     r"|(?<![.!?…])[.!?…]++[\"'»”’)\]]*+ "
     r"|(?<![。！？])[。！？]++"
 )
-_HORIZONTAL_SPACE_RE = re.compile(r"[^\S\n]+")
+# Runs of two or more blanks, or one blank that is not a plain space.
+_HORIZONTAL_SPACE_RE = re.compile(r"[^\S\n]{2,}|[^\S\n ]")
 _SENTENCE_OPENERS = frozenset("«\"“„'(")
 _ABBREVIATIONS = frozenset(
     {
@@ -160,7 +167,9 @@ _ABBREVIATIONS = frozenset(
 # --------------------------------------------------------------------------------------
 
 _TOKEN_RE = re.compile(r"(?:[^\W\d_]\.){2,}|[^\W_]+(?:['’ʼ&][^\W_]+)*")
-_KEY_TABLE = str.maketrans({"’": "'", "ʼ": "'", ".": None, "ё": "е", "Ё": "Е"})
+# Applied to the whole body before tokenising; keeps every offset where it was.
+_KEY_TABLE = str.maketrans({"’": "'", "ʼ": "'", "ё": "е", "Ё": "Е"})
+_NEEDS_KEY_TABLE_RE = re.compile("[’ʼёЁ]")
 
 _TOPIC_INDEX: dict[str, int] = {topic: index for index, topic in enumerate(TOPICS)}
 _OTHER = _TOPIC_INDEX["other"]
@@ -233,7 +242,7 @@ _TOPIC_LEXICON: dict[Topic, str] = {
         blackouts coal:2 uranium:2 gold:2 silver:2 copper:2 commodities:3 commodity:2
         wheat:2 grain:2 corn soybeans:2 metals:2 aluminium:2 aluminum:2 nickel:2 lithium:2
         iron_ore:2 renewables:2 solar energy:2 oilfield:2 drilling shale:2 rig_count:2
-        output_cut:2 output_cuts:2 bullion:2 ounce
+        output_cut:2 output_cuts:2 bullion:2 ounce:2 oz:2
         нефт*:3 газ:2 газа газу:2 газом:2 газе газопровод*:3 нефтепровод*:3 спг:3
         бензин*:2 дизел*:2 топлив*:2 нпз:3 электроэнерг*:2 электростанц*:2
         электричеств*:2 энергет*:2 энерги* уголь:2 угля:2 углем:2 золот* серебр* медь
@@ -552,6 +561,21 @@ _NAME_STOPWORDS = frozenset(
     нью лос сан тель абу эр ер бен аль эль ал ель
     """.split()
 )
+# A sentence's first word joins a name run only when it is a common given name.
+_GIVEN_NAMES = frozenset(
+    """
+    joe donald kamala barack hillary jerome janet christine andrew rishi keir boris
+    emmanuel olaf friedrich ursula giorgia pedro benjamin recep narendra xi li elon jeff
+    mark bill warren jamie larry sam satya tim sundar jensen changpeng vitalik michael
+    john james robert david richard charles thomas george william joseph steven kevin
+    владимир сергей дмитрий алексей андрей михаил николай александр евгений игорь антон
+    максим олег павел юрий виктор рамзан эльвира мария анна елена ольга татьяна
+    дональд джо камала эммануэль олаф урсула биньямин реджеп илон
+    володимир сергій дмитро олексій андрій михайло микола олександр євген ігор юрій
+    віктор денис кирило арсеній валерій петро юлія олена ольга тетяна ірина
+    """.split()
+)
+_NAME_LANGUAGES = frozenset({"en", "ru", "uk"})
 _ORG_WORDS = frozenset(
     """
     inc corp corporation group holdings holding bank capital partners fund funds
@@ -587,14 +611,21 @@ class _Lexicon:
     phrase_heads: set[str] = field(default_factory=set)
     words: dict[str, _Term] = field(default_factory=dict)
     cased: dict[str, _Term] = field(default_factory=dict)
+    cased_lower: set[str] = field(default_factory=set)
     stems: dict[str, _Term] = field(default_factory=dict)
-    stem_lengths: tuple[int, ...] = ()
+    # stems by their first `_STEM_PREFIX` letters, longest first: one probe per token
+    stems_by_prefix: dict[str, tuple[tuple[str, _Term], ...]] = field(default_factory=dict)
 
 
 def _token_key(token: str) -> str:
     """The case-preserving key of a token: apostrophes unified, dots and 's dropped."""
-    key = token.translate(_KEY_TABLE)
-    if len(key) > 3 and key[-2:] in ("'s", "'S"):
+    return _key_of_normalised(token.translate(_KEY_TABLE))
+
+
+def _key_of_normalised(key: str) -> str:
+    if "." in key:
+        key = key.replace(".", "")
+    if len(key) > 3 and key[-2] == "'" and key[-1] in "sS":
         key = key[:-2]
     return key
 
@@ -667,12 +698,27 @@ def _build_lexicon() -> _Lexicon:
     for key in lexicon.cased:
         if key.lower() in lexicon.words:
             raise ValueError(f"cased alias {key!r} shadows the lexicon word {key.lower()!r}")
-    lexicon.stem_lengths = tuple(sorted({len(stem) for stem in lexicon.stems}, reverse=True))
+        lexicon.cased_lower.add(key.lower())
+    grouped: dict[str, list[tuple[str, _Term]]] = {}
+    for stem, term in lexicon.stems.items():
+        if len(stem) < _STEM_PREFIX:
+            raise ValueError(f"stem {stem!r} is shorter than {_STEM_PREFIX} letters")
+        grouped.setdefault(stem[:_STEM_PREFIX], []).append((stem, term))
+    lexicon.stems_by_prefix = {
+        prefix: tuple(sorted(entries, key=lambda entry: (-len(entry[0]), entry[0])))
+        for prefix, entries in grouped.items()
+    }
     return lexicon
 
 
+_STEM_PREFIX = 3
 _LEXICON = _build_lexicon()
-_MIN_STEM = min(_LEXICON.stem_lengths)
+
+# Resolved single tokens (lexicon terms are immutable after import, so caching a lookup
+# never changes a result); cleared when full so memory stays bounded.
+_UNSEEN = _Term()
+_WORD_CACHE: dict[str, _Term | None] = {}
+_WORD_CACHE_SIZE = 100_000
 
 # --------------------------------------------------------------------------------------
 # Cashtags and figures
@@ -715,6 +761,12 @@ _SCRIPT_RE = re.compile(
     r"|(?P<arabic>[\u0600-\u06ff\u0750-\u077f]+)"
     r"|(?P<hebrew>[\u0590-\u05ff]+)"
     r"|(?P<greek>[\u0370-\u03ff]+)"
+)
+_LATIN_RUN_RE = re.compile("[A-Za-z\u00c0-\u024f]+")
+_CYRILLIC_RUN_RE = re.compile("[\u0400-\u04ff]+")
+_OTHER_SCRIPT_RE = re.compile(
+    "[\u0370-\u03ff\u0590-\u06ff\u0750-\u077f\u1100-\u11ff\u3040-\u30ff"
+    "\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]"
 )
 _UKRAINIAN_LETTERS_RE = re.compile("[іїєґІЇЄҐ]")
 _RUSSIAN_LETTERS_RE = re.compile("[ыэъёЫЭЪЁ]")
@@ -765,10 +817,12 @@ class RulesProvider:
 
 def extract(text: str) -> Extraction:
     """Read a post's text into an `Extraction`; never raises for any string."""
-    raw = text[:_MAX_CHARS].translate(_NORMALISE_TABLE)
+    raw = text[:_MAX_CHARS]
+    if _NEEDS_NORMALISING_RE.search(raw):
+        raw = raw.translate(_NORMALISE_TABLE)
     first_line = raw.lstrip()[:200].split("\n", 1)[0]
     emoji_markers = [mark for mark in _HARD_MARKER_EMOJI if mark in first_line]
-    body = _EMOJI_RE.sub(" ", _URL_RE.sub(" ", raw))
+    body = _EMOJI_RE.sub(" ", _remove_links(raw))
     body = _HORIZONTAL_SPACE_RE.sub(" ", body).strip()
 
     lead = _read_lead(body)
@@ -777,7 +831,8 @@ def extract(text: str) -> Extraction:
     headline = _trim(lead.sentences[0], HEADLINE_MAX_CHARS)
     summary = _trim(" ".join(lead.sentences), SUMMARY_MAX_CHARS)
 
-    scan = _scan(body, lead_end=lead.headline_end)
+    language = _detect_language(body)
+    scan = _scan(body, lead.headline_end, find_names=language in _NAME_LANGUAGES)
     topic = _pick_topic(scan.scores)
 
     markers = lead.markers
@@ -803,8 +858,16 @@ def extract(text: str) -> Extraction:
         is_breaking=window is not None,
         breaking_window=window,
         importance=points / 1000,
-        language=_detect_language(body),
+        language=language,
     )
+
+
+def _remove_links(text: str) -> str:
+    """`text` with every link replaced by a space (a substring check skips most posts)."""
+    lowered = text.lower()
+    if "://" in lowered or "www." in lowered or ".me/" in lowered:
+        return _URL_RE.sub(" ", text)
+    return text
 
 
 def _empty_extraction() -> Extraction:
@@ -894,7 +957,7 @@ def _sentence_spans(body: str) -> Iterator[tuple[int, int]]:
 
 def _clean_sentence(sentence: str) -> str:
     """One line without links, edge hashtags and mentions, or edge punctuation; '' if empty."""
-    words = _URL_RE.sub(" ", sentence).split()
+    words = _remove_links(sentence).split()
     while words and (_TAG_WORD_RE.fullmatch(words[-1]) or _is_footer(words[-1])):
         words.pop()
     first = 0
@@ -955,88 +1018,72 @@ def _is_name_word(token: str, key: str) -> bool:
     )
 
 
-def _scan(body: str, lead_end: int) -> _Scan:
-    """Topic scores and entities (in order of first appearance) from one pass over tokens."""
-    lexicon = _LEXICON
-    tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN_RE.finditer(body)]
-    keys = [_token_key(token) for _, _, token in tokens]
-    lowered = [key.lower() for key in keys]
-    starts = [_is_sentence_start(body, start) for start, _, _ in tokens]
-    title_case = _title_case_tokens(tokens, starts)
+def _scan(body: str, lead_end: int, *, find_names: bool) -> _Scan:
+    """Topic scores and entities (in order of first appearance) from one pass over tokens.
 
+    `find_names` turns on the Capitalised-run heuristic for people and organisations,
+    which only holds in languages that do not capitalise common nouns.
+    """
+    lexicon = _LEXICON
+    word_cache = _WORD_CACHE
+    normalised = body  # same length after translate: offsets stay valid in `body`
+    if _NEEDS_KEY_TABLE_RE.search(body):
+        normalised = body.translate(_KEY_TABLE)
+    spans = [match.span() for match in _TOKEN_RE.finditer(normalised)]
+    tokens = [normalised[start:end] for start, end in spans]
+    lowered = [
+        (_key_of_normalised(token) if "." in token or "'" in token else token).lower()
+        for token in tokens
+    ]
+    breakers = [False] * len(tokens) if find_names else None
     scores = [0] * len(TOPICS)
     found: list[tuple[int, EntityKind, str]] = []
-    run: list[int] = []
-
-    def flush_run() -> None:
-        if run and starts[run[0]]:
-            del run[0]
-        if 2 <= len(run) <= 5:
-            kind = _name_kind([lowered[index] for index in run])
-            if kind is not None:
-                found.append((tokens[run[0]][0], kind, body[tokens[run[0]][0] : tokens[run[-1]][1]]))
-        run.clear()
 
     count = len(tokens)
     index = 0
     while index < count:
-        start, end, token = tokens[index]
         key = lowered[index]
         term: _Term | None = None
         size = 1
         if key in lexicon.phrase_heads:
-            for size in range(min(_MAX_PHRASE_TOKENS, count - index), 1, -1):
-                if "\n" in body[start : tokens[index + size - 1][0]]:
-                    continue
-                term = lexicon.phrases.get(" ".join(lowered[index : index + size]))
-                if term is not None:
-                    break
-            else:
-                size = 1
+            term, size = _match_phrase(normalised, spans, lowered, index)
         if term is None:
-            size = 1
-            term = lexicon.cased.get(keys[index]) or lexicon.words.get(key)
-            if term is None and len(key) >= _MIN_STEM:
-                for length in lexicon.stem_lengths:
-                    if length <= len(key):
-                        term = lexicon.stems.get(key[:length])
-                        if term is not None:
-                            break
-
-        breaks_run = size > 1
+            term = word_cache.get(key, _UNSEEN)
+            if term is _UNSEEN:
+                term = _lookup_word(key)
+                if len(word_cache) >= _WORD_CACHE_SIZE:
+                    word_cache.clear()
+                word_cache[key] = term
+            if term is None and key in lexicon.cased_lower:
+                term = lexicon.cased.get(_key_of_normalised(tokens[index]))
         if term is not None:
+            start = spans[index][0]
             weight = 2 if start < lead_end else 1
             for topic_index, points in term.topics:
                 scores[topic_index] += points * weight
-            if term.is_place:
-                breaks_run = True
-            elif term.entity_kind is not None and (
-                token[0].isupper() or not term.needs_capital
-            ):
+            is_entity = term.entity_kind is not None and (
+                tokens[index][0].isupper() or not term.needs_capital
+            )
+            if is_entity and term.entity_kind is not None:
                 for topic_index, points in term.entity_topics:
                     scores[topic_index] += points * weight
                 text = term.entity_text
-                last_end = tokens[index + size - 1][1]
-                if text == "OPEC" and body[last_end : last_end + 1] == "+":
+                last_end = spans[index + size - 1][1]
+                if text == "OPEC" and normalised[last_end : last_end + 1] == "+":
                     text = "OPEC+"
                 found.append((start, term.entity_kind, text))
-                breaks_run = True
-
-        if breaks_run or title_case[index] or not _is_name_word(token, key):
-            flush_run()
-        elif run and (starts[index] or not _joins(body[tokens[run[-1]][1] : start])):
-            flush_run()
-            run.append(index)
-        else:
-            run.append(index)
+            if breakers is not None and (is_entity or term.is_place or size > 1):
+                for covered in range(index, index + size):
+                    breakers[covered] = True
         index += size
-    flush_run()
 
-    for match in _CASHTAG_RE.finditer(body):
+    if breakers is not None:
+        found.extend(_name_runs(body, spans, tokens, lowered, breakers))
+    for match in _CASHTAG_RE.finditer(body) if "$" in body else ():
         ticker = match.group(1).upper()
         found.append((match.start(), "ticker", ticker))
         scores[_TOPIC_INDEX["crypto" if ticker in _CRYPTO_TICKERS else "markets"]] += 1
-    if any(character.isdigit() for character in body):
+    if _DIGIT_RE.search(body):
         for match in _FIGURE_RE.finditer(body):
             if match.group("cur") or match.group("scale") or match.group("unit"):
                 figure = " ".join(match.group().split())
@@ -1048,23 +1095,100 @@ def _scan(body: str, lead_end: int) -> _Scan:
     return _collect(scores, found)
 
 
+def _lookup_word(key: str) -> _Term | None:
+    """The lexicon term for one lower-case token: an exact word, else its longest stem."""
+    term = _LEXICON.words.get(key)
+    if term is None:
+        for stem, candidate in _LEXICON.stems_by_prefix.get(key[:_STEM_PREFIX], ()):
+            if key.startswith(stem):
+                return candidate
+    return term
+
+
+def _match_phrase(
+    normalised: str, spans: list[tuple[int, int]], lowered: list[str], index: int
+) -> tuple[_Term | None, int]:
+    """The longest lexicon phrase starting at token `index` on one line, and its length."""
+    for size in range(min(_MAX_PHRASE_TOKENS, len(lowered) - index), 1, -1):
+        if "\n" in normalised[spans[index][0] : spans[index + size - 1][0]]:
+            continue
+        term = _LEXICON.phrases.get(" ".join(lowered[index : index + size]))
+        if term is not None:
+            return term, size
+    return None, 1
+
+
+def _name_runs(
+    body: str,
+    spans: list[tuple[int, int]],
+    tokens: list[str],
+    lowered: list[str],
+    breakers: list[bool],
+) -> list[tuple[int, EntityKind, str]]:
+    """People and organisations: runs of 2-5 Capitalised words, conservatively.
+
+    A run is broken by anything else: a lower-case word, punctuation other than a space or
+    hyphen, a sentence start, a title or function word, a known entity or place. A run's
+    first word is dropped when it starts a sentence, unless it is a common given name. Runs
+    inside Title Case sentences are ignored: there, capitals say nothing.
+    """
+    names: list[tuple[int, EntityKind, str]] = []
+    run: list[int] = []
+    capitalised = [index for index, token in enumerate(tokens) if token[0].isupper()]
+    for index in [*capitalised, -1]:
+        is_name = index >= 0 and not breakers[index] and _is_name_word(tokens[index], lowered[index])
+        if is_name and run and run[-1] == index - 1:
+            start = spans[index][0]
+            if _joins(body[spans[run[-1]][1] : start]) and not _is_sentence_start(body, start):
+                run.append(index)
+                continue
+        if len(run) >= 2:
+            name = _name_of_run(body, spans, tokens, lowered, run)
+            if name is not None:
+                names.append(name)
+        run = [index] if is_name else []
+    return names
+
+
+def _name_of_run(
+    body: str,
+    spans: list[tuple[int, int]],
+    tokens: list[str],
+    lowered: list[str],
+    run: list[int],
+) -> tuple[int, EntityKind, str] | None:
+    if _is_sentence_start(body, spans[run[0]][0]) and lowered[run[0]] not in _GIVEN_NAMES:
+        run = run[1:]
+    if not 2 <= len(run) <= 5 or _in_title_case_sentence(body, spans, tokens, run[0]):
+        return None
+    kind = _name_kind([lowered[index] for index in run])
+    if kind is None:
+        return None
+    start, end = spans[run[0]][0], spans[run[-1]][1]
+    text = body[start:end]
+    if text[-2:] in ("'s", "’s"):
+        text = text[:-2]
+    return start, kind, text
+
+
+def _in_title_case_sentence(
+    body: str, spans: list[tuple[int, int]], tokens: list[str], index: int
+) -> bool:
+    """Does token `index` sit in a sentence of four or more words, mostly Capitalised?"""
+    first = index
+    while first > 0 and not _is_sentence_start(body, spans[first][0]):
+        first -= 1
+    last = index + 1
+    while last < len(tokens) and not _is_sentence_start(body, spans[last][0]):
+        last += 1
+    words = [token for token in tokens[first:last] if token[0].isalpha()]
+    capitals = sum(1 for word in words if word[0].isupper())
+    return len(words) >= 4 and capitals * 10 >= len(words) * 6
+
+
 def _joins(gap: str) -> bool:
     """True when two capitalised words separated by `gap` can belong to one name."""
     return gap == " " or gap == "-" or (gap != "" and gap.strip(" \t\u00a0") == "")
-
-
-def _title_case_tokens(tokens: list[tuple[int, int, str]], starts: list[bool]) -> list[bool]:
-    """Per token: does it sit in a sentence of four or more words, mostly Capitalised?"""
-    flags = [False] * len(tokens)
-    segment_start = 0
-    for boundary in [*(i for i in range(1, len(tokens)) if starts[i]), len(tokens)]:
-        words = [token for _, _, token in tokens[segment_start:boundary] if token[0].isalpha()]
-        capitals = sum(1 for word in words if word[0].isupper())
-        if len(words) >= 4 and capitals * 10 >= len(words) * 6:
-            for i in range(segment_start, boundary):
-                flags[i] = True
-        segment_start = boundary
-    return flags
 
 
 def _name_kind(words: list[str]) -> EntityKind | None:
@@ -1121,11 +1245,13 @@ def _detect_language(body: str) -> str:
     """ISO 639-1 code from the dominant script (and Latin stopwords), or 'und'."""
     sample = body[:_LANGUAGE_SAMPLE_CHARS]
     counts: dict[str, int] = {}
-    for match in _SCRIPT_RE.finditer(sample):
-        script = match.lastgroup or ""
-        counts[script] = counts.get(script, 0) + match.end() - match.start()
-    if not counts:
-        return "und"
+    if _OTHER_SCRIPT_RE.search(sample) is None:  # the common case: Latin and Cyrillic only
+        counts["latin"] = sum(map(len, _LATIN_RUN_RE.findall(sample)))
+        counts["cyrillic"] = sum(map(len, _CYRILLIC_RUN_RE.findall(sample)))
+    else:
+        for match in _SCRIPT_RE.finditer(sample):
+            script = match.lastgroup or ""
+            counts[script] = counts.get(script, 0) + match.end() - match.start()
     script = max(counts, key=lambda name: (counts[name], name))
     if counts[script] < 2:
         return "und"

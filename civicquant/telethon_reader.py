@@ -114,10 +114,7 @@ class TelethonReader:
     async def resolve(self, spec: ChannelSpec) -> Channel:
         """Return the channel `spec` names; TelegramError if missing, private or not a channel."""
         what = f"resolving {spec}"
-        target: Any = (
-            spec.username if spec.username is not None else types.PeerChannel(spec.channel_id)
-        )
-        entity = await self._call(what, functools.partial(self._lookup, what, spec, target))
+        entity = await self._call(what, functools.partial(self._lookup, what, spec))
         if isinstance(entity, types.ChannelForbidden):
             raise TelegramError(f"{what}: {_PRIVATE}")
         if isinstance(entity, types.User):
@@ -295,8 +292,16 @@ class TelethonReader:
                 return await _translated(what, operation)
         raise AssertionError("unreachable: tenacity returns or re-raises")
 
-    async def _lookup(self, what: str, spec: ChannelSpec, target: Any) -> Any:
+    async def _lookup(self, what: str, spec: ChannelSpec) -> Any:
+        target: Any
         try:
+            if spec.username is not None:
+                # get_entity(username) would call ResolveUsername every run, and Telegram
+                # rations that call hard; get_input_entity answers from the session's
+                # entity cache when it can, and GetChannels by access hash is cheap.
+                target = await self._client.get_input_entity(spec.username)
+            else:
+                target = types.PeerChannel(spec.channel_id)
             return await self._client.get_entity(target)
         except ValueError as exc:
             # Telethon raises ValueError when nothing matches. A bare id resolves only
@@ -341,7 +346,7 @@ class TelethonReader:
                 offset_date=offset_date,
                 reverse=True,
             )
-            if True
+            if message.id > after_id
         ]
 
 

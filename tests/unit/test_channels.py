@@ -119,6 +119,26 @@ def test_invalid_item_raises_one_line_usage_error_naming_it(value: str, named: s
     assert "\n" not in message
 
 
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://t.me/+AbCdEf123",
+        "t.me/joinchat/AbCdEf123",
+        "T.ME/JoinChat/AbCdEf123",
+        "https://telegram.me/+AbCdEf123",
+    ],
+)
+def test_invite_links_are_refused_with_advice_to_join_and_give_the_name(link: str) -> None:
+    with pytest.raises(UsageError, match="invite links cannot be read; join the channel"):
+        parse_channel_spec(link)
+
+
+def test_number_too_long_for_python_to_convert_is_a_usage_error() -> None:
+    # int() refuses strings of more than 4300 digits with a ValueError.
+    with pytest.raises(UsageError, match="too large"):
+        parse_channel_spec("9" * 5000)
+
+
 def test_error_for_a_huge_item_is_cut_short() -> None:
     with pytest.raises(UsageError) as raised:
         parse_channel_specs("@" + "x" * 5000)

@@ -235,6 +235,11 @@ def test_window_across_midnight_shows_both_dates() -> None:
     assert parts[0].split("\n")[0] == "<b>Night</b> 31 Dec 2026 22:00 – 1 Jan 2027 02:00 UTC"
 
 
+def test_blank_title_falls_back_to_digest() -> None:
+    parts = render_digest([event()], **{**WINDOW, "title": " "})
+    assert parts[0].startswith("<b>Digest</b> 08:00")
+
+
 def test_naive_window_is_rejected() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         render_digest([event()], title="D", window_start=datetime(2026, 1, 1), window_end=T0)
@@ -331,6 +336,12 @@ def test_more_than_three_sources_show_three_links_then_plus_count() -> None:
 
 def test_the_same_post_twice_is_linked_once() -> None:
     parts = render_digest([event(sources=(REUTERS, REUTERS))], **WINDOW)
+    assert event_lines(parts)[0].count("<a ") == 1
+
+
+def test_the_same_post_under_two_usernames_is_linked_once() -> None:
+    renamed = SourceLink(REUTERS.channel_id, None, REUTERS.message_id)
+    parts = render_digest([event(sources=(REUTERS, renamed))], **WINDOW)
     assert event_lines(parts)[0].count("<a ") == 1
 
 
@@ -496,6 +507,10 @@ def test_alert_is_one_message_with_siren_label_headline_and_links() -> None:
 
 def test_alert_label_is_escaped() -> None:
     assert render_alert(event(headline="h"), label="A&B")[0].startswith("🚨 <b>A&amp;B</b> h")
+
+
+def test_blank_alert_label_falls_back_to_breaking() -> None:
+    assert render_alert(event(headline="h"), label="\n")[0].startswith("🚨 <b>BREAKING</b> h")
 
 
 def test_alert_for_blank_headline_is_empty() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from telethon import errors, events
+from telethon import errors, events, utils
 from telethon.crypto import AuthKey
 from telethon.sessions import SQLiteSession, StringSession
 from telethon.tl import types
@@ -353,9 +353,23 @@ class StubClient:
     def calls_to(self, method: str) -> list[dict[str, Any]]:
         return [args for name, args in self.calls if name == method]
 
+    async def get_input_entity(self, target: str) -> Any:
+        self._record("get_input_entity", target=target)
+        if target not in self.entities:
+            raise ValueError(f'Cannot find any entity corresponding to "{target}"')
+        return utils.get_input_peer(self.entities[target])
+
     async def get_entity(self, target: Any) -> Any:
         self._record("get_entity", target=target)
-        key = target if isinstance(target, str) else target.channel_id
+        if isinstance(target, str):
+            key: Any = target
+        elif isinstance(target, types.InputPeerUser):
+            key = target.user_id
+        else:
+            key = target.channel_id
+        for entity in self.entities.values():
+            if not isinstance(key, str) and entity.id == key:
+                return entity
         if key not in self.entities:
             raise ValueError(f'Cannot find any entity corresponding to "{target}"')
         return self.entities[key]
@@ -372,6 +386,8 @@ class StubClient:
             "iter_messages", peer=peer, limit=limit, min_id=min_id, offset_date=offset_date
         )
         assert reverse
+        if len(self.calls_to("iter_messages")) > 50:
+            raise AssertionError("history keeps asking for the same page")
         # Like Telegram: strictly after the offset date, and only `limit` per request.
         selected = [
             m
@@ -437,6 +453,15 @@ ALPHA = ChannelSpec(username="alpha_news")
 def test_resolve_gives_the_bare_id_public_name_and_title() -> None:
     reader, _, _ = make_reader(StubClient(entities={"alpha_news": tl_channel()}))
     assert run(reader.resolve(ALPHA)) == Channel(CHANNEL_ID, "Alpha_News", "Alpha News")
+
+
+def test_resolve_by_username_goes_through_the_input_entity_cache() -> None:
+    client = StubClient(entities={"alpha_news": tl_channel()})
+    reader, _, _ = make_reader(client)
+    run(reader.resolve(ALPHA))
+    assert client.calls_to("get_input_entity") == [{"target": "alpha_news"}]
+    (asked,) = client.calls_to("get_entity")
+    assert asked["target"] == types.InputPeerChannel(CHANNEL_ID, 987654321)
 
 
 def test_resolve_by_id_asks_telethon_for_a_channel_peer() -> None:
@@ -664,7 +689,7 @@ def test_history_of_an_unresolved_channel_resolves_it_by_username_first() -> Non
     client = history_client(message(1))
     reader, _, _ = make_reader(client)
     run(collect(reader.history(NEWS)))
-    assert client.calls_to("get_entity") == [{"target": "alpha_news"}]
+    assert client.calls_to("get_input_entity") == [{"target": "alpha_news"}]
     peer = client.calls_to("iter_messages")[0]["peer"]
     assert isinstance(peer, types.InputPeerChannel)
     assert peer.access_hash == 987654321

@@ -36,3 +36,16 @@ SELECT pg_notify('civicquant_extract', %(pipeline_version)s);
 -- Jobs per pipeline version and status.
 SELECT pipeline_version, status, count(*) AS jobs
 FROM extraction_jobs GROUP BY pipeline_version, status ORDER BY pipeline_version, status;
+
+-- queue_backlog --
+-- Per pipeline version: pending jobs, the oldest one's age, running, dead.
+SELECT pipeline_version,
+       count(*) FILTER (WHERE status IN ('pending', 'failed')) AS pending,
+       count(*) FILTER (WHERE status = 'running') AS running,
+       count(*) FILTER (WHERE status = 'dead') AS dead,
+       extract(epoch FROM now() - min(created_at) FILTER (WHERE status IN ('pending', 'failed')))
+           ::float8 AS oldest_pending_seconds
+FROM extraction_jobs
+WHERE status <> 'ok'
+GROUP BY pipeline_version
+ORDER BY pipeline_version;

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from civicquant import health
+from civicquant.config import Settings
+from civicquant.db import Database
+from civicquant.posts import Channel, RawPost
+from civicquant.rawlog import RawLog
+
+
+def add_run(db: Database, job: str, status: str, minutes_ago: float, error: str | None = None) -> None:
+    db.connection.execute(
+        "INSERT INTO job_runs (run_id, job_name, host, pid, status, started_at, finished_at, error) "
+        "VALUES (gen_random_uuid(), %s, 'h', 1, %s, now() - %s, now() - %s, %s)",
+        (job, status, timedelta(minutes=minutes_ago), timedelta(minutes=minutes_ago), error),
+    )
+
+
+def freshness(settings: Settings) -> dict[str, health.JobFreshness]:
+    return {job.job: job for job in health.check(settings).jobs}
+
+
+def test_job_states_follow_the_last_success(settings: Settings, db: Database) -> None:
+    add_run(db, "extract", "success", 0.5)
+    add_run(db, "listen", "success", 70)  # every 60 + 5 grace: stale until 130
+    add_run(db, "prune", "success", 3000)  # every 1440 + 5: down past 2890
+    jobs = freshness(settings)
+    assert (jobs["extract"].state, jobs["listen"].state, jobs["prune"].state) == ("ok", "stale", "down")
+    assert jobs["digest:vip"].state == "down" and jobs["digest:vip"].last_success_at is None
+
+
+def test_consecutive_failures_count_since_the_last_success(settings: Settings, db: Database) -> None:
+    add_run(db, "extract", "failed", 10, "old failure")
+    add_run(db, "extract", "success", 5)
+    add_run(db, "extract", "failed", 3, "provider down")
+    add_run(db, "extract", "skipped", 2)
+    add_run(db, "extract", "failed", 1, "provider still down")
+    job = freshness(settings)["extract"]
+    assert job.consecutive_failures == 2
+    assert job.last_error == "provider still down"
+
+
+def test_report_exit_code_is_0_when_every_job_is_fresh(
+    settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from civicquant.config import DEFAULT_JOB_INTERVALS
+
+    for job in DEFAULT_JOB_INTERVALS:
+        add_run(db, job, "success", 0.1)
+    report = health.check(settings)
+    assert report.exit_code == 0
+    assert "civicquant health: OK" in health.render_text(report)
+
+
+def test_channels_show_missing_ids_and_mark_age(settings: Settings, db: Database) -> None:
+    rawlog = RawLog(db, pipeline_version="v1")
+    rawlog.save_channel(Channel(7, "wirewatch"))
+    posted = datetime.now(UTC) - timedelta(hours=2)
+    rawlog.store(7, [RawPost(7, i, posted, text="x") for i in (1, 2, 6)], "live")
+    report = health.check(settings)
+    [channel] = report.channels
+    assert (channel.channel, channel.missing_ids, channel.last_message_id) == ("@wirewatch", 3, 6)
+    assert channel.mark_age_seconds is not None and 7000 < channel.mark_age_seconds < 7400
+    [queue] = report.queues
+    assert (queue.pipeline_version, queue.pending) == ("v1", 3)
+    text = health.render_prometheus(report)
+    assert 'civicquant_channel_missing_ids{channel="@wirewatch"} 3' in text
+    assert 'civicquant_queue_pending_jobs{pipeline_version="v1"} 3' in text
