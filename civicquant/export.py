@@ -288,7 +288,7 @@ class _EscapeFilter:
                 return data
             data = self._held + chunk
             backslashes = len(data) - len(data.rstrip(b"\\"))
-            if False:
+            if backslashes % 2:
                 data, self._held = data[:-1], data[-1:]
             else:
                 self._held = b""

@@ -9,10 +9,11 @@ How a post is read:
 
 1. Normalise: drop zero-width and control characters, cap the length, remember the first
    line's marker emoji (🚨 ⚡ 🔴), replace links and emoji runs with spaces.
-2. Breaking markers are read off the lead (BREAKING, JUST IN, FLASH, URGENT, ALERT,
-   DEVELOPING, СРОЧНО, ТЕРМІНОВО, МОЛНИЯ, БЛИСКАВКА; upper case, or any case followed by
-   ':', '!', a dash or '|') and removed. An all-caps lead (three or more leading words in
-   capitals, ten letters or more) is a soft marker.
+2. Breaking markers are read off the headline's start (BREAKING, JUST IN, FLASH, URGENT,
+   ALERT, DEVELOPING, СРОЧНО, ТЕРМІНОВО, МОЛНИЯ, БЛИСКАВКА: in capitals, or in any case when
+   followed by ':', '!', '.', a dash, '|' or nothing) and removed; marker emoji count on
+   the first line. An all-caps lead (three or more leading words in capitals, ten letters
+   or more) is a soft marker.
 3. Sentences: lines, then sentence ends followed by a capital, digit or opening quote (not
    after abbreviations). The headline is the first non-empty cleaned sentence, the summary
    the first three, each without links, edge hashtags and mentions, leading punctuation.
@@ -21,8 +22,10 @@ How a post is read:
    (countries, central banks, institutions, known organisations). Each lexicon hit adds its
    weight to its topic, doubled inside the headline; the highest score wins, ties go to the
    earlier topic in `_TOPIC_PRIORITY`, no hit at all gives `other`.
-5. People and organisations: runs of two to four Capitalised words that are not a sentence
-   start, a title, a known place or institution; skipped in Title Case lines.
+5. People and organisations (English, Russian, Ukrainian only): runs of Capitalised words
+   that are not a sentence start (unless a common given name), a title, a known place or
+   entity; two or three words are a person, up to five ending in an organisation word
+   (Bank, Holdings, ...) an organisation; runs in Title Case sentences are skipped.
 6. Cashtags ($AAPL -> AAPL) and figures (2.5%, $1.2bn, 25 bps, 1,5 млрд, $78/bbl) by regex.
 
 Importance, in thousandths so the sum is exact, capped at 1000:
@@ -90,8 +93,7 @@ def _build_normalise_table() -> dict[int, str | None]:
 _NORMALISE_TABLE = _build_normalise_table()
 # translate() with a big table is slow per character; most posts need none of it.
 _NEEDS_NORMALISING_RE = re.compile(
-    "[\x00-\x09\x0b-\x1f\x7f-\xa0\xad\u200b-\u200f\u2028\u2029\u2060-\u2064"
-    "\ufeff\ud800-\udfff]"
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\xad\u200b-\u200f\u2028\u2029\u2060-\u2064\ufeff\ud800-\udfff]"
 )
 
 _EMOJI_RE = re.compile(
@@ -123,7 +125,7 @@ _MARKER_WORDS = (
 _LEAD_MARKER_RE = re.compile(
     r"^[^\w$€£¥₽₴«\"“]*?"
     rf"(?:(?P<upper>{_MARKER_WORDS})(?![^\W\d_])"
-    rf"|(?P<any>(?i:{_MARKER_WORDS}))\s*(?=[:!|\-–—.]))"
+    rf"|(?P<any>(?i:{_MARKER_WORDS}))\s*(?=[:!|\-–—.]|$))"
     r"[\s:!|\-–—.,)\]]*"
 )
 _DATELINE_RE = re.compile(
@@ -320,54 +322,61 @@ _TOPIC_RANK = {_TOPIC_INDEX[topic]: rank for rank, topic in enumerate(_TOPIC_PRI
 # case; Russian and Ukrainian adjectives are lower case), `=US` (exactly this case),
 # `a_b` phrases, `stem*` stems. Optional topic weights follow the aliases after `|`.
 _COUNTRIES: tuple[tuple[str, str], ...] = (
-    ("United States", "=US =USA United_States America American Americans США "
-     "Соединенные_Штаты Соединенных_Штатов Соединенным_Штатам Сполучені_Штати "
-     "Сполучених_Штатів Америк* ~американск* ~американськ*"),
-    ("Russia", "Russia Russian Russians Росси* ~российск* ~россиян* Росі* ~російськ* "
-     "~росіян* =РФ"),
-    ("Ukraine", "Ukraine Ukrainian Ukrainians Украин* ~украинск* ~украинц* Україн* "
-     "~українськ* ~українц*"),
+    (
+        "United States",
+        "=US =USA United_States America American Americans США "
+        "Соединенные_Штаты Соединенных_Штатов Соединенным_Штатам Сполучені_Штати "
+        "Сполучених_Штатів Америк* ~американск* ~американськ*",
+    ),
+    ("Russia", "Russia Russian Russians Росси* ~российск* ~россиян* Росі* ~російськ* ~росіян* =РФ"),
+    (
+        "Ukraine",
+        "Ukraine Ukrainian Ukrainians Украин* ~украинск* ~украинц* Україн* ~українськ* ~українц*",
+    ),
     ("China", "China Chinese =PRC Кита* ~китайск* ~китайськ* =КНР"),
     ("Germany", "Germany German Germans Германи* ~немецк* =ФРГ Німеччин* ~німецьк*"),
-    ("France", "France French Франция Франции Францию Францией ~французск* Франція Франції "
-     "Францію Францією ~французьк*"),
-    ("United Kingdom", "=UK United_Kingdom Britain British Great_Britain Британи* "
-     "Великобритани* ~британск* Британі* Великобритані* ~британськ*"),
+    (
+        "France",
+        "France French Франция Франции Францию Францией ~французск* Франція Франції "
+        "Францію Францією ~французьк*",
+    ),
+    (
+        "United Kingdom",
+        "=UK United_Kingdom Britain British Great_Britain Британи* "
+        "Великобритани* ~британск* Британі* Великобритані* ~британськ*",
+    ),
     ("Japan", "Japan Japanese Япони* ~японск* Японі* ~японськ*"),
-    ("India", "India Indian Индия Индии Индию Индией ~индийск* Індія Індії Індію Індією "
-     "~індійськ*"),
+    (
+        "India",
+        "India Indian Индия Индии Индию Индией ~индийск* Індія Індії Індію Індією ~індійськ*",
+    ),
     ("Israel", "Israel Israeli Israelis Израил* ~израильск* Ізраїл* ~ізраїльськ*"),
     ("Iran", "Iran Iranian Iranians Иран* ~иранск* Іран* ~іранськ*"),
-    ("Iraq", "Iraq Iraqi Ирак Ирака Ираке Ираку Ираком ~иракск* Ірак Іраку Іраці Іраком "
-     "~іракськ*"),
+    ("Iraq", "Iraq Iraqi Ирак Ирака Ираке Ираку Ираком ~иракск* Ірак Іраку Іраці Іраком ~іракськ*"),
     ("Syria", "Syria Syrian Сири* ~сирийск* Сирі* ~сирійськ*"),
     ("Turkey", "Turkey Turkish Türkiye Турци* ~турецк* Туреччин* ~турецьк*"),
-    ("Saudi Arabia", "Saudi_Arabia Saudi Saudis ~саудовск* "
-     "~саудівськ*"),
+    ("Saudi Arabia", "Saudi_Arabia Saudi Saudis ~саудовск* ~саудівськ*"),
     ("United Arab Emirates", "=UAE United_Arab_Emirates Emirati =ОАЭ =ОАЕ"),
     ("Qatar", "Qatar Qatari Катар* ~катарск* ~катарськ*"),
     ("Egypt", "Egypt Egyptian Египет* Египт* ~египетск* Єгипет* Єгипт* ~єгипетськ*"),
     ("Yemen", "Yemen Yemeni Йемен* ~йеменск* Ємен* ~єменськ*"),
     ("Lebanon", "Lebanon Lebanese Ливан* ~ливанск* Ліван* ~ліванськ*"),
-    ("Palestine", "Palestine Palestinian Palestinians Палестин* ~палестинск* "
-     "~палестинськ*"),
+    ("Palestine", "Palestine Palestinian Palestinians Палестин* ~палестинск* ~палестинськ*"),
     ("Poland", "Poland Polish Poles Польш* ~польск* Польщ* ~польськ*"),
-    ("Belarus", "Belarus Belarusian Беларус* Белорус* ~белорусск* Білорус* "
-     "~білоруськ*"),
+    ("Belarus", "Belarus Belarusian Беларус* Белорус* ~белорусск* Білорус* ~білоруськ*"),
     ("Kazakhstan", "Kazakhstan Казахстан* ~казахстанск* ~казахстанськ*"),
-    ("Georgia", "Грузия Грузии Грузию Грузией ~грузинск* Грузія Грузії Грузію "
-     "~грузинськ*"),
+    ("Georgia", "Грузия Грузии Грузию Грузией ~грузинск* Грузія Грузії Грузію ~грузинськ*"),
     ("Armenia", "Armenia Armenian Армени* ~армянск* Вірмені* ~вірменськ*"),
-    ("Azerbaijan", "Azerbaijan Azerbaijani Азербайджан* ~азербайджанск* "
-     "~азербайджанськ*"),
+    ("Azerbaijan", "Azerbaijan Azerbaijani Азербайджан* ~азербайджанск* ~азербайджанськ*"),
     ("Moldova", "Moldova Moldovan Молдав* Молдов* ~молдавск* ~молдовськ*"),
     ("Italy", "Italy Italian Итали* ~итальянск* Італі* ~італійськ*"),
     ("Spain", "Spain Spanish Испани* ~испанск* Іспані* ~іспанськ*"),
-    ("Portugal", "Portugal Portuguese Португали* ~португальск* Португалі* "
-     "~португальськ*"),
+    ("Portugal", "Portugal Portuguese Португали* ~португальск* Португалі* ~португальськ*"),
     ("Greece", "Greece Greek Греци* ~греческ* Греці* ~грецьк*"),
-    ("Netherlands", "Netherlands Dutch Нидерланд* Голланди* ~нидерландск* Нідерланд* "
-     "~нідерландськ*"),
+    (
+        "Netherlands",
+        "Netherlands Dutch Нидерланд* Голланди* ~нидерландск* Нідерланд* ~нідерландськ*",
+    ),
     ("Belgium", "Belgium Belgian Бельги* ~бельгийск* Бельгі* ~бельгійськ*"),
     ("Switzerland", "Switzerland Swiss Швейцари* ~швейцарск* Швейцарі* ~швейцарськ*"),
     ("Austria", "Austria Austrian Австри* ~австрийск* Австрі* ~австрійськ*"),
@@ -377,8 +386,10 @@ _COUNTRIES: tuple[tuple[str, str], ...] = (
     ("Denmark", "Denmark Danish Дания Дании Данию Данией ~датск* Данія Данії Данію ~данськ*"),
     ("Estonia", "Estonia Estonian Эстони* ~эстонск* Естоні* ~естонськ*"),
     ("Latvia", "Latvia Latvian Латви* ~латвийск* Латві* ~латвійськ*"),
-    ("Lithuania", "Lithuania Lithuanian Литва Литвы Литве Литву Литвой Литви Литві "
-     "~литовск* ~литовськ*"),
+    (
+        "Lithuania",
+        "Lithuania Lithuanian Литва Литвы Литве Литву Литвой Литви Литві ~литовск* ~литовськ*",
+    ),
     ("Czech Republic", "Czechia Czech_Republic Czech Чехи* ~чешск* Чехі* ~чеськ*"),
     ("Slovakia", "Slovakia Slovak Словаки* ~словацк* Словаччин* ~словацьк*"),
     ("Hungary", "Hungary Hungarian Венгри* ~венгерск* Угорщин* ~угорськ*"),
@@ -389,20 +400,23 @@ _COUNTRIES: tuple[tuple[str, str], ...] = (
     ("Canada", "Canada Canadian Канад* ~канадск* ~канадськ*"),
     ("Mexico", "Mexico Mexican Мексик* ~мексиканск* ~мексиканськ*"),
     ("Brazil", "Brazil Brazilian Бразили* ~бразильск* Бразилі* ~бразильськ*"),
-    ("Argentina", "Argentina Argentine Argentinian Аргентин* ~аргентинск* "
-     "~аргентинськ*"),
-    ("Venezuela", "Venezuela Venezuelan Венесуэл* ~венесуэльск* Венесуел* "
-     "~венесуельськ*"),
+    ("Argentina", "Argentina Argentine Argentinian Аргентин* ~аргентинск* ~аргентинськ*"),
+    ("Venezuela", "Venezuela Venezuelan Венесуэл* ~венесуэльск* Венесуел* ~венесуельськ*"),
     ("Chile", "Chile Chilean"),
     ("Colombia", "Colombia Colombian Колумби* ~колумбийск* Колумбі*"),
     ("Cuba", "Cuba Cuban Куба Кубы Кубе Кубу ~кубинск* Кубі ~кубинськ*"),
-    ("South Korea", "South_Korea South_Korean Южная_Корея Южной_Кореи Южную_Корею "
-     "Южной_Корее Південна_Корея Південної_Кореї Південній_Кореї"),
-    ("North Korea", "North_Korea North_Korean =DPRK =КНДР Северная_Корея Северной_Кореи "
-     "Северную_Корею Північна_Корея Північної_Кореї Pyongyang Пхеньян*"),
+    (
+        "South Korea",
+        "South_Korea South_Korean Южная_Корея Южной_Кореи Южную_Корею "
+        "Южной_Корее Південна_Корея Південної_Кореї Південній_Кореї",
+    ),
+    (
+        "North Korea",
+        "North_Korea North_Korean =DPRK =КНДР Северная_Корея Северной_Кореи "
+        "Северную_Корею Північна_Корея Північної_Кореї Pyongyang Пхеньян*",
+    ),
     ("Taiwan", "Taiwan Taiwanese Тайван* ~тайваньск* ~тайванськ*"),
-    ("Australia", "Australia Australian Австрали* ~австралийск* Австралі* "
-     "~австралійськ*"),
+    ("Australia", "Australia Australian Австрали* ~австралийск* Австралі* ~австралійськ*"),
     ("New Zealand", "New_Zealand Новая_Зеландия Новой_Зеландии Нова_Зеландія"),
     ("Indonesia", "Indonesia Indonesian Индонези* Індонезі*"),
     ("Vietnam", "Vietnam Vietnamese Вьетнам* В'єтнам*"),
@@ -431,15 +445,23 @@ _COUNTRIES: tuple[tuple[str, str], ...] = (
 )
 
 _CENTRAL_BANKS: tuple[tuple[str, str], ...] = (
-    ("Federal Reserve", "Fed Federal_Reserve FOMC =ФРС ФРС_США Федрезерв* "
-     "Федеральная_резервная_система Федеральной_резервной_системы"),
-    ("European Central Bank", "ECB European_Central_Bank =ЕЦБ =ЄЦБ "
-     "Европейский_центральный_банк Европейского_центрального_банка "
-     "Європейський_центральний_банк"),
+    (
+        "Federal Reserve",
+        "Fed Federal_Reserve FOMC =ФРС ФРС_США Федрезерв* "
+        "Федеральная_резервная_система Федеральной_резервной_системы",
+    ),
+    (
+        "European Central Bank",
+        "ECB European_Central_Bank =ЕЦБ =ЄЦБ "
+        "Европейский_центральный_банк Европейского_центрального_банка "
+        "Європейський_центральний_банк",
+    ),
     ("Bank of England", "BoE Bank_of_England Банк_Англии Банка_Англии Банк_Англії"),
     ("Bank of Japan", "BoJ Bank_of_Japan Банк_Японии Банка_Японии Банк_Японії"),
-    ("People's Bank of China", "PBoC People's_Bank_of_China Народный_банк_Китая "
-     "Народного_банка_Китая Народний_банк_Китаю"),
+    (
+        "People's Bank of China",
+        "PBoC People's_Bank_of_China Народный_банк_Китая Народного_банка_Китая Народний_банк_Китаю",
+    ),
     ("Swiss National Bank", "SNB Swiss_National_Bank"),
     ("Reserve Bank of Australia", "RBA Reserve_Bank_of_Australia"),
     ("Bank of Canada", "Bank_of_Canada Банк_Канады Банка_Канады Банк_Канади"),
@@ -449,22 +471,34 @@ _CENTRAL_BANKS: tuple[tuple[str, str], ...] = (
     ("Central Bank of Turkey", "CBRT"),
     ("Riksbank", "Riksbank"),
     ("Norges Bank", "Norges_Bank"),
-    ("Bank of Russia", "Bank_of_Russia =ЦБ ЦБ_РФ ЦБ_России ~центробанк* "
-     "Банк_России Банка_России Банком_России Банку_России Банке_России Банк_Росії "
-     "Центральный_банк_России Центрального_банка_России"),
-    ("National Bank of Ukraine", "NBU National_Bank_of_Ukraine =НБУ Нацбанк* "
-     "Национальный_банк_Украины Национального_банка_Украины Національний_банк_України "
-     "Національного_банку_України"),
+    (
+        "Bank of Russia",
+        "Bank_of_Russia =ЦБ ЦБ_РФ ЦБ_России ~центробанк* "
+        "Банк_России Банка_России Банком_России Банку_России Банке_России Банк_Росії "
+        "Центральный_банк_России Центрального_банка_России",
+    ),
+    (
+        "National Bank of Ukraine",
+        "NBU National_Bank_of_Ukraine =НБУ Нацбанк* "
+        "Национальный_банк_Украины Национального_банка_Украины Національний_банк_України "
+        "Національного_банку_України",
+    ),
 )
 
 _INSTITUTIONS: tuple[tuple[str, str, str], ...] = (
     ("IMF", "IMF International_Monetary_Fund =МВФ", "macro:2"),
-    ("World Bank", "World_Bank Всемирный_банк Всемирного_банка Всемирному_банку "
-     "Світовий_банк Світового_банку", "macro:2"),
+    (
+        "World Bank",
+        "World_Bank Всемирный_банк Всемирного_банка Всемирному_банку Світовий_банк Світового_банку",
+        "macro:2",
+    ),
     ("OPEC", "OPEC =ОПЕК", "energy:3"),
     ("NATO", "NATO =НАТО", "geopolitics:3"),
-    ("UN Security Council", "UN_Security_Council Security_Council Совбез* Радбез* "
-     "СБ_ООН Совет_безопасности_ООН", "geopolitics:2"),
+    (
+        "UN Security Council",
+        "UN_Security_Council Security_Council Совбез* Радбез* СБ_ООН Совет_безопасности_ООН",
+        "geopolitics:2",
+    ),
     ("United Nations", "=UN United_Nations =ООН", "geopolitics"),
     ("European Union", "=EU European_Union =ЕС =ЄС Евросоюз* Євросоюз*", "politics"),
     ("European Commission", "European_Commission Еврокомисси* Єврокомісі*", "politics"),
@@ -478,14 +512,20 @@ _INSTITUTIONS: tuple[tuple[str, str, str], ...] = (
     ("OSCE", "OSCE =ОБСЕ =ОБСЄ", "geopolitics"),
     ("Pentagon", "Pentagon Пентагон*", "geopolitics:2"),
     ("Kremlin", "Kremlin Кремл*", "politics geopolitics"),
-    ("White House", "White_House Белый_дом Белого_дома Белом_доме Білий_дім Білого_дому "
-     "Білому_домі", "politics:2"),
+    (
+        "White House",
+        "White_House Белый_дом Белого_дома Белом_доме Білий_дім Білого_дому Білому_домі",
+        "politics:2",
+    ),
     ("US Treasury", "US_Treasury Treasury_Department Минфин_США Мінфін_США", "macro"),
     ("State Duma", "Госдум* State_Duma", "politics:3"),
-    ("Verkhovna Rada", "Verkhovna_Rada Верховна_Рада Верховної_Ради Верховній_Раді "
-     "Верховную_Раду Верховной_Рады Верховная_Рада", "politics:3"),
-    ("European Parliament", "European_Parliament Европарламент* Європарламент*",
-     "politics:2"),
+    (
+        "Verkhovna Rada",
+        "Verkhovna_Rada Верховна_Рада Верховної_Ради Верховній_Раді "
+        "Верховную_Раду Верховной_Рады Верховная_Рада",
+        "politics:3",
+    ),
+    ("European Parliament", "European_Parliament Европарламент* Європарламент*", "politics:2"),
 )
 
 _ORGANISATIONS: tuple[tuple[str, str, str], ...] = (
@@ -775,12 +815,16 @@ _LATIN_STOPWORDS: dict[str, str] = {
     word: language
     for language, words in (
         ("en", "the and of to in is for on with that by from at as says said will has was are"),
-        ("de", "die das und nicht ist mit für auf den dem eine einen sich auch wird wurde bei "
-         "nach zum zur über"),
-        ("fr", "le les des du est une dans pour avec qui sur pas sont aux au cette ont été et "
-         "il elle"),
-        ("es", "el los las del por una para con es se al su sus más está como pero fue "
-         "según"),
+        (
+            "de",
+            "die das und nicht ist mit für auf den dem eine einen sich auch wird wurde bei "
+            "nach zum zur über",
+        ),
+        (
+            "fr",
+            "le les des du est une dans pour avec qui sur pas sont aux au cette ont été et il elle",
+        ),
+        ("es", "el los las del por una para con es se al su sus más está como pero fue según"),
     )
     for word in words.split()
 }
@@ -1013,8 +1057,8 @@ def _is_name_word(token: str, key: str) -> bool:
         len(token) >= 2
         and token[0].isupper()
         and not token.isupper()
-        and token.replace("'", "").replace("’", "").isalpha()
-        and key.lower() not in _NAME_STOPWORDS
+        and token.replace("'", "").isalpha()
+        and key not in _NAME_STOPWORDS
     )
 
 
@@ -1132,58 +1176,59 @@ def _name_runs(
     first word is dropped when it starts a sentence, unless it is a common given name. Runs
     inside Title Case sentences are ignored: there, capitals say nothing.
     """
-    names: list[tuple[int, EntityKind, str]] = []
+    runs: list[list[int]] = []
     run: list[int] = []
-    capitalised = [index for index, token in enumerate(tokens) if token[0].isupper()]
-    for index in [*capitalised, -1]:
-        is_name = index >= 0 and not breakers[index] and _is_name_word(tokens[index], lowered[index])
-        if is_name and run and run[-1] == index - 1:
-            start = spans[index][0]
-            if _joins(body[spans[run[-1]][1] : start]) and not _is_sentence_start(body, start):
-                run.append(index)
-                continue
+    for index, token in enumerate(tokens):
+        if not token[0].isupper() or breakers[index] or not _is_name_word(token, lowered[index]):
+            continue
+        if run and run[-1] == index - 1 and _joins(body[spans[run[-1]][1] : spans[index][0]]):
+            run.append(index)
+            continue
         if len(run) >= 2:
-            name = _name_of_run(body, spans, tokens, lowered, run)
-            if name is not None:
-                names.append(name)
-        run = [index] if is_name else []
+            runs.append(run)
+        run = [index]
+    if len(run) >= 2:
+        runs.append(run)
+    if not runs:
+        return []
+
+    starts = [_is_sentence_start(body, start) for start, _ in spans]
+    title_case = _title_case_flags(tokens, starts)
+    names: list[tuple[int, EntityKind, str]] = []
+    for candidate in runs:
+        # a sentence start inside a run splits it; its first word needs to be a given name
+        pieces: list[list[int]] = [[]]
+        for index in candidate:
+            if starts[index] and pieces[-1]:
+                pieces.append([])
+            pieces[-1].append(index)
+        for piece in pieces:
+            if starts[piece[0]] and lowered[piece[0]] not in _GIVEN_NAMES:
+                piece = piece[1:]
+            if not 2 <= len(piece) <= 5 or title_case[piece[0]]:
+                continue
+            kind = _name_kind([lowered[index] for index in piece])
+            if kind is None:
+                continue
+            start, end = spans[piece[0]][0], spans[piece[-1]][1]
+            text = body[start:end]
+            if text[-2:] in ("'s", "’s"):
+                text = text[:-2]
+            names.append((start, kind, text))
     return names
 
 
-def _name_of_run(
-    body: str,
-    spans: list[tuple[int, int]],
-    tokens: list[str],
-    lowered: list[str],
-    run: list[int],
-) -> tuple[int, EntityKind, str] | None:
-    if _is_sentence_start(body, spans[run[0]][0]) and lowered[run[0]] not in _GIVEN_NAMES:
-        run = run[1:]
-    if not 2 <= len(run) <= 5 or _in_title_case_sentence(body, spans, tokens, run[0]):
-        return None
-    kind = _name_kind([lowered[index] for index in run])
-    if kind is None:
-        return None
-    start, end = spans[run[0]][0], spans[run[-1]][1]
-    text = body[start:end]
-    if text[-2:] in ("'s", "’s"):
-        text = text[:-2]
-    return start, kind, text
-
-
-def _in_title_case_sentence(
-    body: str, spans: list[tuple[int, int]], tokens: list[str], index: int
-) -> bool:
-    """Does token `index` sit in a sentence of four or more words, mostly Capitalised?"""
-    first = index
-    while first > 0 and not _is_sentence_start(body, spans[first][0]):
-        first -= 1
-    last = index + 1
-    while last < len(tokens) and not _is_sentence_start(body, spans[last][0]):
-        last += 1
-    words = [token for token in tokens[first:last] if token[0].isalpha()]
-    capitals = sum(1 for word in words if word[0].isupper())
-    return len(words) >= 4 and capitals * 10 >= len(words) * 6
+def _title_case_flags(tokens: list[str], starts: list[bool]) -> list[bool]:
+    """Per token: does it sit in a sentence of four or more words, mostly Capitalised?"""
+    flags = [False] * len(tokens)
+    first = 0
+    for boundary in [*(i for i in range(1, len(tokens)) if starts[i]), len(tokens)]:
+        words = [token for token in tokens[first:boundary] if token[0].isalpha()]
+        capitals = sum(1 for word in words if word[0].isupper())
+        if len(words) >= 4 and capitals * 10 >= len(words) * 6:
+            flags[first:boundary] = [True] * (boundary - first)
+        first = boundary
+    return flags
 
 
 def _joins(gap: str) -> bool:
@@ -1276,5 +1321,3 @@ def _latin_language(sample: str) -> str:
     if votes[best] >= 2 and votes[best] > votes["en"]:
         return best
     return "en"
-
-

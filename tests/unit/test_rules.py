@@ -128,8 +128,7 @@ CASES = [
     ),
     Case(
         "en-election-person-after-semicolon",
-        "Voters head to the polls in Germany's snap federal election; Friedrich Merz's "
-        "CDU leads",
+        "Voters head to the polls in Germany's snap federal election; Friedrich Merz's CDU leads",
         "politics",
         None,
         (("country", "Germany"), ("person", "Friedrich Merz")),
@@ -324,7 +323,9 @@ def test_table_is_large_enough_and_covers_three_languages() -> None:
 
 
 def test_headline_drops_marker_link_and_trailing_hashtags() -> None:
-    extraction = extract("🚨 BREAKING: Oil jumps 5% after OPEC surprise https://t.me/x/1 #oil #opec")
+    extraction = extract(
+        "🚨 BREAKING: Oil jumps 5% after OPEC surprise https://t.me/x/1 #oil #opec"
+    )
 
     assert extraction.headline == "Oil jumps 5% after OPEC surprise"
 
@@ -431,7 +432,8 @@ def test_hard_marker_with_very_high_importance_is_fifteen_minutes() -> None:
     text = (
         "BREAKING: Federal Reserve and ECB cut rates by 50 bps as IMF and OPEC warn; US, "
         "China, Germany and Japan markets fall 5%, oil drops $10 to $70/bbl. "
-        + "Inflation outlook worsens for the economy. " * 10
+        + "Inflation outlook worsens for the economy. "
+        * 10
     )
 
     extraction = extract(text)
@@ -444,7 +446,9 @@ def test_hard_marker_with_very_high_importance_is_fifteen_minutes() -> None:
 
 
 def test_aliases_of_one_central_bank_give_one_entity() -> None:
-    extraction = extract("Fed officials say the Federal Reserve and the FOMC will wait. ФРС молчит.")
+    extraction = extract(
+        "Fed officials say the Federal Reserve and the FOMC will wait. ФРС молчит."
+    )
 
     central_banks = [e.text for e in extraction.entities if e.kind == "central_bank"]
     assert central_banks == ["Federal Reserve"]
@@ -512,7 +516,9 @@ def test_bare_numbers_and_years_are_not_figures(text: str) -> None:
 
 
 def test_capitalised_nouns_in_german_are_not_people() -> None:
-    extraction = extract("Die Europäische Zentralbank hat die Zinsen gesenkt und die Inflation ist gefallen.")
+    extraction = extract(
+        "Die Europäische Zentralbank hat die Zinsen gesenkt und die Inflation ist gefallen."
+    )
 
     assert extraction.language == "de"
     assert [e for e in extraction.entities if e.kind == "person"] == []
@@ -633,8 +639,31 @@ _MARKERS = ["BREAKING", "JUST IN", "FLASH", "URGENT", "ALERT", "СРОЧНО", "
 _post_text = st.lists(
     st.text(max_size=20)
     | st.sampled_from(
-        [" ", ".", "!", "?", ":", "#", "@", "$", "%", "\n", "🚨", "⚡️", "🔴", "https://",
-         "t.me/", "www.", "BREAKING", "СРОЧНО", "Fed", "ЦБ", "2.5%", "$AAPL", "Jerome Powell"]
+        [
+            " ",
+            ".",
+            "!",
+            "?",
+            ":",
+            "#",
+            "@",
+            "$",
+            "%",
+            "\n",
+            "🚨",
+            "⚡️",
+            "🔴",
+            "https://",
+            "t.me/",
+            "www.",
+            "BREAKING",
+            "СРОЧНО",
+            "Fed",
+            "ЦБ",
+            "2.5%",
+            "$AAPL",
+            "Jerome Powell",
+        ]
     ),
     max_size=40,
 ).map("".join)
