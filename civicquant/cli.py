@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,13 +32,13 @@ db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     text = "text"
     json = "json"
     prometheus = "prometheus"
 
 
-class TableFormat(str, Enum):
+class TableFormat(StrEnum):
     table = "table"
     json = "json"
 
@@ -203,8 +203,12 @@ def backfill(
         raise UsageError("backfill needs exactly one of --since, --from-export or --gaps")
     settings = _settings()
     if from_export is not None:
+        username = _export_username(settings, channels)
         counts = run_job(
-            settings, "backfill", lambda ctx: ingest.export_job(ctx, from_export), cooperative=True
+            settings,
+            "backfill",
+            lambda ctx: ingest.export_job(ctx, from_export, username=username),
+            cooperative=True,
         )
     elif gaps:
         specs = _channel_specs(settings, channels) if channels else []
@@ -285,6 +289,58 @@ def enqueue(
 
 
 @app.command()
+def extract(
+    oneshot: Annotated[
+        bool, typer.Option("--oneshot", help="Exit when the queue is empty.")
+    ] = False,
+    max_jobs: Annotated[
+        int | None, typer.Option("--max-jobs", min=1, help="Stop after this many jobs.")
+    ] = None,
+    max_runtime: Annotated[
+        str | None,
+        typer.Option("--max-runtime", help="Stop claiming after this long (55s, 10m)."),
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--concurrency", min=1, help="Provider calls in flight (LLM_MAX_CONCURRENCY)."
+        ),
+    ] = None,
+    pipeline_version: Annotated[
+        str | None,
+        typer.Option("--pipeline-version", help="Default: EXTRACTION_PIPELINE_VERSION."),
+    ] = None,
+    no_side_effects: Annotated[
+        bool, typer.Option("--no-side-effects", help="Publish nothing (safe reparse runs).")
+    ] = False,
+) -> None:
+    """Turn queued raw posts into extractions and events; many workers may run at once.
+
+    Without --oneshot it keeps claiming until --max-runtime passes, waiting on
+    LISTEN/NOTIFY while the queue is empty.
+
+    Example: civicquant extract --max-runtime 55s
+    """
+    from civicquant.extract import WorkerOptions, extract_job
+    from civicquant.jobs import run_job
+    from civicquant.timeparse import parse_duration
+
+    settings = _settings()
+    options = WorkerOptions(
+        pipeline_version=pipeline_version or settings.extraction_pipeline_version,
+        oneshot=oneshot,
+        max_jobs=max_jobs,
+        max_runtime_seconds=parse_duration(max_runtime, "--max-runtime") if max_runtime else None,
+        concurrency=concurrency or settings.llm_max_concurrency,
+        lease_seconds=settings.extract_lease_seconds,
+        max_attempts=settings.extract_max_attempts,
+        side_effects=not no_side_effects,
+    )
+    counts = run_job(settings, "extract", lambda ctx: extract_job(ctx, options), cooperative=True)
+    _print_counts("extract", counts)
+
+
+@app.command()
 def login(
     save_to: Annotated[
         Path | None,
@@ -308,6 +364,18 @@ def login(
     else:
         typer.echo("TG_SESSION_STRING (a secret: store it like a password):", err=True)
         typer.echo(session)
+
+
+def _export_username(settings: Settings, channels: str | None) -> str | None:
+    """With --from-export, --channels may name the channel's public @name (exports omit it)."""
+    from civicquant.errors import UsageError
+
+    if channels is None:
+        return None
+    specs = _channel_specs(settings, channels)
+    if len(specs) != 1 or specs[0].username is None:
+        raise UsageError("with --from-export, --channels takes one @name: the export's channel")
+    return str(specs[0].username)
 
 
 def _print_counts(job: str, counts: dict[str, Any]) -> None:

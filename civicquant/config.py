@@ -7,9 +7,9 @@ or an error message.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-import json
 from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     extraction_pipeline_version: str = Field(default="v1", alias="EXTRACTION_PIPELINE_VERSION")
     extraction_queue_enabled: bool = Field(default=True, alias="EXTRACTION_QUEUE_ENABLED")
     extract_max_attempts: int = Field(default=5, ge=1, alias="EXTRACT_MAX_ATTEMPTS")
+    extract_lease_seconds: float = Field(default=120.0, ge=1, alias="EXTRACT_LEASE_SECONDS")
     llm_provider: Literal["rules", "openai"] = Field(default="rules", alias="LLM_PROVIDER")
     llm_api_url: str = Field(default="https://api.openai.com/v1", alias="LLM_API_URL")
     llm_api_key: SecretStr | None = Field(default=None, alias="LLM_API_KEY")
@@ -132,7 +133,7 @@ class Settings(BaseSettings):
 
             try:
                 password = conninfo_to_dict(self.database_url).get("password")
-            except Exception:  # noqa: BLE001 - an unparsable URL is reported when connecting
+            except Exception:
                 password = None
             if password:
                 values.append(str(password))

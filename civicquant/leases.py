@@ -41,9 +41,7 @@ def acquire(db: Database, name: str, holder: str, ttl_seconds: float) -> Lease |
 
 def renew(db: Database, name: str, holder: str, ttl_seconds: float) -> bool:
     """Extend our lease; False when it was lost (expired and taken by another process)."""
-    row = db.fetch_one(
-        "renew_lease", {"name": name, "holder": holder, "ttl_seconds": ttl_seconds}
-    )
+    row = db.fetch_one("renew_lease", {"name": name, "holder": holder, "ttl_seconds": ttl_seconds})
     return row is not None
 
 

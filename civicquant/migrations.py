@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
+from typing import Any
 
 from civicquant.db import Database
 from civicquant.errors import ConfigError
@@ -66,7 +67,7 @@ def status(db: Database) -> list[MigrationState]:
                 migration.version,
                 migration.name,
                 row["applied_at"] if row else None,
-                bool(row) and row["checksum"] != migration.checksum,
+                row is not None and row["checksum"] != migration.checksum,
             )
         )
     return states
@@ -110,7 +111,7 @@ def require_current(db: Database) -> None:
         )
 
 
-def _applied(db: Database) -> dict[str, dict[str, object]]:
+def _applied(db: Database) -> dict[str, dict[str, Any]]:
     exists = db.fetch_one("schema_migrations_exists")
     if not exists or not exists["present"]:
         return {}

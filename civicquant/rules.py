@@ -10,7 +10,7 @@ How a post is read:
 1. Normalise: drop zero-width and control characters, cap the length, remember the first
    line's marker emoji (🚨 ⚡ 🔴), replace links and emoji runs with spaces.
 2. Breaking markers are read off the headline's start (BREAKING, JUST IN, FLASH, URGENT,
-   ALERT, DEVELOPING, СРОЧНО, ТЕРМІНОВО, МОЛНИЯ, БЛИСКАВКА: in capitals, or in any case when
+   ALERT, DEVELOPING, UPDATE, СРОЧНО, ТЕРМІНОВО, МОЛНИЯ, БЛИСКАВКА: in capitals, or in any case when
    followed by ':', '!', '.', a dash, '|' or nothing) and removed; marker emoji count on
    the first line. An all-caps lead (three or more leading words in capitals, ten letters
    or more) is a soft marker.
@@ -40,7 +40,7 @@ Importance, in thousandths so the sum is exact, capped at 1000:
 
 Breaking window: 15m for FLASH / МОЛНИЯ / БЛИСКАВКА, a siren with an urgent word, or a hard
 marker with importance >= 0.85; 1h for any other hard marker (words or emoji); 4h for soft
-markers alone (DEVELOPING, an all-caps lead).
+markers alone (DEVELOPING, UPDATE, an all-caps lead).
 """
 
 from __future__ import annotations
@@ -117,9 +117,9 @@ _HARD_MARKER_EMOJI = (_SIREN, "\u26a1", "\U0001f534")  # 🚨 ⚡ 🔴
 
 _FLASH_WORDS = frozenset({"flash", "молния", "блискавка"})
 _URGENT_WORDS = frozenset({"urgent", "срочно", "терміново"})
-_SOFT_WORDS = frozenset({"developing"})
+_SOFT_WORDS = frozenset({"developing", "update", "updated"})
 _MARKER_WORDS = (
-    r"BREAKING(?:\s+NEWS)?|JUST\s+IN|FLASH|URGENT|ALERT|DEVELOPING"
+    r"BREAKING(?:\s+NEWS)?|JUST\s+IN|FLASH|URGENT|ALERT|DEVELOPING|UPDATED?"
     r"|СРОЧНО|ТЕРМІНОВО|МОЛНИЯ|БЛИСКАВКА"
 )
 _LEAD_MARKER_RE = re.compile(

@@ -32,6 +32,8 @@ async def telegram_reader(
 
     settings.require("TG_API_ID", "TG_API_HASH")
     assert settings.tg_api_id is not None and settings.tg_api_hash is not None
+    session_string: str | None
+    session_path: Path | None
     if recovery and settings.tg_session_recovery:
         session_string, session_path = None, settings.tg_session_recovery.expanduser()
     else:
@@ -71,16 +73,16 @@ async def login(settings: Settings, *, save_to: Path | None) -> str | None:
     else:
         client = TelegramClient(StringSession(), settings.tg_api_id, api_hash)
     try:
-        await client.start(  # type: ignore[misc]
+        await client.start(
             phone=lambda: input("Phone number (international format): "),
             code_callback=lambda: input("Login code sent by Telegram: "),
             password=lambda: getpass.getpass("Two-step verification password: "),
         )
         if save_to is not None:
             return None
-        saved = client.session.save()  # type: ignore[no-untyped-call]
+        saved = client.session.save()
         if not isinstance(saved, str):
             raise ConfigError("Telethon returned no session string")
         return saved
     finally:
-        await client.disconnect()  # type: ignore[func-returns-value]
+        await client.disconnect()

@@ -411,6 +411,8 @@ def test_text_without_content_gives_the_empty_extraction(text: str) -> None:
         ("FLASH Fed cuts rates", "15m"),
         ("🚨 СРОЧНО 🚨 Взрывы в Киеве", "15m"),
         ("DEVELOPING: Fed officials meet in emergency session", "4h"),
+        ("UPDATE: Fed minutes show a split committee", "4h"),
+        ("Update on the Fed: minutes show a split committee", None),
         ("Record-breaking heat hits Europe", None),
         ("Fed cuts rates, a flash decision", None),
     ],

@@ -49,3 +49,62 @@ FROM extraction_jobs
 WHERE status <> 'ok'
 GROUP BY pipeline_version
 ORDER BY pipeline_version;
+
+-- reclaim_expired_jobs --
+-- Jobs whose worker died (lease expired while running) become claimable again.
+UPDATE extraction_jobs
+SET status = 'pending', leased_by = NULL, lease_expires_at = NULL, updated_at = now()
+WHERE status = 'running' AND lease_expires_at < now();
+
+-- claim_jobs --
+-- Lease a batch of runnable jobs in one statement, skipping rows other workers hold; returns each job with its post's current text.
+WITH candidates AS (
+    SELECT id FROM extraction_jobs
+    WHERE pipeline_version = %(pipeline_version)s
+      AND status IN ('pending', 'failed')
+      AND available_at <= now()
+    ORDER BY available_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE extraction_jobs j
+SET status = 'running', attempts = j.attempts + 1, leased_by = %(worker)s,
+    lease_expires_at = now() + make_interval(secs => %(lease_seconds)s), updated_at = now()
+FROM candidates c, raw_messages_current m
+WHERE j.id = c.id AND m.id = j.raw_message_id
+RETURNING j.id, j.raw_message_id, j.attempts, m.text, m.content_sha256, m.channel_id,
+          m.message_id, m.posted_at;
+
+-- extend_job_leases --
+-- Keep the leases of the jobs this worker is still working on.
+UPDATE extraction_jobs
+SET lease_expires_at = now() + make_interval(secs => %(lease_seconds)s)
+WHERE leased_by = %(worker)s AND status = 'running';
+
+-- complete_jobs --
+-- Mark jobs done, only those this worker still holds; returns the ids it may write results for.
+UPDATE extraction_jobs
+SET status = 'ok', leased_by = NULL, lease_expires_at = NULL, last_error = NULL,
+    error_class = NULL, finished_at = now(), updated_at = now()
+WHERE id = ANY(%(ids)s::bigint[]) AND leased_by = %(worker)s AND status = 'running'
+RETURNING id, raw_message_id;
+
+-- fail_jobs --
+-- Record failures: retry later with backoff, or dead after the last attempt.
+UPDATE extraction_jobs j
+SET status = CASE WHEN j.attempts >= %(max_attempts)s THEN 'dead' ELSE 'failed' END,
+    available_at = now() + make_interval(secs => f.delay_seconds),
+    leased_by = NULL, lease_expires_at = NULL, last_error = f.error, error_class = f.error_class,
+    finished_at = CASE WHEN j.attempts >= %(max_attempts)s THEN now() END,
+    updated_at = now()
+FROM unnest(%(ids)s::bigint[], %(errors)s::text[], %(error_classes)s::text[],
+            %(delays)s::float8[]) AS f(id, error, error_class, delay_seconds)
+WHERE j.id = f.id AND j.leased_by = %(worker)s AND j.status = 'running'
+RETURNING j.id, j.status;
+
+-- release_jobs --
+-- Give jobs back untouched (shutdown before they were worked on): not counted as an attempt.
+UPDATE extraction_jobs
+SET status = 'pending', attempts = greatest(attempts - 1, 0), leased_by = NULL,
+    lease_expires_at = NULL, updated_at = now()
+WHERE id = ANY(%(ids)s::bigint[]) AND leased_by = %(worker)s AND status = 'running';

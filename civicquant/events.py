@@ -1,0 +1,202 @@
+"""Events: extractions merged into stories across channels, per pipeline version.
+
+A new extraction joins the event whose sources tell the same story within the merge
+window (an equal normalised-text fingerprint, or a MinHash estimate of word-shingle
+overlap above the threshold), or founds a new event. Merging for a version is serialised
+by a transaction-level advisory lock, so concurrent workers never found two events for
+one story; the lock is released at commit (PgBouncer-safe).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from civicquant import similarity
+from civicquant.db import Database
+from civicquant.extraction import Extraction
+
+MERGE_WINDOW = timedelta(hours=6)
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractedPost:
+    """One post's extraction with what merging needs to know about the post."""
+
+    raw_message_id: int
+    channel_id: int
+    message_id: int
+    posted_at: datetime
+    text: str
+    content_sha256: str
+    extraction: Extraction
+    provider: str
+    model: str
+    prompt_fingerprint: str
+    latency_ms: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@dataclass
+class MergeResult:
+    """Which events a batch touched."""
+
+    created: list[int] = field(default_factory=list)
+    joined: list[int] = field(default_factory=list)
+
+    @property
+    def touched(self) -> list[int]:
+        return sorted({*self.created, *self.joined})
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    event_id: int
+    posted_at: datetime
+    fingerprint: str
+    signature: tuple[int, ...]
+
+
+def store_extractions(db: Database, posts: Sequence[ExtractedPost], pipeline_version: str) -> None:
+    """Upsert the extractions of a batch (inside the caller's transaction)."""
+    if not posts:
+        return
+    db.execute(
+        "upsert_extraction",
+        {
+            "raw_message_id": [p.raw_message_id for p in posts],
+            "pipeline_version": [pipeline_version] * len(posts),
+            "content_sha256": [p.content_sha256 for p in posts],
+            "topic": [p.extraction.topic for p in posts],
+            "headline": [p.extraction.headline for p in posts],
+            "summary": [p.extraction.summary for p in posts],
+            "entities": [
+                json.dumps([e.model_dump() for e in p.extraction.entities], ensure_ascii=False)
+                for p in posts
+            ],
+            "is_breaking": [p.extraction.is_breaking for p in posts],
+            "breaking_window": [p.extraction.breaking_window for p in posts],
+            "importance": [p.extraction.importance for p in posts],
+            "language": [p.extraction.language for p in posts],
+            "provider": [p.provider for p in posts],
+            "model": [p.model for p in posts],
+            "prompt_fingerprint": [p.prompt_fingerprint for p in posts],
+            "latency_ms": [p.latency_ms for p in posts],
+            "prompt_tokens": [p.prompt_tokens for p in posts],
+            "completion_tokens": [p.completion_tokens for p in posts],
+        },
+    )
+
+
+def merge(db: Database, posts: Sequence[ExtractedPost], pipeline_version: str) -> MergeResult:
+    """Put each post into an event (inside the caller's transaction, whose lock it takes).
+
+    Posts with an empty headline (nothing newsworthy was read) join no event. A post that
+    already belongs to an event (re-extracted after an edit) is taken out first and
+    matched again, so an edit that changes the story moves it.
+    """
+    result = MergeResult()
+    db.execute("lock_events", {"pipeline_version": pipeline_version})
+    left = {
+        int(row["event_id"])
+        for row in db.fetch_all(
+            "detach_sources",
+            {
+                "pipeline_version": pipeline_version,
+                "raw_message_ids": [p.raw_message_id for p in posts],
+            },
+        )
+    }
+    mergeable = sorted(
+        (p for p in posts if p.extraction.headline.strip()),
+        key=lambda p: (p.posted_at, p.raw_message_id),
+    )
+    if mergeable:
+        sources = _recent_sources(db, mergeable, pipeline_version)
+        attached: list[tuple[ExtractedPost, _Source]] = []
+        for post in mergeable:
+            fingerprint = similarity.fingerprint(post.text)
+            signature = similarity.signature(post.text)
+            event_id = _best_match(sources, post.posted_at, fingerprint, signature)
+            if event_id is None:
+                row = db.fetch_one(
+                    "create_events",
+                    {
+                        "pipeline_version": pipeline_version,
+                        "topics": [post.extraction.topic],
+                        "posted_at": [post.posted_at],
+                    },
+                )
+                assert row is not None
+                event_id = int(row["id"])
+                result.created.append(event_id)
+            else:
+                result.joined.append(event_id)
+            source = _Source(event_id, post.posted_at, fingerprint, signature)
+            sources.append(source)
+            attached.append((post, source))
+        _attach(db, pipeline_version, attached)
+    touched = sorted({*result.created, *result.joined, *left})
+    if touched:
+        db.execute("refresh_events", {"event_ids": touched})
+    if left:
+        db.execute("delete_empty_events", {"event_ids": sorted(left)})
+    return result
+
+
+def _recent_sources(
+    db: Database, posts: Sequence[ExtractedPost], pipeline_version: str
+) -> list[_Source]:
+    rows = db.fetch_all(
+        "candidate_sources",
+        {
+            "pipeline_version": pipeline_version,
+            "window_start": posts[0].posted_at - MERGE_WINDOW,
+            "window_end": posts[-1].posted_at + MERGE_WINDOW,
+        },
+    )
+    return [
+        _Source(int(r["event_id"]), r["posted_at"], r["fingerprint"], tuple(r["signature"]))
+        for r in rows
+    ]
+
+
+def _best_match(
+    sources: Sequence[_Source], posted_at: datetime, fingerprint: str, signature: tuple[int, ...]
+) -> int | None:
+    """The event of the most similar source within the window; exact fingerprints win."""
+    best: tuple[float, int] | None = None
+    for source in sources:
+        if abs(source.posted_at - posted_at) > MERGE_WINDOW:
+            continue
+        if source.fingerprint == fingerprint:
+            score = 2.0  # an exact repost beats any estimate
+        else:
+            score = similarity.estimate_jaccard(source.signature, signature)
+            if score < similarity.SAME_STORY_THRESHOLD:
+                continue
+        # Highest score wins; among equals, the oldest event (lowest id) for determinism.
+        if best is None or (score, -source.event_id) > (best[0], -best[1]):
+            best = (score, source.event_id)
+    return best[1] if best else None
+
+
+def _attach(
+    db: Database, pipeline_version: str, attached: Sequence[tuple[ExtractedPost, _Source]]
+) -> None:
+    db.execute(
+        "attach_sources",
+        {
+            "pipeline_version": pipeline_version,
+            "raw_message_ids": [p.raw_message_id for p, _ in attached],
+            "event_ids": [s.event_id for _, s in attached],
+            "channel_ids": [p.channel_id for p, _ in attached],
+            "message_ids": [p.message_id for p, _ in attached],
+            "posted_at": [p.posted_at for p, _ in attached],
+            "fingerprints": [s.fingerprint for _, s in attached],
+            "signatures": [",".join(map(str, s.signature)) for _, s in attached],
+        },
+    )

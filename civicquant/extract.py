@@ -1,0 +1,356 @@
+"""The extract worker: claim jobs, run the provider, store extractions and merge events.
+
+Any number of workers on any number of hosts share the queue: jobs are leased in one
+statement with FOR UPDATE SKIP LOCKED, a dead worker's jobs are reclaimed once their lease
+expires, and a job's result is written only by the worker that still holds it. While the
+queue is empty the worker waits on LISTEN/NOTIFY (ingest notifies on enqueue), with a
+short poll as the fallback where notifications do not arrive (PgBouncer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import structlog
+from psycopg import sql
+
+from civicquant import events, queue
+from civicquant.db import Database, hostname
+from civicquant.errors import CivicquantError, DatabaseError
+from civicquant.events import ExtractedPost
+from civicquant.jobs import JobContext
+from civicquant.providers import Provider, ProviderResult
+
+log = structlog.get_logger("civicquant.extract")
+
+IDLE_POLL_SECONDS = 2.0
+RECLAIM_EVERY_SECONDS = 5.0
+RETRY_BASE_SECONDS = 30.0
+RETRY_CAP_SECONDS = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    pipeline_version: str
+    oneshot: bool = False
+    max_jobs: int | None = None
+    max_runtime_seconds: float | None = None
+    concurrency: int = 8
+    lease_seconds: float = 120.0
+    max_attempts: int = 5
+    side_effects: bool = True
+    shutdown_grace_seconds: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A leased job and the post text it asks about."""
+
+    job_id: int
+    raw_message_id: int
+    attempt: int
+    text: str
+    content_sha256: str
+    channel_id: int
+    message_id: int
+    posted_at: Any
+
+
+# Called with the events a committed batch touched; the digest issue's breaking alerts
+# plug in here. It must not raise for a publishing problem (log it instead).
+AfterCommit = Callable[[Database, list[int]], Awaitable[None]]
+
+
+def retry_delay(attempt: int, rng: random.Random | None = None) -> float:
+    """Exponential backoff with jitter: 30 s, 60 s, 120 s ... capped at an hour, ±50%."""
+    base = min(RETRY_BASE_SECONDS * 2.0 ** max(attempt - 1, 0), RETRY_CAP_SECONDS)
+    jitter: float = (rng or random.Random()).uniform(0.5, 1.5)
+    return base * jitter
+
+
+class Worker:
+    """One extract process: a claim loop feeding up to `concurrency` provider calls."""
+
+    def __init__(
+        self,
+        ctx: JobContext,
+        provider: Provider,
+        options: WorkerOptions,
+        *,
+        after_commit: AfterCommit | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.db = ctx.db
+        self.provider = provider
+        self.options = options
+        self.after_commit = after_commit if options.side_effects else None
+        self.worker_id = f"{hostname()}:{os.getpid()}:{ctx.run_id[:8]}"
+        self._slots = asyncio.Semaphore(options.concurrency)
+        self._claimed_total = 0
+
+    # -- the loop ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Work until the queue is empty (oneshot), max-jobs, max-runtime or a stop signal."""
+        deadline = (
+            time.monotonic() + self.options.max_runtime_seconds
+            if self.options.max_runtime_seconds
+            else None
+        )
+        prefetch = max(self.options.concurrency * 2, 32)
+        in_flight: dict[asyncio.Task[ProviderResult], Claimed] = {}
+        next_reclaim = 0.0
+        next_extend = time.monotonic() + self.options.lease_seconds / 3
+        listener = _Listener(self.db, queue.NOTIFY_CHANNEL)
+        try:
+            while True:
+                now = time.monotonic()
+                stopping = self.ctx.stop.is_set() or (deadline is not None and now >= deadline)
+                if now >= next_reclaim:
+                    reclaimed = self.db.execute("reclaim_expired_jobs")
+                    if reclaimed:
+                        self.ctx.count("reclaimed", reclaimed)
+                        log.warning("jobs_reclaimed", jobs=reclaimed, reason="lease expired")
+                    next_reclaim = now + RECLAIM_EVERY_SECONDS
+                if now >= next_extend and in_flight:
+                    self.db.execute(
+                        "extend_job_leases",
+                        {"worker": self.worker_id, "lease_seconds": self.options.lease_seconds},
+                    )
+                    next_extend = now + self.options.lease_seconds / 3
+                wanted = 0 if stopping else min(prefetch - len(in_flight), self._budget())
+                if wanted >= max(1, prefetch // 2) or (wanted > 0 and not in_flight):
+                    for job in self._claim(wanted):
+                        task = asyncio.create_task(self._extract(job))
+                        in_flight[task] = job
+                if not in_flight:
+                    if stopping or self._budget() == 0:
+                        break
+                    if self.options.oneshot:
+                        break
+                    wait = IDLE_POLL_SECONDS
+                    if deadline is not None:
+                        wait = min(wait, max(deadline - time.monotonic(), 0.0))
+                    await listener.wait(wait)
+                    continue
+                done, _ = await asyncio.wait(
+                    in_flight, timeout=1.0, return_when=asyncio.FIRST_COMPLETED
+                )
+                if done:
+                    await self._finish({task: in_flight.pop(task) for task in done})
+                if stopping and in_flight:
+                    await self._drain(in_flight)
+        finally:
+            if in_flight:
+                await self._drain(in_flight)
+            listener.close()
+
+    def _budget(self) -> int:
+        if self.options.max_jobs is None:
+            return 1 << 30
+        return max(self.options.max_jobs - self._claimed_total, 0)
+
+    def _claim(self, limit: int) -> list[Claimed]:
+        rows = self.db.fetch_all(
+            "claim_jobs",
+            {
+                "pipeline_version": self.options.pipeline_version,
+                "limit": limit,
+                "worker": self.worker_id,
+                "lease_seconds": self.options.lease_seconds,
+            },
+        )
+        self._claimed_total += len(rows)
+        return [
+            Claimed(
+                job_id=row["id"],
+                raw_message_id=row["raw_message_id"],
+                attempt=row["attempts"],
+                text=row["text"],
+                content_sha256=row["content_sha256"],
+                channel_id=row["channel_id"],
+                message_id=row["message_id"],
+                posted_at=row["posted_at"],
+            )
+            for row in rows
+        ]
+
+    async def _extract(self, job: Claimed) -> ProviderResult:
+        async with self._slots:
+            return await self.provider.extract(job.text)
+
+    async def _drain(self, in_flight: dict[asyncio.Task[ProviderResult], Claimed]) -> None:
+        """On shutdown: finish what completes within the grace period, release the rest."""
+        if not in_flight:
+            return
+        done, pending = await asyncio.wait(in_flight, timeout=self.options.shutdown_grace_seconds)
+        if done:
+            await self._finish({task: in_flight.pop(task) for task in done})
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        released = [in_flight.pop(task).job_id for task in pending]
+        if released:
+            self.db.execute("release_jobs", {"ids": released, "worker": self.worker_id})
+            self.ctx.count("released", len(released))
+            log.info("jobs_released", jobs=len(released))
+
+    # -- results ----------------------------------------------------------------------
+
+    async def _finish(self, done: dict[asyncio.Task[ProviderResult], Claimed]) -> None:
+        succeeded: list[tuple[Claimed, ExtractedPost]] = []
+        failures: list[tuple[Claimed, str, str]] = []
+        for task, job in done.items():
+            exc = task.exception()
+            if exc is None:
+                succeeded.append((job, self._extracted(job, task.result())))
+            elif isinstance(exc, CivicquantError):
+                failures.append((job, getattr(exc, "error_class", "provider_error"), str(exc)))
+            else:
+                failures.append((job, "provider_error", f"{type(exc).__name__}: {exc}"))
+        touched: list[int] = []
+        if succeeded:
+            try:
+                touched = self._commit(succeeded)
+            except DatabaseError as exc:
+                # The batch rolled back; its jobs are still ours, so they are failed for a retry.
+                failures.extend((job, "persistence_error", str(exc)) for job, _ in succeeded)
+        if failures:
+            self._fail(failures)
+        if touched and self.after_commit is not None:
+            await self.after_commit(self.db, touched)
+
+    def _extracted(self, job: Claimed, result: ProviderResult) -> ExtractedPost:
+        return ExtractedPost(
+            raw_message_id=job.raw_message_id,
+            channel_id=job.channel_id,
+            message_id=job.message_id,
+            posted_at=job.posted_at,
+            text=job.text,
+            content_sha256=job.content_sha256,
+            extraction=result.extraction,
+            provider=self.provider.name,
+            model=self.provider.model,
+            prompt_fingerprint=self.provider.prompt_fingerprint,
+            latency_ms=result.latency_ms,
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+        )
+
+    def _commit(self, pairs: list[tuple[Claimed, ExtractedPost]]) -> list[int]:
+        """Complete the jobs we still hold, store their extractions, merge: one transaction."""
+        version = self.options.pipeline_version
+        with self.db.transaction():
+            rows = self.db.fetch_all(
+                "complete_jobs",
+                {"ids": [job.job_id for job, _ in pairs], "worker": self.worker_id},
+            )
+            ours = {int(row["id"]) for row in rows}
+            posts = [post for job, post in pairs if job.job_id in ours]
+            events.store_extractions(self.db, posts, version)
+            merged = events.merge(self.db, posts, version)
+        self.ctx.count("ok", len(posts))
+        self.ctx.count("events_created", len(merged.created))
+        self.ctx.count("events_joined", len(merged.joined))
+        if len(posts) < len(pairs):
+            # Our lease expired and another worker took these over: its result stands.
+            self.ctx.count("lease_lost", len(pairs) - len(posts))
+            log.warning("jobs_lease_lost", jobs=len(pairs) - len(posts))
+        for job, post in pairs:
+            if job.job_id in ours:
+                log.debug(
+                    "extraction_done",
+                    processing_run_id=self.ctx.run_id,
+                    raw_message_id=job.raw_message_id,
+                    status="ok",
+                    attempt_count=job.attempt,
+                    pipeline_version=version,
+                    prompt_version=self.provider.prompt_fingerprint[:12],
+                    topic=post.extraction.topic,
+                )
+        return merged.touched
+
+    def _fail(self, failures: list[tuple[Claimed, str, str]]) -> None:
+        rows = self.db.fetch_all(
+            "fail_jobs",
+            {
+                "ids": [job.job_id for job, _, _ in failures],
+                "errors": [error[:2000] for _, _, error in failures],
+                "error_classes": [error_class for _, error_class, _ in failures],
+                "delays": [retry_delay(job.attempt) for job, _, _ in failures],
+                "max_attempts": self.options.max_attempts,
+                "worker": self.worker_id,
+            },
+        )
+        status = {row["id"]: row["status"] for row in rows}
+        for job, error_class, error in failures:
+            state = status.get(job.job_id, "lost")
+            self.ctx.count("dead" if state == "dead" else "failed")
+            log.warning(
+                "extraction_failed",
+                processing_run_id=self.ctx.run_id,
+                raw_message_id=job.raw_message_id,
+                status=state,
+                attempt_count=job.attempt,
+                pipeline_version=self.options.pipeline_version,
+                prompt_version=self.provider.prompt_fingerprint[:12],
+                error_class=error_class,
+                error=error,
+            )
+
+
+class _Listener:
+    """LISTEN on its own connection; `wait` returns on a notification or after a timeout."""
+
+    def __init__(self, db: Database, channel: str) -> None:
+        self._conn: psycopg.Connection[Any] | None = None
+        try:
+            self._conn = db.open_sibling("civicquant extract listen").connection
+            self._conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        except CivicquantError as exc:
+            log.warning("listen_unavailable", error=str(exc), fallback="polling")
+            self._conn = None
+        except psycopg.Error as exc:
+            log.warning("listen_unavailable", error=str(exc).splitlines()[0], fallback="polling")
+            self._conn = None
+
+    async def wait(self, timeout: float) -> None:
+        if timeout <= 0:
+            return
+        if self._conn is None:
+            await asyncio.sleep(timeout)
+            return
+        conn = self._conn
+
+        def block() -> None:
+            for _ in conn.notifies(timeout=timeout, stop_after=1):
+                pass
+
+        await asyncio.to_thread(block)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+
+def extract_job(ctx: JobContext, options: WorkerOptions) -> None:
+    """`civicquant extract`: build the provider, run a worker, close the provider."""
+    from civicquant.providers import make_provider
+
+    async def work() -> None:
+        provider = make_provider(ctx.settings)
+        ctx.notes["provider"] = provider.name
+        ctx.notes["pipeline_version"] = options.pipeline_version
+        try:
+            await Worker(ctx, provider, options).run()
+        finally:
+            await provider.aclose()
+
+    asyncio.run(work())

@@ -1,0 +1,131 @@
+"""The extraction seam: a `Provider` turns a post's text into an `Extraction` with timing.
+
+Two providers exist: `RulesAdapter` (the offline rule-based extractor, `civicquant.rules`)
+and `civicquant.llm.OpenAICompatibleProvider` (any server speaking the Chat Completions
+protocol). `make_provider` picks one from LLM_PROVIDER and imports the LLM module, and with
+it httpx, only when it is needed, so commands that never extract start fast under cron.
+
+Callers may run several `extract` calls at once on one provider; `aclose` releases its
+connections once the caller is done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Protocol, Self
+
+from civicquant import rules
+from civicquant.errors import CivicquantError
+from civicquant.extraction import Extraction
+
+if TYPE_CHECKING:
+    from civicquant.config import Settings
+
+__all__ = [
+    "ExtractionValidationError",
+    "Provider",
+    "ProviderError",
+    "ProviderResult",
+    "RulesAdapter",
+    "make_provider",
+]
+
+
+class ProviderError(CivicquantError):
+    """The provider could not answer: network, timeout, a 4xx, or a 5xx after retries."""
+
+    error_class = "provider_error"
+
+
+class ExtractionValidationError(CivicquantError):
+    """The provider answered, but the answer is not a valid `Extraction`."""
+
+    error_class = "validation_error"
+
+
+@dataclass(frozen=True)
+class ProviderResult:
+    """One extraction and what it cost: wall time of the call and tokens, when known."""
+
+    extraction: Extraction
+    latency_ms: float
+    prompt_tokens: int | None
+    completion_tokens: int | None
+
+
+class Provider(Protocol):
+    """Reads one post's text into an `Extraction`; safe to call concurrently."""
+
+    name: str
+    model: str
+    prompt_fingerprint: str
+
+    async def extract(self, text: str) -> ProviderResult:
+        """The extraction of `text`, or ProviderError / ExtractionValidationError."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; the provider is not used afterwards."""
+        ...
+
+
+def fingerprint(*parts: str) -> str:
+    """SHA-256 hex of the parts, each length-prefixed so no two part lists collide."""
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part.encode("utf-8")
+        digest.update(f"{len(data)}:".encode("ascii"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+class RulesAdapter:
+    """The rule-based extractor as a Provider: offline, deterministic, no tokens."""
+
+    def __init__(self) -> None:
+        self.name = "rules"
+        self.model = rules.RULES_VERSION
+        self.prompt_fingerprint = fingerprint(rules.RULES_VERSION)
+
+    async def extract(self, text: str) -> ProviderResult:
+        """`rules.extract(text)` with its latency; it is fast enough to run on the loop."""
+        started = time.perf_counter()
+        extraction = rules.extract(text)
+        latency_ms = (time.perf_counter() - started) * 1000
+        return ProviderResult(extraction, latency_ms, prompt_tokens=None, completion_tokens=None)
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"RulesAdapter(model={self.model!r})"
+
+
+def make_provider(settings: Settings) -> Provider:
+    """The provider LLM_PROVIDER names, built from the LLM_* settings."""
+    if settings.llm_provider == "rules":
+        return RulesAdapter()
+    from civicquant import llm
+
+    return llm.OpenAICompatibleProvider(
+        settings.llm_api_url,
+        settings.llm_api_key,
+        settings.llm_model_name,
+        settings.llm_timeout_seconds,
+        llm.load_system_prompt(settings),
+        max_connections=settings.llm_max_concurrency,
+    )

@@ -1,0 +1,122 @@
+"""The Telegram publishing seam: post one HTML message to a chat, and what can go wrong.
+
+`Publisher` is implemented by `civicquant.telegram_bot.BotPublisher` (python-telegram-bot
+against the Bot API) and by `DryRunPublisher`, which only records. Nothing here imports
+`telegram`, so commands that never post start fast; `make_publisher` imports the adapter
+only when a real bot is asked for.
+
+Failures come in two kinds. `PublishError` is permanent: Telegram refused this post
+(a bad chat id, HTML it cannot parse, the bot kicked or its token rejected) and sending
+it again will not help. `TransientPublishError` means Telegram could not be reached or
+failed on its side even after retries; a later run may succeed.
+
+Use a publisher with `contextlib.aclosing`, so its connections close however the run ends:
+
+    async with contextlib.aclosing(make_publisher(settings)) as publisher:
+        sent = await publisher.send(settings.tg_vip_chat_id, html)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from civicquant.errors import TelegramError
+
+if TYPE_CHECKING:
+    from civicquant.config import Settings
+
+__all__ = [
+    "DryRunPublisher",
+    "PublishError",
+    "PublishedDraft",
+    "Publisher",
+    "SentMessage",
+    "TransientPublishError",
+    "make_publisher",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    """A message Telegram accepted: the chat it went to and the id Telegram gave it."""
+
+    chat_id: str
+    message_id: int
+
+
+class PublishError(TelegramError):
+    """Telegram refused the post for good; the message names the chat and Telegram's reason."""
+
+
+class TransientPublishError(TelegramError):
+    """Telegram was unreachable or failing on its side after every retry; try again later."""
+
+
+class Publisher(Protocol):
+    """Posts HTML messages to Telegram chats."""
+
+    async def send(self, chat_id: str, html: str) -> SentMessage:
+        """Post `html` (parse mode HTML, link previews off) to `chat_id`; return what was sent.
+
+        Raises PublishError when Telegram refuses the post, TransientPublishError when it
+        could not be delivered after retries, FloodWaitTooLong when Telegram asks for a
+        longer wait than allowed.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; the publisher is not used afterwards."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedDraft:
+    """What a dry run would have posted, and the message id it pretended Telegram gave."""
+
+    chat_id: str
+    html: str
+    message_id: int
+
+
+class DryRunPublisher:
+    """A Publisher that posts nothing: it records each message in `sent` and prints nothing.
+
+    Message ids count up from 1 across all chats, so callers that store them still see
+    distinct, increasing ids.
+    """
+
+    def __init__(self) -> None:
+        self.sent: list[PublishedDraft] = []
+        self.closed = False
+
+    async def send(self, chat_id: str, html: str) -> SentMessage:
+        """Record the message and return a made-up, increasing message id."""
+        message_id = len(self.sent) + 1
+        self.sent.append(PublishedDraft(chat_id=chat_id, html=html, message_id=message_id))
+        return SentMessage(chat_id=chat_id, message_id=message_id)
+
+    async def aclose(self) -> None:
+        """Mark the publisher closed; there is nothing to release."""
+        self.closed = True
+
+
+def make_publisher(settings: Settings, *, dry_run: bool = False) -> Publisher:
+    """Return a DryRunPublisher, or a BotPublisher for TG_BOT_TOKEN (ConfigError if unset).
+
+    The Bot API adapter (and python-telegram-bot with it) is imported only here, and only
+    when a real bot is asked for. TG_BOT_API_URL selects a self-hosted Bot API server;
+    FLOODWAIT_MAX_SECONDS caps how long a flood wait may hold the run.
+    """
+    if dry_run:
+        return DryRunPublisher()
+    settings.require("TG_BOT_TOKEN")
+    assert settings.tg_bot_token is not None  # checked by require()
+
+    from civicquant.telegram_bot import BotPublisher
+
+    return BotPublisher(
+        settings.tg_bot_token.get_secret_value(),
+        base_url=settings.tg_bot_api_url,
+        max_flood_wait_seconds=settings.floodwait_max_seconds,
+    )

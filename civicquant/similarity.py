@@ -1,0 +1,394 @@
+"""Whether two posts tell the same story: normalised-text fingerprints and MinHash signatures.
+
+An extraction joins an existing event or starts a new one. Two signals decide, both computed
+from the *normalised* text (NFKC, casefold, no links, @mentions, #hashtags, emoji, breaking
+markers, "via @channel" / "Source:" trailers or punctuation; numbers keep their decimal point):
+
+1. `fingerprint`: SHA-256 hex of the normalised text. Reposts and forwards that differ only in
+   decoration are equal, so an indexed equality lookup catches them. Empty normalised text
+   (a post that is only a link or emoji) never matches anything.
+2. `minhash`: a signature of the text's word 3-shingles (Chinese and Japanese characters are
+   one token each, so those texts shingle on characters), estimating Jaccard similarity
+   between posts whose text differs slightly (an added sentence, a changed word).
+
+Why these parameters:
+
+- k = 3 words. Unigrams and bigrams make two different stories on the same topic look alike
+  ("Fed holds rates" / "Fed cuts rates" share most words); 3-shingles make each changed word
+  or number break three shingles, so same-template stories with different numbers
+  ("oil rose 2% to $85" / "oil fell 5% to $80") score low, while a 40-word wire story with
+  one word changed still keeps about 85% of its shingles. Longer k punishes small edits
+  too much for short headlines. Texts shorter than k tokens fall back to unigrams.
+- num_perm = 64. The standard error of the estimate is sqrt(J(1 - J) / num_perm), 0.0625 at
+  J = 0.5: good enough to separate the 0.0-0.35 band of different stories from the
+  0.6-1.0 band of the same story (see tests/unit/test_similarity.py). 128 would halve the
+  variance but double the hashing time and the bigint[] column; below 64 the noise reaches
+  the threshold. Hash functions are (a*x + b) mod (2^61 - 1), a and b derived from
+  BLAKE2b of a fixed label, so every slot fits a signed 64-bit PostgreSQL bigint and a
+  signature is the same in every process, run and Python version.
+- threshold = 0.5. Measured exact Jaccard on the test table: same-story pairs that differ
+  only in decoration normalise to equal text; edited copies score 0.6 and up; the
+  different-story and same-template pairs score 0.35 or less. 0.5 sits in the gap with
+  about two standard errors of MinHash noise on either side.
+
+Known non-matches, kept on purpose rather than lowering the threshold until different stories
+merge: a rewording that shares few word runs ("Fed holds rates at 5.25%-5.5%" / "Federal
+Reserve keeps rates unchanged at 5.25-5.5%", Jaccard about 0.1); a headline-only repost of a
+long story (containment, not Jaccard, would catch it); the same story in Russian and
+Ukrainian (the measure is lexical). Those need a semantic model, not this module.
+
+`same_story` compares two texts with the exact Jaccard; `StoryMatcher` matches one post
+against the stored signatures of an event window with the MinHash estimate, through an
+index on signature slots so a post only touches candidates that share at least one slot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Hashable, Iterable
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+from operator import eq
+
+SIMILARITY_VERSION = "1"
+"""Bump when normalise, shingles or minhash change: stored fingerprints and signatures change."""
+
+SHINGLE_K = 3
+NUM_PERM = 64
+SAME_STORY_THRESHOLD = 0.5
+
+_MERSENNE_61 = (1 << 61) - 1
+_EMPTY_SLOT = (1 << 63) - 1
+"""The slot value of an empty set's signature: above every real slot (< 2^61 - 1)."""
+
+_VIA_MENTION_RE = re.compile(
+    r"\bvia\s*(?:@\w+|(?:https?://)?(?:t|telegram)\.me/\S*)", re.IGNORECASE
+)
+_URL_RE = re.compile(r"(?:https?://|tg://|www\.|\b(?:t|telegram)\.me/)\S*", re.IGNORECASE)
+_MENTION_RE = re.compile(r"(?<![\w@])@\w+")
+_HASHTAG_RE = re.compile(r"(?<![\w#&])#\w+")
+_KEYCAP_RE = re.compile("[0-9#*]\ufe0f?\u20e3")
+_TRAILING_JUNK_RE = re.compile(r"\W+\Z")
+_TRAILER_RE = re.compile(
+    # "Source: Reuters" to the end, on the last line
+    r"\b(?:sources?|src|источники?|джерела?)\s*[:：][^\n]{0,120}\Z"
+    # a last line that is a channel plug
+    r"|^\W*(?:via|subscribe|read\s+more|подписаться|подписывайтесь|подпишись|подробнее"
+    r"|читать\s+далее|підписатися|підписуйтесь|підпишись|детальніше|читати\s+далі)"
+    r"\b[^\n]{0,120}\Z"
+    # "... | via Reuters", "(via Bloomberg)"
+    r"|[|—–(\[]\s*via\s[^\n]{0,80}\Z"
+    # "via" left dangling once its @channel or link went
+    r"|\bvia\Z",
+    re.IGNORECASE | re.MULTILINE,
+)
+_MARKER_WORDS = (
+    r"BREAKING(?:\s+NEWS)?|JUST\s+IN|FLASH|URGENT|ALERT|DEVELOPING"
+    r"|СРОЧНО|ЭКСТРЕННО|МОЛНИЯ|ВНИМАНИЕ|ТЕРМІНОВО|БЛИСКАВКА|УВАГА"
+)
+_MARKER_RE = re.compile(
+    rf"^[^\w\n]*(?:(?:{_MARKER_WORDS})(?![^\W\d_])"
+    rf"|(?i:{_MARKER_WORDS})(?=[^\S\n]*(?:[:!|\-–—.]|$)))[^\w\n]*",
+    re.MULTILINE,
+)
+_STRAY_SEPARATOR_RE = re.compile(r"(?<!\d)[.,]|[.,](?!\d)")
+_THOUSANDS_RE = re.compile(r"(?<=\d),(?=\d{3}(?![\d.,]))")
+_DECIMAL_COMMA_RE = re.compile(r"(?<=\d),(?=\d)")
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_CJK_RE = re.compile(f"[{_CJK}]")
+_TOKEN_RE = re.compile(f"[{_CJK}]|[^\\s{_CJK}]+")
+
+
+class _KeptCharacters(dict[int, str]):
+    """A str.translate table built on demand: letters, digits and marks stay, the rest is a space.
+
+    '.' and ',' stay so numbers keep their decimal point; a later pass drops the ones that
+    are not between digits. 'ё' folds to 'е', which Russian channels use interchangeably.
+    """
+
+    def __missing__(self, codepoint: int) -> str:
+        char = chr(codepoint)
+        category = unicodedata.category(char)
+        variation_selector = 0xFE00 <= codepoint <= 0xFE0F or 0xE0100 <= codepoint <= 0xE01EF
+        kept = category[0] in "LN" or (category[0] == "M" and not variation_selector)
+        value = char if kept else " "
+        self[codepoint] = value
+        return value
+
+
+_KEPT = _KeptCharacters({ord("."): ".", ord(","): ",", ord("ё"): "е", ord("_"): " "})
+
+
+def normalise(text: str) -> str:
+    """The text reduced to its story: casefolded words and numbers separated by single spaces."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _VIA_MENTION_RE.sub(" ", text)
+    if "://" in text or "www." in text or ".me/" in text:
+        text = _URL_RE.sub(" ", text)
+    if "@" in text:
+        text = _MENTION_RE.sub(" ", text)
+    if "#" in text:
+        text = _HASHTAG_RE.sub(" ", text)
+    text = _KEYCAP_RE.sub(" ", text)
+    text = _strip_trailers(text)
+    for _ in range(3):  # "🚨 BREAKING: JUST IN:" carries several
+        text, stripped = _MARKER_RE.subn(" ", text)
+        if not stripped:
+            break
+    text = text.casefold().translate(_KEPT)
+    if "," in text:
+        text = _DECIMAL_COMMA_RE.sub(".", _THOUSANDS_RE.sub("", text))
+    text = _STRAY_SEPARATOR_RE.sub(" ", text)
+    return " ".join(text.split())
+
+
+def _strip_trailers(text: str) -> str:
+    """The text without its closing "Source: ...", "via ..." and "Subscribe ..." lines."""
+    for _ in range(4):
+        text = _TRAILING_JUNK_RE.sub("", text)
+        match = _TRAILER_RE.search(text)
+        if match is None:
+            break
+        text = text[: match.start()]
+    return text
+
+
+def fingerprint(text: str) -> str:
+    """SHA-256 hex of the normalised text: equal for reposts that differ only in decoration."""
+    return hashlib.sha256(normalise(text).encode("utf-8")).hexdigest()
+
+
+EMPTY_FINGERPRINT = hashlib.sha256(b"").hexdigest()
+"""The fingerprint of a text with nothing left after normalising; it never matches."""
+
+
+def tokens(normalised: str) -> list[str]:
+    """Words of a normalised text; each Chinese or Japanese character is a word of its own."""
+    if _CJK_RE.search(normalised) is None:
+        return normalised.split()
+    return _TOKEN_RE.findall(normalised)
+
+
+def shingles(text: str, k: int = SHINGLE_K) -> frozenset[int]:
+    """Hashes of the normalised text's k-token shingles (unigrams when it has fewer tokens)."""
+    if k < 1:
+        raise ValueError(f"k must be at least 1, not {k}")
+    words = tokens(normalise(text))
+    if len(words) < k:
+        grams = words
+    else:
+        grams = [" ".join(words[start : start + k]) for start in range(len(words) - k + 1)]
+    return frozenset(_stable_hash(gram) for gram in grams)
+
+
+def _stable_hash(gram: str) -> int:
+    """A signed 64-bit hash of `gram`, the same in every process (unlike hash())."""
+    digest = hashlib.blake2b(gram.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _permutations(num_perm: int) -> tuple[tuple[int, int], ...]:
+    """(a, b) of each hash function (a*x + b) mod 2^61-1, derived from a fixed label."""
+    cached = _PERMUTATIONS.get(num_perm)
+    if cached is not None:
+        return cached
+    pairs = []
+    for index in range(num_perm):
+        digest = hashlib.blake2b(
+            f"civicquant-minhash-{index}".encode(), digest_size=16
+        ).digest()
+        a = int.from_bytes(digest[:8], "big") % (_MERSENNE_61 - 1) + 1
+        b = int.from_bytes(digest[8:], "big") % _MERSENNE_61
+        pairs.append((a, b))
+    # Slot i depends only on i, so a 32-slot signature is the prefix of a 64-slot one.
+    _PERMUTATIONS[num_perm] = result = tuple(pairs)
+    return result
+
+
+_PERMUTATIONS: dict[int, tuple[tuple[int, int], ...]] = {}
+
+
+def minhash(shingle_hashes: Iterable[int], num_perm: int = NUM_PERM) -> tuple[int, ...]:
+    """The MinHash signature of a set of shingle hashes: `num_perm` ints in [0, 2^63)."""
+    if num_perm < 1:
+        raise ValueError(f"num_perm must be at least 1, not {num_perm}")
+    values = [value % _MERSENNE_61 for value in set(shingle_hashes)]
+    if not values:
+        return (_EMPTY_SLOT,) * num_perm
+    prime = _MERSENNE_61
+    return tuple(
+        min([(a * value + b) % prime for value in values]) for a, b in _permutations(num_perm)
+    )
+
+
+def estimate_jaccard(sig_a: tuple[int, ...], sig_b: tuple[int, ...]) -> float:
+    """The share of equal slots: the MinHash estimate of the Jaccard similarity (0.0 if empty)."""
+    if len(sig_a) != len(sig_b):
+        raise ValueError(f"signatures differ in length: {len(sig_a)} and {len(sig_b)}")
+    if not sig_a or sig_a[0] == _EMPTY_SLOT or sig_b[0] == _EMPTY_SLOT:
+        return 0.0
+    return sum(map(eq, sig_a, sig_b)) / len(sig_a)
+
+
+def jaccard(a: AbstractSet[Hashable], b: AbstractSet[Hashable]) -> float:
+    """|a ∩ b| / |a ∪ b|; 0.0 when both are empty (no content is no story)."""
+    if not a and not b:
+        return 0.0
+    common = len(a & b)
+    return common / (len(a) + len(b) - common)
+
+
+def same_story(
+    a_text: str, b_text: str, *, threshold: float = SAME_STORY_THRESHOLD, k: int = SHINGLE_K
+) -> bool:
+    """True when two posts tell the same story: equal normalised text or Jaccard >= threshold."""
+    a_normal = normalise(a_text)
+    b_normal = normalise(b_text)
+    if not a_normal or not b_normal:
+        return False
+    if a_normal == b_normal:
+        return True
+    return jaccard(shingles(a_normal, k), shingles(b_normal, k)) >= threshold
+
+
+@dataclass(frozen=True, slots=True)
+class Sketch:
+    """What matching needs to know about one post; `fingerprint` and `signature` get stored."""
+
+    fingerprint: str
+    shingles: frozenset[int]
+    signature: tuple[int, ...]
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing was left of the text after normalising."""
+        return self.fingerprint == EMPTY_FINGERPRINT
+
+
+def sketch(text: str, *, k: int = SHINGLE_K, num_perm: int = NUM_PERM) -> Sketch:
+    """The fingerprint, shingles and signature of a post, normalising it once."""
+    normal = normalise(text)
+    shingle_hashes = shingles(normal, k)  # normalising twice is a no-op
+    return Sketch(
+        fingerprint=hashlib.sha256(normal.encode("utf-8")).hexdigest(),
+        shingles=shingle_hashes,
+        signature=minhash(shingle_hashes, num_perm),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One post already in an event: its event id, fingerprint and signature or shingles."""
+
+    event_id: int
+    fingerprint: str
+    signature: tuple[int, ...] | None = None
+    shingles: frozenset[int] | None = None
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Match:
+    """The event a post joins and how alike they are (1.0 for an equal fingerprint)."""
+
+    event_id: int
+    score: float
+    exact: bool = False
+
+
+@dataclass(slots=True)
+class StoryMatcher:
+    """Matches new posts against the candidate events of one time window.
+
+    An equal fingerprint wins outright. Otherwise the best score at or above the threshold
+    wins: the exact Jaccard for candidates that carry shingles, the MinHash estimate for those
+    that carry only a signature. Ties go to the lowest event id, so a rerun decides the same.
+    """
+
+    threshold: float = SAME_STORY_THRESHOLD
+    k: int = SHINGLE_K
+    num_perm: int = NUM_PERM
+    _by_fingerprint: dict[str, int] = field(default_factory=dict, init=False, repr=False)
+    _slot_index: list[dict[int, list[int]]] = field(default_factory=list, init=False, repr=False)
+    _signature_events: list[int] = field(default_factory=list, init=False, repr=False)
+    _shingled: list[tuple[int, frozenset[int]]] = field(
+        default_factory=list, init=False, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold <= 1.0:
+            raise ValueError(f"threshold must be in (0, 1], not {self.threshold}")
+        if self.k < 1 or self.num_perm < 1:
+            raise ValueError("k and num_perm must be at least 1")
+        self._slot_index = [{} for _ in range(self.num_perm)]
+
+    def __len__(self) -> int:
+        """How many candidates were added."""
+        return len(self._signature_events) + len(self._shingled) + self._fingerprint_only
+
+    _fingerprint_only: int = field(default=0, init=False, repr=False)
+
+    def add(self, candidate: Candidate) -> None:
+        """Make `candidate` matchable; a signature of another length is a ValueError."""
+        signature = candidate.signature
+        if signature is not None and len(signature) != self.num_perm:
+            raise ValueError(
+                f"event {candidate.event_id}: signature has {len(signature)} slots, "
+                f"the matcher uses {self.num_perm}"
+            )
+        if candidate.fingerprint != EMPTY_FINGERPRINT:
+            known = self._by_fingerprint.get(candidate.fingerprint)
+            if known is None or candidate.event_id < known:
+                self._by_fingerprint[candidate.fingerprint] = candidate.event_id
+        if candidate.shingles is not None:
+            self._shingled.append((candidate.event_id, candidate.shingles))
+        elif signature is not None and signature[0] != _EMPTY_SLOT:
+            position = len(self._signature_events)
+            self._signature_events.append(candidate.event_id)
+            for slot, value in zip(self._slot_index, signature, strict=True):
+                slot.setdefault(value, []).append(position)
+        else:
+            self._fingerprint_only += 1
+
+    def add_all(self, candidates: Iterable[Candidate]) -> None:
+        """Add every candidate."""
+        for candidate in candidates:
+            self.add(candidate)
+
+    def sketch(self, text: str) -> Sketch:
+        """The sketch of `text` with this matcher's k and num_perm."""
+        return sketch(text, k=self.k, num_perm=self.num_perm)
+
+    def match_text(self, text: str) -> Match | None:
+        """The event the post `text` belongs to, or None when it is a new story."""
+        return self.match(self.sketch(text))
+
+    def match(self, post: Sketch) -> Match | None:
+        """The event the sketched post belongs to, or None when it is a new story."""
+        if post.empty:
+            return None
+        exact = self._by_fingerprint.get(post.fingerprint)
+        if exact is not None:
+            return Match(exact, 1.0, exact=True)
+        best: Match | None = None
+        for event_id, candidate_shingles in self._shingled:
+            best = self._better(best, event_id, jaccard(post.shingles, candidate_shingles))
+        if self._signature_events:
+            shared = [0] * len(self._signature_events)
+            for slot, value in zip(self._slot_index, post.signature, strict=True):
+                for position in slot.get(value, ()):
+                    shared[position] += 1
+            for position, count in enumerate(shared):
+                if count:
+                    event_id = self._signature_events[position]
+                    best = self._better(best, event_id, count / self.num_perm)
+        return best
+
+    def _better(self, best: Match | None, event_id: int, score: float) -> Match | None:
+        """The better of `best` and (event_id, score): higher score, then lower event id."""
+        if score < self.threshold:
+            return best
+        if best is None or score > best.score or (score == best.score and event_id < best.event_id):
+            return Match(event_id, score)
+        return best

@@ -1,0 +1,204 @@
+"""The extract worker on a real PostgreSQL: claiming, results, failures, merging, versions."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from civicquant import queue
+from civicquant.config import Settings
+from civicquant.db import Database
+from civicquant.extract import Worker, WorkerOptions, retry_delay
+from civicquant.jobs import JobContext
+from civicquant.posts import Channel, RawPost
+from civicquant.providers import ExtractionValidationError, ProviderError
+from civicquant.rawlog import RawLog
+from tests.fakes.providers import ScriptedProvider, failing_with
+
+T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+WIRE = Channel(1001, "wirewatch")
+PULSE = Channel(1002, "marketpulse")
+
+
+def seed(db: Database, posts: list[RawPost], version: str = "v1") -> RawLog:
+    rawlog = RawLog(db, pipeline_version=version)
+    for channel in (WIRE, PULSE):
+        rawlog.save_channel(channel)
+        mine = [p for p in posts if p.channel_id == channel.channel_id]
+        if mine:
+            rawlog.store(channel.channel_id, mine, "live")
+    return rawlog
+
+
+def work(
+    settings: Settings, db: Database, provider: Any = None, **options: Any
+) -> JobContext:
+    ctx = JobContext(settings, db, "extract", "11111111-2222-3333-4444-555555555555", threading.Event())
+    opts = WorkerOptions(pipeline_version=options.pop("pipeline_version", "v1"), oneshot=True, **options)
+    asyncio.run(Worker(ctx, provider or ScriptedProvider(), opts).run())
+    return ctx
+
+
+def q(db: Database, sql: str, *params: Any) -> list[dict[str, Any]]:
+    return db.connection.execute(sql, params).fetchall()
+
+
+def test_oneshot_extracts_every_pending_job_and_exits(settings: Settings, db: Database) -> None:
+    seed(db, [RawPost(1001, i, T0 + timedelta(minutes=i), text=f"Story number {i} about apples and {i*7} pears") for i in range(1, 41)])
+    ctx = work(settings, db)
+    assert ctx.counts["ok"] == 40
+    assert queue.counts(db) == {"v1": {"ok": 40}}
+    assert q(db, "SELECT count(*) AS n FROM extractions")[0]["n"] == 40
+    meta = q(db, "SELECT DISTINCT provider, model, prompt_fingerprint FROM extractions")
+    assert meta == [{"provider": "scripted", "model": "scripted-1", "prompt_fingerprint": "0" * 64}]
+
+
+def test_max_jobs_stops_after_that_many(settings: Settings, db: Database) -> None:
+    seed(db, [RawPost(1001, i, T0, text=f"Item {i} on the wire today") for i in range(1, 21)])
+    ctx = work(settings, db, max_jobs=7)
+    assert ctx.counts["ok"] == 7
+    assert queue.counts(db)["v1"] == {"ok": 7, "pending": 13}
+
+
+STORY_A = "BREAKING: Federal Reserve holds interest rates at 5.25%-5.5%, signals two cuts next year"
+STORY_A2 = "🚨 Federal Reserve holds interest rates at 5.25%-5.5%, signals two cuts next year https://t.me/x/1"
+STORY_B = "Brent crude jumps 4% after OPEC+ announces deeper output cuts of 1 million barrels a day"
+
+
+def test_same_story_from_two_channels_is_one_event_with_two_sources(
+    settings: Settings, db: Database
+) -> None:
+    seed(
+        db,
+        [
+            RawPost(1001, 1, T0, text=STORY_A),
+            RawPost(1002, 7, T0 + timedelta(minutes=3), text=STORY_A2),
+            RawPost(1001, 2, T0 + timedelta(minutes=5), text=STORY_B),
+        ],
+    )
+    work(settings, db)
+    events = q(db, "SELECT id, source_count, importance, first_seen_at FROM events ORDER BY id")
+    assert [e["source_count"] for e in events] == [2, 1]
+    assert events[0]["first_seen_at"] == T0
+    sources = q(db, "SELECT event_id, channel_id, message_id FROM event_sources ORDER BY channel_id")
+    assert {(s["channel_id"], s["message_id"]) for s in sources if s["event_id"] == events[0]["id"]} == {
+        (1001, 1),
+        (1002, 7),
+    }
+    single = q(db, "SELECT max(importance) AS i FROM extractions")[0]["i"]
+    assert events[0]["importance"] > single - 1e-6 or events[0]["importance"] == 1.0
+
+
+def test_same_story_outside_the_merge_window_is_a_new_event(settings: Settings, db: Database) -> None:
+    seed(db, [RawPost(1001, 1, T0, text=STORY_A), RawPost(1002, 7, T0 + timedelta(hours=7), text=STORY_A)])
+    work(settings, db)
+    assert q(db, "SELECT count(*) AS n FROM events")[0]["n"] == 2
+
+
+def test_edited_post_is_re_extracted_and_its_event_updated(settings: Settings, db: Database) -> None:
+    rawlog = seed(db, [RawPost(1001, 1, T0, text=STORY_A)])
+    work(settings, db)
+    [before] = q(db, "SELECT id, headline FROM events")
+    rawlog.store(1001, [RawPost(1001, 1, T0, text=STORY_B)], "live")
+    work(settings, db)
+    events = q(db, "SELECT id, headline FROM events")
+    assert len(events) == 1 and events[0]["headline"] != before["headline"]
+    assert "Brent" in events[0]["headline"]
+    assert q(db, "SELECT count(*) AS n FROM extractions")[0]["n"] == 1
+
+
+def test_provider_error_retries_later_with_backoff(settings: Settings, db: Database) -> None:
+    seed(db, [RawPost(1001, 1, T0, text="poison pill"), RawPost(1001, 2, T0, text=STORY_B)])
+    provider = ScriptedProvider(failing_with(ProviderError("HTTP 503 from the provider"), "poison"))
+    ctx = work(settings, db, provider)
+    assert (ctx.counts["ok"], ctx.counts["failed"]) == (1, 1)
+    [job] = q(
+        db,
+        "SELECT status, attempts, last_error, error_class, available_at > now() + interval '10 seconds' AS later "
+        "FROM extraction_jobs WHERE status <> 'ok'",
+    )
+    assert (job["status"], job["attempts"], job["error_class"], job["later"]) == (
+        "failed",
+        1,
+        "provider_error",
+        True,
+    )
+    assert job["last_error"] == "HTTP 503 from the provider"
+
+
+def test_job_is_dead_after_its_last_attempt(settings: Settings, db: Database) -> None:
+    seed(db, [RawPost(1001, 1, T0, text="poison pill")])
+    provider = ScriptedProvider(failing_with(ExtractionValidationError("importance: must be <= 1"), "poison"))
+    for attempt in range(3):
+        db.connection.execute("UPDATE extraction_jobs SET available_at = now()")
+        ctx = work(settings, db, provider, max_attempts=3)
+    [job] = q(db, "SELECT status, attempts, error_class, last_error FROM extraction_jobs")
+    assert (job["status"], job["attempts"], job["error_class"]) == ("dead", 3, "validation_error")
+    assert ctx.counts["dead"] == 1
+    db.connection.execute("UPDATE extraction_jobs SET available_at = now()")
+    assert work(settings, db, provider).counts["ok"] == 0  # dead jobs are never claimed
+
+
+def test_retry_delay_grows_exponentially_within_jitter() -> None:
+    import random
+
+    rng = random.Random(7)
+    for attempt, base in [(1, 30), (2, 60), (3, 120), (10, 3600)]:
+        delay = retry_delay(attempt, rng)
+        assert base * 0.5 <= delay <= base * 1.5
+
+
+def test_expired_lease_of_a_dead_worker_is_reclaimed(settings: Settings, db: Database) -> None:
+    seed(db, [RawPost(1001, i, T0, text=f"Item {i} on the wire") for i in range(1, 6)])
+    db.connection.execute(
+        "UPDATE extraction_jobs SET status = 'running', attempts = 1, leased_by = 'gone:1:x', "
+        "lease_expires_at = now() - interval '1 second' WHERE raw_message_id <= 2"
+    )
+    ctx = work(settings, db)
+    assert ctx.counts["ok"] == 5 and ctx.counts["reclaimed"] == 2
+    assert queue.counts(db) == {"v1": {"ok": 5}}
+
+
+def test_live_lease_of_another_worker_is_left_alone(settings: Settings, db: Database) -> None:
+    seed(db, [RawPost(1001, i, T0, text=f"Item {i} on the wire") for i in range(1, 4)])
+    db.connection.execute(
+        "UPDATE extraction_jobs SET status = 'running', leased_by = 'other:1:x', "
+        "lease_expires_at = now() + interval '1 hour' WHERE raw_message_id = 1"
+    )
+    assert work(settings, db).counts["ok"] == 2
+
+
+def test_reparse_with_a_new_version_leaves_the_old_version_untouched(
+    settings: Settings, db: Database
+) -> None:
+    seed(db, [RawPost(1001, 1, T0, text=STORY_A), RawPost(1002, 2, T0, text=STORY_A2)])
+    work(settings, db)
+    before = q(db, "SELECT * FROM extractions ORDER BY id") + q(db, "SELECT * FROM events ORDER BY id")
+    queue.enqueue_window(db, "v2")
+    work(settings, db, pipeline_version="v2")
+    after_v1 = q(db, "SELECT * FROM extractions WHERE pipeline_version = 'v1' ORDER BY id") + q(
+        db, "SELECT * FROM events WHERE pipeline_version = 'v1' ORDER BY id"
+    )
+    assert after_v1 == before
+    assert q(db, "SELECT count(*) AS n FROM events WHERE pipeline_version = 'v2'")[0]["n"] == 1
+
+
+def test_stop_signal_releases_jobs_not_finished(settings: Settings, db: Database) -> None:
+    seed(db, [RawPost(1001, i, T0, text=f"slow item {i}") for i in range(1, 5)])
+    ctx = JobContext(settings, db, "extract", "11111111-2222-3333-4444-555555555555", threading.Event())
+    provider = ScriptedProvider(lambda text: 30.0)  # never finishes in time
+    options = WorkerOptions(pipeline_version="v1", concurrency=4, shutdown_grace_seconds=0.2)
+    worker = Worker(ctx, provider, options)
+
+    async def run() -> None:
+        asyncio.get_running_loop().call_later(0.5, ctx.stop.set)
+        await worker.run()
+
+    asyncio.run(run())
+    assert ctx.counts["released"] == 4
+    rows = q(db, "SELECT status, attempts, leased_by FROM extraction_jobs")
+    assert {(r["status"], r["attempts"], r["leased_by"]) for r in rows} == {("pending", 0, None)}
