@@ -118,9 +118,14 @@ def merge(db: Database, posts: Sequence[ExtractedPost], pipeline_version: str) -
         sources = _recent_sources(db, mergeable, pipeline_version)
         attached: list[tuple[ExtractedPost, _Source]] = []
         for post in mergeable:
-            fingerprint = similarity.fingerprint(post.text)
-            signature = similarity.signature(post.text)
-            event_id = _best_match(sources, post.posted_at, fingerprint, signature)
+            sketch = similarity.sketch(post.text)
+            fingerprint, signature = sketch.fingerprint, sketch.signature
+            # Nothing left after normalising (emoji, a bare link): match nothing by it.
+            event_id = (
+                None
+                if sketch.empty
+                else _best_match(sources, post.posted_at, fingerprint, signature)
+            )
             if event_id is None:
                 row = db.fetch_one(
                     "create_events",

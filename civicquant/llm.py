@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import random
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -33,7 +34,6 @@ from tenacity import (
     RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential_jitter,
 )
 
 from civicquant.errors import ConfigError
@@ -106,11 +106,8 @@ class OpenAICompatibleProvider:
         self._timeout_seconds = timeout_seconds
         self._max_retries = max_retries
         self._max_retry_after = max_retry_after_seconds
-        self._backoff = wait_exponential_jitter(
-            initial=backoff_initial_seconds,
-            max=backoff_max_seconds,
-            jitter=backoff_initial_seconds,
-        )
+        self._backoff_initial = backoff_initial_seconds
+        self._backoff_max = backoff_max_seconds
         self._sleep = sleep
         key = api_key.get_secret_value() if api_key is not None else ""
         self._secrets = tuple(value for value in (key,) if value)
@@ -288,7 +285,9 @@ class OpenAICompatibleProvider:
         error = state.outcome.exception() if state.outcome is not None else None
         if isinstance(error, _TransientError) and error.retry_after is not None:
             return min(error.retry_after, self._max_retry_after)
-        return float(self._backoff(state))
+        # Exponential, plus up to one initial step of jitter so parallel callers spread out.
+        exponential = self._backoff_initial * 2 ** (state.attempt_number - 1)
+        return min(exponential, self._backoff_max) + random.uniform(0, self._backoff_initial)
 
     def _log_retry(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome is not None else None

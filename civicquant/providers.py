@@ -73,13 +73,8 @@ class Provider(Protocol):
 
 
 def fingerprint(*parts: str) -> str:
-    """SHA-256 hex of the parts, each length-prefixed so no two part lists collide."""
-    digest = hashlib.sha256()
-    for part in parts:
-        data = part.encode("utf-8")
-        digest.update(f"{len(data)}:".encode("ascii"))
-        digest.update(data)
-    return digest.hexdigest()
+    """SHA-256 hex of the parts joined by newlines: what a stored extraction was made with."""
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
 
 
 class RulesAdapter:

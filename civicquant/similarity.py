@@ -68,25 +68,33 @@ _VIA_MENTION_RE = re.compile(
 )
 _URL_RE = re.compile(r"(?:https?://|tg://|www\.|\b(?:t|telegram)\.me/)\S*", re.IGNORECASE)
 _MENTION_RE = re.compile(r"(?<![\w@])@\w+")
-_HASHTAG_RE = re.compile(r"(?<![\w#&])#\w+")
+# \w leaves out combining marks, which Indic, Thai and Arabic words carry
+_WORD_CHARS = (
+    r"\w\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670"
+    r"\u06d6-\u06ed\u0900-\u0dff\u0e00-\u0eff\u1000-\u109f"
+)
+_HASHTAG_RE = re.compile(rf"(?<![\w#&])#[{_WORD_CHARS}]+")
 _KEYCAP_RE = re.compile("[0-9#*]\ufe0f?\u20e3")
-_TRAILING_JUNK_RE = re.compile(r"\W+\Z")
 _TRAILER_RE = re.compile(
     # "Source: Reuters" to the end, on the last line
     r"\b(?:sources?|src|источники?|джерела?)\s*[:：][^\n]{0,120}\Z"
-    # a last line that is a channel plug
-    r"|^\W*(?:via|subscribe|read\s+more|подписаться|подписывайтесь|подпишись|подробнее"
+    # a last line that is only "Source", its @channel or link gone
+    r"|\n[^\w\n]*(?:sources?|src|источники?|джерела?)\Z"
+    # a last line (not the only one) that is a channel plug
+    r"|\n[^\w\n]*(?:via|subscribe|read\s+more|подписаться|подписывайтесь|подпишись|подробнее"
     r"|читать\s+далее|підписатися|підписуйтесь|підпишись|детальніше|читати\s+далі)"
     r"\b[^\n]{0,120}\Z"
     # "... | via Reuters", "(via Bloomberg)"
     r"|[|—–(\[]\s*via\s[^\n]{0,80}\Z"
     # "via" left dangling once its @channel or link went
     r"|\bvia\Z",
-    re.IGNORECASE | re.MULTILINE,
+    re.IGNORECASE,
 )
+_WORD_RE = re.compile(r"[^\W_]")
 _MARKER_WORDS = (
     r"BREAKING(?:\s+NEWS)?|JUST\s+IN|FLASH|URGENT|ALERT|DEVELOPING"
     r"|СРОЧНО|ЭКСТРЕННО|МОЛНИЯ|ВНИМАНИЕ|ТЕРМІНОВО|БЛИСКАВКА|УВАГА"
+    r"|快讯|快訊|突发|突發|速报|速報"
 )
 _MARKER_RE = re.compile(
     rf"^[^\w\n]*(?:(?:{_MARKER_WORDS})(?![^\W\d_])"
@@ -94,7 +102,8 @@ _MARKER_RE = re.compile(
     re.MULTILINE,
 )
 _STRAY_SEPARATOR_RE = re.compile(r"(?<!\d)[.,]|[.,](?!\d)")
-_THOUSANDS_RE = re.compile(r"(?<=\d),(?=\d{3}(?![\d.,]))")
+_THOUSANDS_RE = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_ACRONYM_RE = re.compile(r"\b(?:[^\W\d_]\.){2,}")
 _DECIMAL_COMMA_RE = re.compile(r"(?<=\d),(?=\d)")
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _CJK_RE = re.compile(f"[{_CJK}]")
@@ -133,6 +142,8 @@ def normalise(text: str) -> str:
         text = _HASHTAG_RE.sub(" ", text)
     text = _KEYCAP_RE.sub(" ", text)
     text = _strip_trailers(text)
+    if "." in text:  # "U.S." and "US" are one word
+        text = _ACRONYM_RE.sub(lambda match: match.group().replace(".", ""), text)
     for _ in range(3):  # "🚨 BREAKING: JUST IN:" carries several
         text, stripped = _MARKER_RE.subn(" ", text)
         if not stripped:
@@ -147,12 +158,20 @@ def normalise(text: str) -> str:
 def _strip_trailers(text: str) -> str:
     """The text without its closing "Source: ...", "via ..." and "Subscribe ..." lines."""
     for _ in range(4):
-        text = _TRAILING_JUNK_RE.sub("", text)
+        text = _strip_trailing_junk(text)
         match = _TRAILER_RE.search(text)
-        if match is None:
-            break
+        if match is None or _WORD_RE.search(text, 0, match.start()) is None:
+            break  # a trailer is never the whole post
         text = text[: match.start()]
     return text
+
+
+def _strip_trailing_junk(text: str) -> str:
+    """The text without the spaces, punctuation and emoji at its end."""
+    end = len(text)
+    while end and _KEPT[ord(text[end - 1])] in " .,":
+        end -= 1
+    return text[:end]
 
 
 def fingerprint(text: str) -> str:
@@ -173,9 +192,14 @@ def tokens(normalised: str) -> list[str]:
 
 def shingles(text: str, k: int = SHINGLE_K) -> frozenset[int]:
     """Hashes of the normalised text's k-token shingles (unigrams when it has fewer tokens)."""
+    return _shingle_normalised(normalise(text), k)
+
+
+def _shingle_normalised(normal: str, k: int) -> frozenset[int]:
+    """Hashes of the k-token shingles of an already normalised text."""
+    words = tokens(normal)
     if k < 1:
         raise ValueError(f"k must be at least 1, not {k}")
-    words = tokens(normalise(text))
     if len(words) < k:
         grams = words
     else:
@@ -196,9 +220,7 @@ def _permutations(num_perm: int) -> tuple[tuple[int, int], ...]:
         return cached
     pairs = []
     for index in range(num_perm):
-        digest = hashlib.blake2b(
-            f"civicquant-minhash-{index}".encode(), digest_size=16
-        ).digest()
+        digest = hashlib.blake2b(f"civicquant-minhash-{index}".encode(), digest_size=16).digest()
         a = int.from_bytes(digest[:8], "big") % (_MERSENNE_61 - 1) + 1
         b = int.from_bytes(digest[8:], "big") % _MERSENNE_61
         pairs.append((a, b))
@@ -229,7 +251,8 @@ def estimate_jaccard(sig_a: tuple[int, ...], sig_b: tuple[int, ...]) -> float:
         raise ValueError(f"signatures differ in length: {len(sig_a)} and {len(sig_b)}")
     if not sig_a or sig_a[0] == _EMPTY_SLOT or sig_b[0] == _EMPTY_SLOT:
         return 0.0
-    return sum(map(eq, sig_a, sig_b)) / len(sig_a)
+    equal_slots: int = sum(map(eq, sig_a, sig_b))
+    return equal_slots / len(sig_a)
 
 
 def jaccard(a: AbstractSet[Hashable], b: AbstractSet[Hashable]) -> float:
@@ -250,7 +273,7 @@ def same_story(
         return False
     if a_normal == b_normal:
         return True
-    return jaccard(shingles(a_normal, k), shingles(b_normal, k)) >= threshold
+    return jaccard(_shingle_normalised(a_normal, k), _shingle_normalised(b_normal, k)) >= threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,7 +293,7 @@ class Sketch:
 def sketch(text: str, *, k: int = SHINGLE_K, num_perm: int = NUM_PERM) -> Sketch:
     """The fingerprint, shingles and signature of a post, normalising it once."""
     normal = normalise(text)
-    shingle_hashes = shingles(normal, k)  # normalising twice is a no-op
+    shingle_hashes = _shingle_normalised(normal, k)
     return Sketch(
         fingerprint=hashlib.sha256(normal.encode("utf-8")).hexdigest(),
         shingles=shingle_hashes,
@@ -288,7 +311,7 @@ class Candidate:
     shingles: frozenset[int] | None = None
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class Match:
     """The event a post joins and how alike they are (1.0 for an equal fingerprint)."""
 
@@ -315,6 +338,7 @@ class StoryMatcher:
     _shingled: list[tuple[int, frozenset[int]]] = field(
         default_factory=list, init=False, repr=False
     )
+    _fingerprint_only: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
@@ -326,8 +350,6 @@ class StoryMatcher:
     def __len__(self) -> int:
         """How many candidates were added."""
         return len(self._signature_events) + len(self._shingled) + self._fingerprint_only
-
-    _fingerprint_only: int = field(default=0, init=False, repr=False)
 
     def add(self, candidate: Candidate) -> None:
         """Make `candidate` matchable; a signature of another length is a ValueError."""
@@ -375,14 +397,13 @@ class StoryMatcher:
         for event_id, candidate_shingles in self._shingled:
             best = self._better(best, event_id, jaccard(post.shingles, candidate_shingles))
         if self._signature_events:
-            shared = [0] * len(self._signature_events)
+            shared: dict[int, int] = {}
             for slot, value in zip(self._slot_index, post.signature, strict=True):
                 for position in slot.get(value, ()):
-                    shared[position] += 1
-            for position, count in enumerate(shared):
-                if count:
-                    event_id = self._signature_events[position]
-                    best = self._better(best, event_id, count / self.num_perm)
+                    shared[position] = shared.get(position, 0) + 1
+            for position, count in shared.items():
+                event_id = self._signature_events[position]
+                best = self._better(best, event_id, count / self.num_perm)
         return best
 
     def _better(self, best: Match | None, event_id: int, score: float) -> Match | None:
