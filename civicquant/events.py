@@ -9,9 +9,10 @@ one story; the lock is released at commit (PgBouncer-safe).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from civicquant import similarity
@@ -19,6 +20,12 @@ from civicquant.db import Database
 from civicquant.extraction import Extraction
 
 MERGE_WINDOW = timedelta(hours=6)
+# LSH over the 64-value MinHash signature: 21 bands of 3 rows. Two posts become candidates
+# when any band is equal: at Jaccard 0.5 (the same-story threshold) that happens with
+# probability 1-(1-0.5^3)^21 = 94%, at 0.7 with 99.9%, and for unrelated posts (J ~ 0.05)
+# with 0.3%, so a post is compared with a handful of sources instead of every recent one.
+BAND_ROWS = 3
+BANDS = 21
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +57,18 @@ class MergeResult:
     @property
     def touched(self) -> list[int]:
         return sorted({*self.created, *self.joined})
+
+
+def bands(signature: tuple[int, ...]) -> list[int]:
+    """The LSH band keys of a signature, as signed 64-bit ints (a bigint[] column)."""
+    keys = []
+    for band in range(min(BANDS, len(signature) // BAND_ROWS)):
+        rows = signature[band * BAND_ROWS : (band + 1) * BAND_ROWS]
+        digest = hashlib.blake2b(
+            repr((band, rows)).encode("ascii"), digest_size=8, person=b"cq-lsh-band"
+        ).digest()
+        keys.append(int.from_bytes(digest, "big", signed=True))
+    return keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,10 +134,13 @@ def merge(db: Database, posts: Sequence[ExtractedPost], pipeline_version: str) -
         key=lambda p: (p.posted_at, p.raw_message_id),
     )
     if mergeable:
-        sources = _recent_sources(db, mergeable, pipeline_version)
+        sketches = [similarity.sketch(post.text) for post in mergeable]
+        sources = _recent_sources(db, mergeable, sketches, pipeline_version)
+        # New events get provisional negative ids while matching, so later posts in the
+        # batch can join them; real ids are reserved and the events created in one go.
+        founders: list[tuple[int, ExtractedPost]] = []
         attached: list[tuple[ExtractedPost, _Source]] = []
-        for post in mergeable:
-            sketch = similarity.sketch(post.text)
+        for post, sketch in zip(mergeable, sketches, strict=True):
             fingerprint, signature = sketch.fingerprint, sketch.signature
             # Nothing left after normalising (emoji, a bare link): match nothing by it.
             event_id = (
@@ -127,22 +149,18 @@ def merge(db: Database, posts: Sequence[ExtractedPost], pipeline_version: str) -
                 else _best_match(sources, post.posted_at, fingerprint, signature)
             )
             if event_id is None:
-                row = db.fetch_one(
-                    "create_events",
-                    {
-                        "pipeline_version": pipeline_version,
-                        "topics": [post.extraction.topic],
-                        "posted_at": [post.posted_at],
-                    },
-                )
-                assert row is not None
-                event_id = int(row["id"])
-                result.created.append(event_id)
-            else:
-                result.joined.append(event_id)
+                event_id = -(len(founders) + 1)
+                founders.append((event_id, post))
             source = _Source(event_id, post.posted_at, fingerprint, signature)
             sources.append(source)
             attached.append((post, source))
+        real = _create_events(db, founders, pipeline_version)
+        attached = [
+            (post, replace(source, event_id=real.get(source.event_id, source.event_id)))
+            for post, source in attached
+        ]
+        result.created = sorted(real.values())
+        result.joined = sorted({s.event_id for _, s in attached} - set(result.created))
         _attach(db, pipeline_version, attached)
     touched = sorted({*result.created, *result.joined, *left})
     if touched:
@@ -152,8 +170,30 @@ def merge(db: Database, posts: Sequence[ExtractedPost], pipeline_version: str) -
     return result
 
 
+def _create_events(
+    db: Database, founders: Sequence[tuple[int, ExtractedPost]], pipeline_version: str
+) -> dict[int, int]:
+    """Create the batch's new events; returns {provisional id: real id}."""
+    if not founders:
+        return {}
+    ids = [int(row["id"]) for row in db.fetch_all("reserve_event_ids", {"count": len(founders)})]
+    db.execute(
+        "create_events",
+        {
+            "pipeline_version": pipeline_version,
+            "ids": ids,
+            "topics": [post.extraction.topic for _, post in founders],
+            "posted_at": [post.posted_at for _, post in founders],
+        },
+    )
+    return {provisional: real for (provisional, _), real in zip(founders, ids, strict=True)}
+
+
 def _recent_sources(
-    db: Database, posts: Sequence[ExtractedPost], pipeline_version: str
+    db: Database,
+    posts: Sequence[ExtractedPost],
+    sketches: Sequence[similarity.Sketch],
+    pipeline_version: str,
 ) -> list[_Source]:
     rows = db.fetch_all(
         "candidate_sources",
@@ -161,6 +201,8 @@ def _recent_sources(
             "pipeline_version": pipeline_version,
             "window_start": posts[0].posted_at - MERGE_WINDOW,
             "window_end": posts[-1].posted_at + MERGE_WINDOW,
+            "fingerprints": sorted({s.fingerprint for s in sketches if not s.empty}),
+            "bands": sorted({band for s in sketches if not s.empty for band in bands(s.signature)}),
         },
     )
     return [
@@ -173,7 +215,7 @@ def _best_match(
     sources: Sequence[_Source], posted_at: datetime, fingerprint: str, signature: tuple[int, ...]
 ) -> int | None:
     """The event of the most similar source within the window; exact fingerprints win."""
-    best: tuple[float, int] | None = None
+    best: tuple[float, int, int] | None = None
     for source in sources:
         if abs(source.posted_at - posted_at) > MERGE_WINDOW:
             continue
@@ -183,9 +225,11 @@ def _best_match(
             score = similarity.estimate_jaccard(source.signature, signature)
             if score < similarity.SAME_STORY_THRESHOLD:
                 continue
-        # Highest score wins; among equals, the oldest event (lowest id) for determinism.
-        if best is None or (score, -source.event_id) > (best[0], -best[1]):
-            best = (score, source.event_id)
+        # Highest score wins; among equals, the oldest event for determinism (stored events
+        # have positive ids in creation order, this batch's new ones negative ids after them).
+        order = source.event_id if source.event_id > 0 else (1 << 62) - source.event_id
+        if best is None or (score, -order) > (best[0], -best[2]):
+            best = (score, source.event_id, order)
     return best[1] if best else None
 
 
@@ -203,5 +247,6 @@ def _attach(
             "posted_at": [p.posted_at for p, _ in attached],
             "fingerprints": [s.fingerprint for _, s in attached],
             "signatures": [",".join(map(str, s.signature)) for _, s in attached],
+            "bands": [",".join(map(str, bands(s.signature))) for _, s in attached],
         },
     )

@@ -345,7 +345,7 @@ def extract_job(ctx: JobContext, options: WorkerOptions) -> None:
     from civicquant.providers import make_provider
 
     async def work() -> None:
-        provider = make_provider(ctx.settings)
+        provider = make_provider(ctx.settings, max_connections=options.concurrency)
         ctx.notes["provider"] = provider.name
         ctx.notes["pipeline_version"] = options.pipeline_version
         try:

@@ -109,8 +109,9 @@ class OpenAICompatibleProvider:
         self._backoff_initial = backoff_initial_seconds
         self._backoff_max = backoff_max_seconds
         self._sleep = sleep
+        # Kept as a SecretStr so even vars(provider) shows no key.
+        self._api_key = api_key
         key = api_key.get_secret_value() if api_key is not None else ""
-        self._secrets = tuple(value for value in (key,) if value)
         headers = {"Accept": "application/json", "User-Agent": "civicquant"}
         if key:
             headers["Authorization"] = f"Bearer {key}"
@@ -286,7 +287,7 @@ class OpenAICompatibleProvider:
         if isinstance(error, _TransientError) and error.retry_after is not None:
             return min(error.retry_after, self._max_retry_after)
         # Exponential, plus up to one initial step of jitter so parallel callers spread out.
-        exponential = self._backoff_initial * 2 ** (state.attempt_number - 1)
+        exponential = self._backoff_initial * 2.0 ** (state.attempt_number - 1)
         return min(exponential, self._backoff_max) + random.uniform(0, self._backoff_initial)
 
     def _log_retry(self, state: RetryCallState) -> None:
@@ -328,9 +329,8 @@ class OpenAICompatibleProvider:
 
     def _scrub(self, text: str) -> str:
         """`text` with the API key replaced, should a server or proxy ever echo it."""
-        for secret in self._secrets:
-            text = text.replace(secret, "[REDACTED]")
-        return text
+        key = self._api_key.get_secret_value() if self._api_key is not None else ""
+        return text.replace(key, "[REDACTED]") if key else text
 
 
 def load_system_prompt(settings: Settings) -> str:

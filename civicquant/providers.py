@@ -110,8 +110,13 @@ class RulesAdapter:
         return f"RulesAdapter(model={self.model!r})"
 
 
-def make_provider(settings: Settings) -> Provider:
-    """The provider LLM_PROVIDER names, built from the LLM_* settings."""
+def make_provider(settings: Settings, *, max_connections: int | None = None) -> Provider:
+    """The provider LLM_PROVIDER names, built from the LLM_* settings.
+
+    The LLM client's pool holds `max_connections` connections, by default
+    LLM_MAX_CONCURRENCY; pass the caller's own concurrency when it differs, so no call
+    waits for a free connection.
+    """
     if settings.llm_provider == "rules":
         return RulesAdapter()
     from civicquant import llm
@@ -122,5 +127,5 @@ def make_provider(settings: Settings) -> Provider:
         settings.llm_model_name,
         settings.llm_timeout_seconds,
         llm.load_system_prompt(settings),
-        max_connections=settings.llm_max_concurrency,
+        max_connections=max_connections or settings.llm_max_concurrency,
     )

@@ -46,8 +46,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
 import unicodedata
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from operator import eq
@@ -59,14 +60,17 @@ SHINGLE_K = 3
 NUM_PERM = 64
 SAME_STORY_THRESHOLD = 0.5
 
-_MERSENNE_61 = (1 << 61) - 1
 _EMPTY_SLOT = (1 << 63) - 1
-"""The slot value of an empty set's signature: above every real slot (< 2^61 - 1)."""
+"""Every slot of an empty set's signature; a real set reaches it with probability ~2^-64."""
 
 _VIA_MENTION_RE = re.compile(
     r"\bvia\s*(?:@\w+|(?:https?://)?(?:t|telegram)\.me/\S*)", re.IGNORECASE
 )
-_URL_RE = re.compile(r"(?:https?://|tg://|www\.|\b(?:t|telegram)\.me/)\S*", re.IGNORECASE)
+_URL_RE = re.compile(
+    r"(?:https?://|tg://|www\.|\b(?:t|telegram)\.me/"
+    r"|\b(?:[\w-]+\.)+(?:com|org|net|io|ru|ua|by|kz|info|news|co|uk|de|fr|me|ly|gl|cc|tv)/)\S*",
+    re.IGNORECASE,
+)
 _MENTION_RE = re.compile(r"(?<![\w@])@\w+")
 # \w leaves out combining marks, which Indic, Thai and Arabic words carry
 _WORD_CHARS = (
@@ -77,9 +81,9 @@ _HASHTAG_RE = re.compile(rf"(?<![\w#&])#[{_WORD_CHARS}]+")
 _KEYCAP_RE = re.compile("[0-9#*]\ufe0f?\u20e3")
 _TRAILER_RE = re.compile(
     # "Source: Reuters" to the end, on the last line
-    r"\b(?:sources?|src|источники?|джерела?)\s*[:：][^\n]{0,120}\Z"
+    r"\b(?:sources?|src|источники?|джерел[оа])\s*[:：][^\n]{0,120}\Z"
     # a last line that is only "Source", its @channel or link gone
-    r"|\n[^\w\n]*(?:sources?|src|источники?|джерела?)\Z"
+    r"|\n[^\w\n]*(?:sources?|src|источники?|джерел[оа])\Z"
     # a last line (not the only one) that is a channel plug
     r"|\n[^\w\n]*(?:via|subscribe|read\s+more|подписаться|подписывайтесь|подпишись|подробнее"
     r"|читать\s+далее|підписатися|підписуйтесь|підпишись|детальніше|читати\s+далі)"
@@ -134,7 +138,7 @@ def normalise(text: str) -> str:
     """The text reduced to its story: casefolded words and numbers separated by single spaces."""
     text = unicodedata.normalize("NFKC", text)
     text = _VIA_MENTION_RE.sub(" ", text)
-    if "://" in text or "www." in text or ".me/" in text:
+    if "/" in text or "www." in text.lower():
         text = _URL_RE.sub(" ", text)
     if "@" in text:
         text = _MENTION_RE.sub(" ", text)
@@ -183,7 +187,7 @@ EMPTY_FINGERPRINT = hashlib.sha256(b"").hexdigest()
 """The fingerprint of a text with nothing left after normalising; it never matches."""
 
 
-def tokens(normalised: str) -> list[str]:
+def _tokens(normalised: str) -> list[str]:
     """Words of a normalised text; each Chinese or Japanese character is a word of its own."""
     if _CJK_RE.search(normalised) is None:
         return normalised.split()
@@ -197,9 +201,9 @@ def shingles(text: str, k: int = SHINGLE_K) -> frozenset[int]:
 
 def _shingle_normalised(normal: str, k: int) -> frozenset[int]:
     """Hashes of the k-token shingles of an already normalised text."""
-    words = tokens(normal)
     if k < 1:
         raise ValueError(f"k must be at least 1, not {k}")
+    words = _tokens(normal)
     if len(words) < k:
         grams = words
     else:
@@ -213,39 +217,36 @@ def _stable_hash(gram: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def _permutations(num_perm: int) -> tuple[tuple[int, int], ...]:
-    """(a, b) of each hash function (a*x + b) mod 2^61-1, derived from a fixed label."""
-    cached = _PERMUTATIONS.get(num_perm)
-    if cached is not None:
-        return cached
-    pairs = []
-    for index in range(num_perm):
-        digest = hashlib.blake2b(f"civicquant-minhash-{index}".encode(), digest_size=16).digest()
-        a = int.from_bytes(digest[:8], "big") % (_MERSENNE_61 - 1) + 1
-        b = int.from_bytes(digest[8:], "big") % _MERSENNE_61
-        pairs.append((a, b))
-    # Slot i depends only on i, so a 32-slot signature is the prefix of a 64-slot one.
-    _PERMUTATIONS[num_perm] = result = tuple(pairs)
-    return result
-
-
-_PERMUTATIONS: dict[int, tuple[tuple[int, int], ...]] = {}
+_SLOT_HASHER = hashlib.shake_128(b"civicquant-minhash-v1:")
+"""Slot i of a shingle is bytes 8i..8i+8 of SHAKE-128 over this fixed seed and the shingle."""
+_SLOT_STRUCTS: dict[int, struct.Struct] = {}
+_UINT64 = (1 << 64) - 1
 
 
 def minhash(shingle_hashes: Iterable[int], num_perm: int = NUM_PERM) -> tuple[int, ...]:
-    """The MinHash signature of a set of shingle hashes: `num_perm` ints in [0, 2^63)."""
+    """The MinHash signature of a set of shingle hashes: `num_perm` signed 64-bit ints.
+
+    Each slot is its own hash function: SHAKE-128 gives all of a shingle's slot hashes in
+    one call, and the per-slot minimum runs in C, which is what makes 64 slots affordable.
+    Shingles are taken modulo 2^64. A shorter signature is a prefix of a longer one.
+    """
     if num_perm < 1:
         raise ValueError(f"num_perm must be at least 1, not {num_perm}")
-    values = [value % _MERSENNE_61 for value in set(shingle_hashes)]
-    if not values:
+    slots = _SLOT_STRUCTS.get(num_perm)
+    if slots is None:
+        slots = _SLOT_STRUCTS[num_perm] = struct.Struct(f">{num_perm}q")
+    width = 8 * num_perm
+    rows = []
+    for value in set(shingle_hashes):
+        hasher = _SLOT_HASHER.copy()
+        hasher.update((value & _UINT64).to_bytes(8, "big"))
+        rows.append(slots.unpack(hasher.digest(8) * num_perm))
+    if not rows:
         return (_EMPTY_SLOT,) * num_perm
-    prime = _MERSENNE_61
-    return tuple(
-        min([(a * value + b) % prime for value in values]) for a, b in _permutations(num_perm)
-    )
+    return tuple(map(min, zip(*rows, strict=True)))
 
 
-def estimate_jaccard(sig_a: tuple[int, ...], sig_b: tuple[int, ...]) -> float:
+def estimate_jaccard(sig_a: Sequence[int], sig_b: Sequence[int]) -> float:
     """The share of equal slots: the MinHash estimate of the Jaccard similarity (0.0 if empty)."""
     if len(sig_a) != len(sig_b):
         raise ValueError(f"signatures differ in length: {len(sig_a)} and {len(sig_b)}")
@@ -303,7 +304,12 @@ def sketch(text: str, *, k: int = SHINGLE_K, num_perm: int = NUM_PERM) -> Sketch
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """One post already in an event: its event id, fingerprint and signature or shingles."""
+    """One post already in an event: its event id, fingerprint and signature or shingles.
+
+    Candidates loaded from the database carry the stored signature (`tuple(row["signature"])`);
+    in-memory ones may carry shingles instead, which are compared exactly and win over the
+    signature when both are given. Shingles must come from the matcher's k.
+    """
 
     event_id: int
     fingerprint: str
@@ -359,10 +365,9 @@ class StoryMatcher:
                 f"event {candidate.event_id}: signature has {len(signature)} slots, "
                 f"the matcher uses {self.num_perm}"
             )
-        if candidate.fingerprint != EMPTY_FINGERPRINT:
-            known = self._by_fingerprint.get(candidate.fingerprint)
-            if known is None or candidate.event_id < known:
-                self._by_fingerprint[candidate.fingerprint] = candidate.event_id
+        known = self._by_fingerprint.get(candidate.fingerprint)
+        if known is None or candidate.event_id < known:
+            self._by_fingerprint[candidate.fingerprint] = candidate.event_id
         if candidate.shingles is not None:
             self._shingled.append((candidate.event_id, candidate.shingles))
         elif signature is not None and signature[0] != _EMPTY_SLOT:
@@ -388,6 +393,11 @@ class StoryMatcher:
 
     def match(self, post: Sketch) -> Match | None:
         """The event the sketched post belongs to, or None when it is a new story."""
+        if len(post.signature) != self.num_perm:
+            raise ValueError(
+                f"the post's signature has {len(post.signature)} slots, "
+                f"the matcher uses {self.num_perm}"
+            )
         if post.empty:
             return None
         exact = self._by_fingerprint.get(post.fingerprint)

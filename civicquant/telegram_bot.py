@@ -242,6 +242,8 @@ class BotPublisher:
         if isinstance(exc, tg_error.BadRequest):
             # PTB strips Telegram's "Bad Request: " prefix and capitalises the rest.
             reason = f"Bad Request: {reason[:1].lower()}{reason[1:]}"
+        # An unreadable error page (a proxy's HTML 502) is quoted whole by PTB: keep the status.
+        reason = reason.split(". Parsing the server response", 1)[0]
         reason = redact(reason.replace(self._token, REDACTED))
         reason = " ".join(reason.split())
         if len(reason) > _MAX_REASON_CHARS:

@@ -55,9 +55,11 @@ CREATE TABLE event_sources (
     posted_at        timestamptz NOT NULL,
     fingerprint      text NOT NULL,               -- normalised-text hash: exact reposts
     signature        bigint[] NOT NULL,           -- MinHash of word shingles: rewordings
+    bands            bigint[] NOT NULL,           -- LSH bands of the signature: candidate lookup
     added_at         timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (raw_message_id, pipeline_version)
 );
 
 CREATE INDEX event_sources_event ON event_sources (event_id);
 CREATE INDEX event_sources_version_posted ON event_sources (pipeline_version, posted_at);
+

@@ -79,6 +79,7 @@ class Failure:
     status: int
     description: str
     retry_after: int | None = None
+    migrate_to_chat_id: int | None = None
     # Telegram's front proxy answers some 502s with an HTML page instead of JSON.
     html_page: bool = False
 
@@ -96,6 +97,8 @@ class Failure:
         }
         if self.retry_after is not None:
             payload["parameters"] = {"retry_after": self.retry_after}
+        if self.migrate_to_chat_id is not None:
+            payload["parameters"] = {"migrate_to_chat_id": self.migrate_to_chat_id}
         return json.dumps(payload).encode()
 
 
@@ -108,6 +111,11 @@ CANT_PARSE_ENTITIES = Failure(
     400, 'Bad Request: can\'t parse entities: Unsupported start tag "br" at byte offset 5'
 )
 CHAT_NOT_FOUND = Failure(400, "Bad Request: chat not found")
+GROUP_MIGRATED = Failure(
+    400,
+    "Bad Request: group chat was upgraded to a supergroup chat",
+    migrate_to_chat_id=-1009876543210,
+)
 BOT_KICKED = Failure(403, "Forbidden: bot was kicked from the channel chat")
 UNAUTHORIZED = Failure(401, "Unauthorized")
 INTERNAL_ERROR = Failure(500, "Internal Server Error")
@@ -274,8 +282,12 @@ class FakeBotApi:
         handler = type("_BoundHandler", (_Handler,), {"api": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
+        # A short poll interval: shutdown() waits for the loop's next poll.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="fake-bot-api", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name="fake-bot-api",
+            daemon=True,
         )
         self._thread.start()
         return self

@@ -126,7 +126,10 @@ class ChatServer:
         self._stopping = threading.Event()
         self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.chat = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        # A short poll interval so leaving the `with` block takes milliseconds, not 0.5 s.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     @property
     def url(self) -> str:

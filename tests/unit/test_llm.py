@@ -394,13 +394,14 @@ def test_api_key_never_appears_in_an_error(
     assert all(SECRET not in f"{link!s} {link!r}" for link in chain)
 
 
-def test_repr_never_shows_the_api_key() -> None:
-    async def main() -> str:
+def test_repr_never_shows_the_api_key_or_url_credentials() -> None:
+    async def main() -> tuple[str, str]:
         async with provider_for("https://user:pw@api.example.com/v1") as provider:
-            return repr(provider) + repr(vars(provider).get("_client"))
+            return repr(provider), repr(vars(provider))
 
-    shown = asyncio.run(main())
-    assert SECRET not in shown and "pw" not in shown
+    shown, attributes = asyncio.run(main())
+    assert SECRET not in shown and "user:pw" not in shown
+    assert SECRET not in attributes
 
 
 def test_api_url_that_is_not_http_is_a_config_error() -> None:
@@ -526,6 +527,26 @@ def test_make_provider_builds_the_openai_provider_from_settings(
     assert request.body["model"] == "settings-model"
     assert request.body["messages"][0]["content"] == "Prompt from settings."
     assert request.headers["authorization"] == f"Bearer {SECRET}"
+
+
+@pytest.mark.parametrize(("pool", "in_flight"), [(None, 3), (6, 6)])
+def test_make_provider_sizes_the_pool_from_settings_unless_told(
+    monkeypatch: pytest.MonkeyPatch, pool: int | None, in_flight: int
+) -> None:
+    monkeypatch.setenv("LLM_PROVIDER", "openai")
+    monkeypatch.setenv("LLM_MAX_CONCURRENCY", "3")
+
+    async def main(url: str) -> None:
+        monkeypatch.setenv("LLM_API_URL", url)
+        provider = make_provider(load_settings(), max_connections=pool)
+        try:
+            await asyncio.gather(*(provider.extract(f"{POST} #{n}") for n in range(6)))
+        finally:
+            await provider.aclose()
+
+    with ChatServer(delay=0.1) as server:
+        asyncio.run(main(server.url))
+    assert server.max_in_flight == in_flight
 
 
 def test_rules_provider_does_not_import_httpx_or_the_llm_module() -> None:

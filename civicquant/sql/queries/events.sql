@@ -32,28 +32,42 @@ WHERE pipeline_version = %(pipeline_version)s AND raw_message_id = ANY(%(raw_mes
 RETURNING event_id;
 
 -- candidate_sources --
--- Sources of recent events a new post may belong to.
-SELECT event_id, fingerprint, signature, posted_at
-FROM event_sources
-WHERE pipeline_version = %(pipeline_version)s
-  AND posted_at BETWEEN %(window_start)s AND %(window_end)s
-ORDER BY event_id;
+-- Sources of recent events sharing a fingerprint or an LSH band with the new posts (hash joins, fast under generic plans too).
+WITH recent AS MATERIALIZED (
+    SELECT event_id, fingerprint, signature, posted_at, bands FROM event_sources
+    WHERE pipeline_version = %(pipeline_version)s
+      AND posted_at BETWEEN %(window_start)s AND %(window_end)s
+), hits AS (
+    SELECT r.event_id, r.fingerprint, r.signature, r.posted_at
+    FROM recent r JOIN unnest(%(fingerprints)s::text[]) AS f(fingerprint) USING (fingerprint)
+    UNION
+    SELECT r.event_id, r.fingerprint, r.signature, r.posted_at
+    FROM recent r CROSS JOIN LATERAL unnest(r.bands) AS rb(band)
+    JOIN (SELECT DISTINCT unnest(%(bands)s::bigint[]) AS band) AS wanted USING (band)
+)
+SELECT event_id, fingerprint, signature, posted_at FROM hits ORDER BY event_id;
+
+-- reserve_event_ids --
+-- Take ids for new events up front, so a batch's events are created in one statement.
+SELECT nextval(pg_get_serial_sequence('events', 'id')) AS id
+FROM generate_series(1, %(count)s);
 
 -- create_events --
--- New events, one per founding post; filled in by refresh_events.
-INSERT INTO events (pipeline_version, topic, headline, first_seen_at, last_seen_at)
-SELECT %(pipeline_version)s, t, '', p, p
-FROM unnest(%(topics)s::text[], %(posted_at)s::timestamptz[]) AS u(t, p)
-RETURNING id;
+-- New events under reserved ids; refresh_events fills them in from their sources.
+INSERT INTO events (id, pipeline_version, topic, headline, first_seen_at, last_seen_at)
+OVERRIDING SYSTEM VALUE
+SELECT i, %(pipeline_version)s, t, '', p, p
+FROM unnest(%(ids)s::bigint[], %(topics)s::text[], %(posted_at)s::timestamptz[]) AS u(i, t, p);
 
 -- attach_sources --
 -- Add posts to events.
 INSERT INTO event_sources (raw_message_id, pipeline_version, event_id, channel_id, message_id,
-                           posted_at, fingerprint, signature)
-SELECT r, %(pipeline_version)s, e, c, m, p, f, string_to_array(s, ',')::bigint[]
+                           posted_at, fingerprint, signature, bands)
+SELECT r, %(pipeline_version)s, e, c, m, p, f, string_to_array(s, ',')::bigint[],
+       string_to_array(b, ',')::bigint[]
 FROM unnest(%(raw_message_ids)s::bigint[], %(event_ids)s::bigint[], %(channel_ids)s::bigint[],
             %(message_ids)s::bigint[], %(posted_at)s::timestamptz[], %(fingerprints)s::text[],
-            %(signatures)s::text[]) AS u(r, e, c, m, p, f, s);
+            %(signatures)s::text[], %(bands)s::text[]) AS u(r, e, c, m, p, f, s, b);
 
 -- refresh_events --
 -- Recompute events from their sources: importance rises with independent channels.
