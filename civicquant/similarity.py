@@ -240,10 +240,10 @@ def minhash(shingle_hashes: Iterable[int], num_perm: int = NUM_PERM) -> tuple[in
     for value in set(shingle_hashes):
         hasher = _SLOT_HASHER.copy()
         hasher.update((value & _UINT64).to_bytes(8, "big"))
-        rows.append(slots.unpack(hasher.digest(8) * num_perm))
+        rows.append(slots.unpack(hasher.digest(width)))
     if not rows:
         return (_EMPTY_SLOT,) * num_perm
-    return tuple(map(min, zip(*rows, strict=True)))
+    return tuple(map(min, zip(*rows, strict=True)))[:8] * (num_perm // 8)
 
 
 def estimate_jaccard(sig_a: Sequence[int], sig_b: Sequence[int]) -> float:
