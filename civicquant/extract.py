@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ class WorkerOptions:
     max_attempts: int = 5
     side_effects: bool = True
     shutdown_grace_seconds: float = 10.0
+    idle_poll_seconds: float = IDLE_POLL_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,16 +116,13 @@ class Worker:
                 now = time.monotonic()
                 stopping = self.ctx.stop.is_set() or (deadline is not None and now >= deadline)
                 if now >= next_reclaim:
-                    reclaimed = self.db.execute("reclaim_expired_jobs")
+                    reclaimed = queue.reclaim_expired(self.db)
                     if reclaimed:
                         self.ctx.count("reclaimed", reclaimed)
                         log.warning("jobs_reclaimed", jobs=reclaimed, reason="lease expired")
                     next_reclaim = now + RECLAIM_EVERY_SECONDS
                 if now >= next_extend and in_flight:
-                    self.db.execute(
-                        "extend_job_leases",
-                        {"worker": self.worker_id, "lease_seconds": self.options.lease_seconds},
-                    )
+                    queue.extend_leases(self.db, self.worker_id, self.options.lease_seconds)
                     next_extend = now + self.options.lease_seconds / 3
                 wanted = 0 if stopping else min(prefetch - len(in_flight), self._budget())
                 if wanted >= max(1, prefetch // 2) or (wanted > 0 and not in_flight):
@@ -135,10 +134,11 @@ class Worker:
                         break
                     if self.options.oneshot:
                         break
-                    wait = IDLE_POLL_SECONDS
+                    wait = self.options.idle_poll_seconds
                     if deadline is not None:
                         wait = min(wait, max(deadline - time.monotonic(), 0.0))
-                    await listener.wait(wait)
+                    if await listener.wait(wait, self.ctx.stop):
+                        self.ctx.count("woken_by_notify")
                     continue
                 done, _ = await asyncio.wait(
                     in_flight, timeout=1.0, return_when=asyncio.FIRST_COMPLETED
@@ -158,14 +158,12 @@ class Worker:
         return max(self.options.max_jobs - self._claimed_total, 0)
 
     def _claim(self, limit: int) -> list[Claimed]:
-        rows = self.db.fetch_all(
-            "claim_jobs",
-            {
-                "pipeline_version": self.options.pipeline_version,
-                "limit": limit,
-                "worker": self.worker_id,
-                "lease_seconds": self.options.lease_seconds,
-            },
+        rows = queue.claim(
+            self.db,
+            self.options.pipeline_version,
+            self.worker_id,
+            limit,
+            self.options.lease_seconds,
         )
         self._claimed_total += len(rows)
         return [
@@ -198,7 +196,7 @@ class Worker:
         await asyncio.gather(*pending, return_exceptions=True)
         released = [in_flight.pop(task).job_id for task in pending]
         if released:
-            self.db.execute("release_jobs", {"ids": released, "worker": self.worker_id})
+            queue.release(self.db, released, self.worker_id)
             self.ctx.count("released", len(released))
             log.info("jobs_released", jobs=len(released))
 
@@ -248,11 +246,7 @@ class Worker:
         """Complete the jobs we still hold, store their extractions, merge: one transaction."""
         version = self.options.pipeline_version
         with self.db.transaction():
-            rows = self.db.fetch_all(
-                "complete_jobs",
-                {"ids": [job.job_id for job, _ in pairs], "worker": self.worker_id},
-            )
-            ours = {int(row["id"]) for row in rows}
+            ours = queue.complete(self.db, [job.job_id for job, _ in pairs], self.worker_id)
             posts = [post for job, post in pairs if job.job_id in ours]
             events.store_extractions(self.db, posts, version)
             merged = events.merge(self.db, posts, version)
@@ -278,18 +272,15 @@ class Worker:
         return merged.touched
 
     def _fail(self, failures: list[tuple[Claimed, str, str]]) -> None:
-        rows = self.db.fetch_all(
-            "fail_jobs",
-            {
-                "ids": [job.job_id for job, _, _ in failures],
-                "errors": [error[:2000] for _, _, error in failures],
-                "error_classes": [error_class for _, error_class, _ in failures],
-                "delays": [retry_delay(job.attempt) for job, _, _ in failures],
-                "max_attempts": self.options.max_attempts,
-                "worker": self.worker_id,
-            },
+        status = queue.fail(
+            self.db,
+            self.worker_id,
+            [
+                (job.job_id, error_class, error, retry_delay(job.attempt))
+                for job, error_class, error in failures
+            ],
+            self.options.max_attempts,
         )
-        status = {row["id"]: row["status"] for row in rows}
         for job, error_class, error in failures:
             state = status.get(job.job_id, "lost")
             self.ctx.count("dead" if state == "dead" else "failed")
@@ -321,19 +312,24 @@ class _Listener:
             log.warning("listen_unavailable", error=str(exc).splitlines()[0], fallback="polling")
             self._conn = None
 
-    async def wait(self, timeout: float) -> None:
-        if timeout <= 0:
-            return
-        if self._conn is None:
-            await asyncio.sleep(timeout)
-            return
+    async def wait(self, timeout: float, stop: threading.Event) -> bool:
+        """Wait for a notification; True when one arrived before the timeout or a stop."""
         conn = self._conn
+        deadline = time.monotonic() + timeout
 
-        def block() -> None:
-            for _ in conn.notifies(timeout=timeout, stop_after=1):
-                pass
+        def block() -> bool:
+            # In short slices, so a stop signal is noticed within half a second.
+            while not stop.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                if conn is None:
+                    stop.wait(min(remaining, 0.5))
+                elif any(True for _ in conn.notifies(timeout=min(remaining, 0.5), stop_after=1)):
+                    return True
+            return False
 
-        await asyncio.to_thread(block)
+        return await asyncio.to_thread(block)
 
     def close(self) -> None:
         if self._conn is not None:

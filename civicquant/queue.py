@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from civicquant.db import Database
 
@@ -71,3 +72,60 @@ def counts(db: Database) -> dict[str, dict[str, int]]:
     for row in db.fetch_all("queue_counts"):
         result.setdefault(row["pipeline_version"], {})[row["status"]] = int(row["jobs"])
     return result
+
+
+def reclaim_expired(db: Database) -> int:
+    """Make jobs whose worker died (lease expired while running) claimable again."""
+    return db.execute("reclaim_expired_jobs")
+
+
+def claim(
+    db: Database, pipeline_version: str, worker: str, limit: int, lease_seconds: float
+) -> list[dict[str, Any]]:
+    """Lease up to `limit` runnable jobs in one statement; each row carries its post's text."""
+    return db.fetch_all(
+        "claim_jobs",
+        {
+            "pipeline_version": pipeline_version,
+            "limit": limit,
+            "worker": worker,
+            "lease_seconds": lease_seconds,
+        },
+    )
+
+
+def complete(db: Database, job_ids: Sequence[int], worker: str) -> set[int]:
+    """Mark jobs done; returns the ids this worker still held (only those may be written)."""
+    rows = db.fetch_all("complete_jobs", {"ids": list(job_ids), "worker": worker})
+    return {int(row["id"]) for row in rows}
+
+
+def fail(
+    db: Database,
+    worker: str,
+    failures: Sequence[tuple[int, str, str, float]],
+    max_attempts: int,
+) -> dict[int, str]:
+    """Record (job id, error class, error, retry delay) failures; returns {id: new status}."""
+    rows = db.fetch_all(
+        "fail_jobs",
+        {
+            "ids": [job_id for job_id, _, _, _ in failures],
+            "error_classes": [error_class for _, error_class, _, _ in failures],
+            "errors": [error[:2000] for _, _, error, _ in failures],
+            "delays": [delay for _, _, _, delay in failures],
+            "max_attempts": max_attempts,
+            "worker": worker,
+        },
+    )
+    return {int(row["id"]): str(row["status"]) for row in rows}
+
+
+def release(db: Database, job_ids: Sequence[int], worker: str) -> None:
+    """Give jobs back untouched, not counting the attempt."""
+    db.execute("release_jobs", {"ids": list(job_ids), "worker": worker})
+
+
+def extend_leases(db: Database, worker: str, lease_seconds: float) -> None:
+    """Keep the leases of the jobs this worker still holds."""
+    db.execute("extend_job_leases", {"worker": worker, "lease_seconds": lease_seconds})

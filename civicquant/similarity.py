@@ -1,45 +1,44 @@
 """Whether two posts tell the same story: normalised-text fingerprints and MinHash signatures.
 
-An extraction joins an existing event or starts a new one. Two signals decide, both computed
-from the *normalised* text (NFKC, casefold, no links, @mentions, #hashtags, emoji, breaking
-markers, "via @channel" / "Source:" trailers or punctuation; numbers keep their decimal point):
+An extraction joins an event of its time window or starts a new one. Two signals decide, both
+computed from the *normalised* text: NFKC, casefold, without links, @mentions, #hashtags,
+emoji, symbols, punctuation, leading breaking markers (BREAKING, JUST IN, СРОЧНО, ТЕРМІНОВО,
+快讯, 🚨 ...) and closing "via @channel" / "Source: ..." / "Subscribe" trailers; numbers keep
+their decimal point ("5,25%" and "5.25%" are both "5.25"), "ё" reads as "е", "U.S." as "us".
 
 1. `fingerprint`: SHA-256 hex of the normalised text. Reposts and forwards that differ only in
-   decoration are equal, so an indexed equality lookup catches them. Empty normalised text
-   (a post that is only a link or emoji) never matches anything.
-2. `minhash`: a signature of the text's word 3-shingles (Chinese and Japanese characters are
-   one token each, so those texts shingle on characters), estimating Jaccard similarity
-   between posts whose text differs slightly (an added sentence, a changed word).
+   decoration are equal, so an indexed equality lookup catches them. A post with nothing
+   left after normalising (only a link or emoji) never matches anything.
+2. `minhash`: a signature of the text's 3-token shingles, estimating the Jaccard similarity
+   of posts whose text differs a little (a sentence added, a word changed). Chinese and
+   Japanese characters are one token each, so those texts shingle on characters.
 
-Why these parameters:
+Why these parameters (measured on the table in tests/unit/test_similarity.py):
 
-- k = 3 words. Unigrams and bigrams make two different stories on the same topic look alike
-  ("Fed holds rates" / "Fed cuts rates" share most words); 3-shingles make each changed word
-  or number break three shingles, so same-template stories with different numbers
-  ("oil rose 2% to $85" / "oil fell 5% to $80") score low, while a 40-word wire story with
-  one word changed still keeps about 85% of its shingles. Longer k punishes small edits
-  too much for short headlines. Texts shorter than k tokens fall back to unigrams.
-- num_perm = 64. The standard error of the estimate is sqrt(J(1 - J) / num_perm), 0.0625 at
-  J = 0.5: good enough to separate the 0.0-0.35 band of different stories from the
-  0.6-1.0 band of the same story (see tests/unit/test_similarity.py). 128 would halve the
-  variance but double the hashing time and the bigint[] column; below 64 the noise reaches
-  the threshold. Hash functions are (a*x + b) mod (2^61 - 1), a and b derived from
-  BLAKE2b of a fixed label, so every slot fits a signed 64-bit PostgreSQL bigint and a
-  signature is the same in every process, run and Python version.
-- threshold = 0.5. Measured exact Jaccard on the test table: same-story pairs that differ
-  only in decoration normalise to equal text; edited copies score 0.6 and up; the
-  different-story and same-template pairs score 0.35 or less. 0.5 sits in the gap with
-  about two standard errors of MinHash noise on either side.
+- k = 3 tokens. With unigrams or bigrams two different stories on one topic look alike
+  ("Fed holds rates" / "Fed cuts rates"); with 3-shingles each changed word or number breaks
+  up to three shingles, so the same template with other numbers ("Brent rose 2% to $85.10"
+  / "Brent fell 5% to $80.20") scores 0.24, while a wire story with a sentence added or a
+  word dropped keeps 0.77-0.79. Larger k punishes small edits too hard in short posts. Texts
+  shorter than k tokens fall back to unigrams.
+- num_perm = 64. The standard error of the estimate is sqrt(J(1 - J) / 64), 0.0625 at
+  J = 0.5, which keeps both table bands (different stories <= 0.30, edited copies >= 0.77)
+  more than two standard errors from the threshold. 128 slots would halve the variance at
+  twice the hashing time and column size. Each slot is its own hash function: 8 bytes of
+  SHAKE-128 over a fixed seed and the shingle, so every slot is a signed 64-bit integer
+  (PostgreSQL bigint) and a signature is the same in every process, run and Python version.
+- threshold = 0.5, in the middle of the gap. The price: in a post of about ten words, one
+  word changed in the middle drops Jaccard to about 0.45, so such short edits stay apart.
 
-Known non-matches, kept on purpose rather than lowering the threshold until different stories
-merge: a rewording that shares few word runs ("Fed holds rates at 5.25%-5.5%" / "Federal
-Reserve keeps rates unchanged at 5.25-5.5%", Jaccard about 0.1); a headline-only repost of a
-long story (containment, not Jaccard, would catch it); the same story in Russian and
-Ukrainian (the measure is lexical). Those need a semantic model, not this module.
+Known non-matches, kept rather than lowering the threshold until different stories merge:
+a rewording that shares few word runs ("Fed holds rates at 5.25%-5.5%" / "Federal Reserve
+keeps rates unchanged at 5.25-5.5%", Jaccard 0.11); a headline-only repost of a long story
+(containment, not Jaccard, would catch it); the same story in Russian and in Ukrainian (the
+measure is lexical). They need a semantic signal, not this module.
 
-`same_story` compares two texts with the exact Jaccard; `StoryMatcher` matches one post
-against the stored signatures of an event window with the MinHash estimate, through an
-index on signature slots so a post only touches candidates that share at least one slot.
+`same_story` compares two texts with the exact Jaccard. `StoryMatcher` matches one post
+against the stored signatures of an event window with the MinHash estimate, through an index
+on signature slots, so a post only touches the candidates that share at least one slot.
 """
 
 from __future__ import annotations
@@ -243,7 +242,7 @@ def minhash(shingle_hashes: Iterable[int], num_perm: int = NUM_PERM) -> tuple[in
         rows.append(slots.unpack(hasher.digest(width)))
     if not rows:
         return (_EMPTY_SLOT,) * num_perm
-    return tuple(map(min, zip(*rows, strict=True)))[:8] * (num_perm // 8)
+    return tuple(map(min, zip(*rows, strict=True)))
 
 
 def estimate_jaccard(sig_a: Sequence[int], sig_b: Sequence[int]) -> float:

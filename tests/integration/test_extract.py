@@ -202,3 +202,38 @@ def test_stop_signal_releases_jobs_not_finished(settings: Settings, db: Database
     assert ctx.counts["released"] == 4
     rows = q(db, "SELECT status, attempts, leased_by FROM extraction_jobs")
     assert {(r["status"], r["attempts"], r["leased_by"]) for r in rows} == {("pending", 0, None)}
+
+
+def test_idle_worker_wakes_on_notify_when_a_post_is_stored(
+    settings: Settings, db: Database, database_url: str
+) -> None:
+    rawlog = seed(db, [])
+    ctx = JobContext(settings, db, "extract", "11111111-2222-3333-4444-555555555555", threading.Event())
+    options = WorkerOptions(pipeline_version="v1", idle_poll_seconds=60.0, max_runtime_seconds=30)
+    worker = Worker(ctx, ScriptedProvider(), options)
+
+    def store_later() -> None:
+        from civicquant.db import Database as Db
+
+        time_to_idle = threading.Event()
+        time_to_idle.wait(0.5)
+        with Db.connect(database_url) as other:
+            RawLog(other, pipeline_version="v1").store(1001, [RawPost(1001, 1, T0, text=STORY_B)], "live")
+
+    def stop_when_done() -> None:
+        from civicquant.db import Database as Db
+
+        with Db.connect(database_url) as other:
+            for _ in range(300):
+                if queue.counts(other).get("v1") == {"ok": 1}:
+                    break
+                threading.Event().wait(0.1)
+        ctx.stop.set()
+
+    threading.Thread(target=store_later).start()
+    watcher = threading.Thread(target=stop_when_done)
+    watcher.start()
+    asyncio.run(worker.run())
+    watcher.join()
+    assert ctx.counts["ok"] == 1
+    assert ctx.counts["woken_by_notify"] >= 1
