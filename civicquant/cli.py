@@ -340,6 +340,69 @@ def extract(
     _print_counts("extract", counts)
 
 
+class DigestQueue(StrEnum):
+    vip = "vip"
+    breaking_15m = "breaking_15m"
+    breaking_1h = "breaking_1h"
+    breaking_4h = "breaking_4h"
+
+
+@app.command()
+def digest(
+    queue: Annotated[DigestQueue, typer.Option("--queue", help="Which digest.")] = DigestQueue.vip,
+    hours: Annotated[
+        float | None,
+        typer.Option("--hours", min=0.25, max=24, help="Window length (vip: VIP_DIGEST_HOURS)."),
+    ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="Publish the window containing this ISO instant (a re-run)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the messages; send and record nothing.")
+    ] = False,
+    chat: Annotated[
+        str | None, typer.Option("--chat", help="Chat id instead of TG_VIP_CHAT_ID.")
+    ] = None,
+    pipeline_version: Annotated[
+        str | None,
+        typer.Option("--pipeline-version", help="Default: EXTRACTION_PIPELINE_VERSION."),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Resend a window whose last send was cut off by a crash."),
+    ] = False,
+) -> None:
+    """Publish the events first seen in the last completed window, grouped by topic, once.
+
+    Windows are aligned to the cadence (4 h: 00:00, 04:00, ... UTC): a late, repeated or
+    retried run publishes each window exactly once.
+
+    Example: civicquant digest --queue vip --dry-run --at 2026-11-20T10:00:00Z
+    """
+    from civicquant.digest import DigestOptions, digest_job
+    from civicquant.jobs import run_job
+    from civicquant.timeparse import parse_instant
+
+    settings = _settings()
+    options = DigestOptions(
+        queue=queue.value,
+        hours=hours,
+        at=parse_instant(at, "--at") if at else None,
+        dry_run=dry_run,
+        chat_id=chat,
+        pipeline_version=pipeline_version,
+        force=force,
+    )
+    job = f"digest:{queue.value}"
+    if dry_run:
+        # A preview: no lease, and recorded under its own name so health is not fooled.
+        run_job(settings, f"{job}:dry-run", lambda ctx: digest_job(ctx, options))
+        return
+    counts = run_job(settings, job, lambda ctx: digest_job(ctx, options), lease=job)
+    _print_counts("digest", counts)
+
+
 @app.command()
 def login(
     save_to: Annotated[

@@ -94,6 +94,26 @@ class Settings(BaseSettings):
     tg_ops_chat_id: str | None = Field(default=None, alias="TG_OPS_CHAT_ID")
     tg_bot_api_url: str | None = Field(default=None, alias="TG_BOT_API_URL")
 
+    # Digests and alerts
+    vip_digest_hours: float = Field(default=4, gt=0, le=24, alias="VIP_DIGEST_HOURS")
+    digest_topics: str = Field(default="", alias="DIGEST_TOPICS")
+    digest_exclude_topics: str = Field(default="", alias="DIGEST_EXCLUDE_TOPICS")
+    breaking_min_importance: float = Field(default=0.6, ge=0, le=1, alias="BREAKING_MIN_IMPORTANCE")
+    breaking_min_importance_15m: float | None = Field(
+        default=None, ge=0, le=1, alias="BREAKING_MIN_IMPORTANCE_15M"
+    )
+    breaking_min_importance_1h: float | None = Field(
+        default=None, ge=0, le=1, alias="BREAKING_MIN_IMPORTANCE_1H"
+    )
+    breaking_min_importance_4h: float | None = Field(
+        default=None, ge=0, le=1, alias="BREAKING_MIN_IMPORTANCE_4H"
+    )
+    flash_min_importance: float = Field(default=0.85, ge=0, le=1, alias="FLASH_MIN_IMPORTANCE")
+    alert_after_failures: int = Field(default=3, ge=1, alias="ALERT_AFTER_FAILURES")
+    digest_part_interval_seconds: float = Field(
+        default=1.0, ge=0, le=60, alias="DIGEST_PART_INTERVAL_SECONDS"
+    )
+
     @field_validator("health_job_intervals", mode="before")
     @classmethod
     def _intervals_from_text(cls, value: Any) -> Any:
@@ -106,6 +126,23 @@ class Settings(BaseSettings):
                 raise ValueError("expected job=minutes pairs, e.g. 'listen=60,extract=1'")
             return {name.strip(): minutes.strip() for name, minutes in pairs}
         return value
+
+    def digest_topic_list(self) -> list[str]:
+        """DIGEST_TOPICS as a list (empty: every topic)."""
+        return _words(self.digest_topics)
+
+    def digest_exclude_topic_list(self) -> list[str]:
+        """DIGEST_EXCLUDE_TOPICS as a list."""
+        return _words(self.digest_exclude_topics)
+
+    def breaking_min_importance_for(self, queue: str) -> float:
+        """The routing threshold of a breaking queue (its own override, else the common one)."""
+        override = {
+            "breaking_15m": self.breaking_min_importance_15m,
+            "breaking_1h": self.breaking_min_importance_1h,
+            "breaking_4h": self.breaking_min_importance_4h,
+        }.get(queue)
+        return self.breaking_min_importance if override is None else override
 
     @property
     def home(self) -> Path:
@@ -147,6 +184,10 @@ class Settings(BaseSettings):
             value = getattr(self, attr)
             if value is None or value == "":
                 raise ConfigError(f"{name} is not set; this command needs it (see .env.example)")
+
+
+def _words(value: str) -> list[str]:
+    return [item.strip().lower() for item in value.replace(";", ",").split(",") if item.strip()]
 
 
 def env_file() -> Path | None:

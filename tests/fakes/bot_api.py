@@ -265,6 +265,8 @@ class _State:
     scripted: dict[str, deque[Failure]] = field(default_factory=lambda: defaultdict(deque))
     last_message_id: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     usernames: dict[str, int] = field(default_factory=dict)
+    hold_after: int | None = None
+    released: threading.Event = field(default_factory=threading.Event)
 
 
 class FakeBotApi:
@@ -299,6 +301,7 @@ class FakeBotApi:
         traceback: TracebackType | None,
     ) -> None:
         assert self._server is not None and self._thread is not None
+        self.release()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
@@ -331,6 +334,19 @@ class FakeBotApi:
         with self._state.lock:
             self._state.scripted[method].extend([failure] * times)
 
+    def hold_after(self, messages: int) -> None:
+        """Accept `messages` more sendMessage calls, then keep later ones waiting (no answer)
+        until `release()`: a request in flight, as when a process is killed mid-send."""
+        with self._state.lock:
+            self._state.hold_after = len(self._state.sent_messages) + messages
+            self._state.released.clear()
+
+    def release(self) -> None:
+        """Let held sendMessage calls through."""
+        with self._state.lock:
+            self._state.hold_after = None
+        self._state.released.set()
+
     # --- request handling (server threads) ---------------------------------------------
 
     def _handle(self, path: str, params: dict[str, Any]) -> tuple[int, bytes]:
@@ -344,6 +360,13 @@ class FakeBotApi:
             with self._state.lock:
                 queued = self._state.scripted.get(method)
                 scripted = queued.popleft() if queued else None
+                hold = (
+                    method.lower() == "sendmessage"
+                    and self._state.hold_after is not None
+                    and len(self._state.sent_messages) >= self._state.hold_after
+                )
+            if hold:
+                self._state.released.wait(timeout=60)
             if scripted is not None:
                 raise _Answer(scripted)
             if method.lower() == "getme":

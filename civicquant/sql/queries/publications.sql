@@ -1,0 +1,107 @@
+-- reserve_publication --
+-- Reserve a window or an alert before the first send; returns the row only when this call created it.
+INSERT INTO published_posts (queue, chat_id, window_start, window_end, event_id, item_key,
+                             pipeline_version, content_sha256, parts, status, reserved_by)
+VALUES (%(queue)s, %(chat_id)s, %(window_start)s, %(window_end)s, %(event_id)s, %(item_key)s,
+        %(pipeline_version)s, %(content_sha256)s, %(parts)s, 'reserved', %(reserved_by)s)
+ON CONFLICT (queue, chat_id, window_start, coalesce(event_id, 0), item_key) DO NOTHING
+RETURNING id, queue, chat_id, window_start, window_end, event_id, parts, message_ids,
+          sending_part, status, error, reserved_at, sent_at;
+
+-- find_publication --
+-- The publication of a window or alert, if any.
+SELECT id, queue, chat_id, window_start, window_end, event_id, parts, message_ids,
+       sending_part, status, error, reserved_at, sent_at
+FROM published_posts
+WHERE queue = %(queue)s AND chat_id = %(chat_id)s AND window_start = %(window_start)s
+  AND coalesce(event_id, 0) = coalesce(%(event_id)s::bigint, 0) AND item_key = %(item_key)s;
+
+-- take_over_publication --
+-- Resume a failed (or, with --force, a crashed) publication as this run.
+UPDATE published_posts
+SET status = 'reserved', reserved_by = %(reserved_by)s, error = NULL, updated_at = now()
+WHERE id = %(id)s AND status = ANY(%(from_statuses)s::text[])
+RETURNING id;
+
+-- mark_sending --
+-- Note which part is about to be sent (a crash now leaves it unknown whether it went).
+UPDATE published_posts SET sending_part = %(part)s, updated_at = now() WHERE id = %(id)s;
+
+-- record_part --
+-- A part was accepted by Telegram: keep its message id.
+UPDATE published_posts
+SET message_ids = message_ids || %(message_id)s::bigint, sending_part = NULL, updated_at = now()
+WHERE id = %(id)s;
+
+-- mark_sent --
+-- Every part went out.
+UPDATE published_posts SET status = 'sent', sent_at = now(), updated_at = now() WHERE id = %(id)s;
+
+-- mark_failed --
+-- Sending stopped on an error; the next run resumes from the next unsent part.
+UPDATE published_posts
+SET status = 'failed', error = %(error)s, sending_part = NULL, updated_at = now()
+WHERE id = %(id)s;
+
+-- stale_reservations --
+-- Publications left `reserved` by a crash, for health.
+SELECT id, queue, chat_id, window_start, event_id, reserved_by, reserved_at,
+       cardinality(parts) AS parts_total, cardinality(message_ids) AS parts_sent, sending_part
+FROM published_posts
+WHERE status = 'reserved' AND reserved_at < now() - make_interval(secs => %(older_than_seconds)s)
+ORDER BY reserved_at;
+
+-- last_sent_per_queue --
+-- When each queue last published, for health.
+SELECT queue, max(sent_at) AS last_sent_at FROM published_posts
+WHERE status = 'sent' GROUP BY queue ORDER BY queue;
+
+-- window_events --
+-- Events first seen in a window, with their live sources, filtered for a digest queue.
+SELECT e.id, e.topic, e.headline, e.importance, e.first_seen_at, e.source_count,
+       e.is_breaking, e.breaking_window,
+       coalesce(src.sources, '[]'::jsonb) AS sources
+FROM events e
+LEFT JOIN LATERAL (
+    SELECT jsonb_agg(jsonb_build_object('channel_id', s.channel_id, 'username', c.username,
+                                        'message_id', s.message_id)
+                     ORDER BY s.posted_at, s.channel_id) AS sources
+    FROM event_sources s
+    JOIN raw_messages m ON m.id = s.raw_message_id
+    JOIN channels c ON c.channel_id = s.channel_id
+    WHERE s.event_id = e.id AND m.deleted_at IS NULL
+) src ON true
+WHERE e.pipeline_version = %(pipeline_version)s
+  AND e.first_seen_at >= %(window_start)s AND e.first_seen_at < %(window_end)s
+  AND e.headline <> ''
+  AND (%(topics)s::text[] IS NULL OR e.topic = ANY(%(topics)s::text[]))
+  AND NOT (e.topic = ANY(%(exclude_topics)s::text[]))
+  AND (%(breaking_window)s::text IS NULL
+       OR (e.is_breaking AND e.breaking_window = %(breaking_window)s::text
+           AND e.importance >= %(min_importance)s))
+  AND (%(skip_flashed_chat)s::text IS NULL OR NOT EXISTS (
+        SELECT 1 FROM published_posts p
+        WHERE p.queue = 'flash' AND p.chat_id = %(skip_flashed_chat)s::text
+          AND p.event_id = e.id AND p.status = 'sent'))
+ORDER BY e.importance DESC, e.first_seen_at, e.id;
+
+-- flash_candidates --
+-- Among events just touched, those breaking and important enough for an immediate alert.
+SELECT e.id, e.topic, e.headline, e.importance, e.first_seen_at, e.source_count,
+       e.is_breaking, e.breaking_window,
+       coalesce(src.sources, '[]'::jsonb) AS sources
+FROM events e
+LEFT JOIN LATERAL (
+    SELECT jsonb_agg(jsonb_build_object('channel_id', s.channel_id, 'username', c.username,
+                                        'message_id', s.message_id)
+                     ORDER BY s.posted_at, s.channel_id) AS sources
+    FROM event_sources s
+    JOIN channels c ON c.channel_id = s.channel_id
+    WHERE s.event_id = e.id
+) src ON true
+WHERE e.id = ANY(%(event_ids)s::bigint[])
+  AND e.is_breaking AND e.importance >= %(min_importance)s AND e.headline <> ''
+  AND NOT EXISTS (
+        SELECT 1 FROM published_posts p
+        WHERE p.queue = 'flash' AND p.chat_id = %(chat_id)s AND p.event_id = e.id)
+ORDER BY e.importance DESC, e.id;
