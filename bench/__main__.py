@@ -1,0 +1,101 @@
+"""`python -m bench [--quick] [--only NAME[,NAME]]`: run the benchmarks, print one table.
+
+A default run rewrites bench/RESULTS.md; --quick and --only runs write bench/out/RESULTS.md
+instead (unless --results says where), so a smoke run never replaces the real figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import tempfile
+import time
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import cold_start, export_import, extract_llm, extract_rules, live_ingest, pending
+from bench import queue_claims
+from bench.context import OUT, Benchmark, Context
+from bench.machine import this_machine
+from bench.pg import server
+from bench.results import Row, table, write_results
+
+BENCHMARKS: dict[str, Benchmark] = {
+    "queue": queue_claims.run,
+    "export_import": export_import.run,
+    "extract_rules": extract_rules.run,
+    "extract_llm": extract_llm.run,
+    "cold_start": cold_start.run,
+    "live_ingest": live_ingest.run,
+    "digest": pending.digest,
+    "breaking_latency": pending.breaking_latency,
+}
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    names = _selected(args.only)
+    results = args.results or (OUT / "RESULTS.md" if args.quick or args.only else RESULTS)
+    started_at = datetime.now(UTC)
+    started = time.monotonic()
+    rows: list[Row] = []
+    with server() as srv, tempfile.TemporaryDirectory(prefix="cq-bench-") as workdir:
+        machine = this_machine(srv.version)
+        print(f"# {machine.describe()}; database: {srv.source}", file=sys.stderr)
+        ctx = Context(srv, args.quick, Path(workdir))
+        for name in names:
+            print(f"# {name} ...", file=sys.stderr, flush=True)
+            begun = time.monotonic()
+            rows += _run_one(name, ctx)
+            print(f"# {name}: {time.monotonic() - begun:.0f} s", file=sys.stderr, flush=True)
+    seconds = time.monotonic() - started
+    print(table(rows))
+    results.parent.mkdir(parents=True, exist_ok=True)
+    command = shlex.join(["python", "-m", "bench", *(argv if argv is not None else sys.argv[1:])])
+    write_results(
+        results,
+        rows,
+        machine,
+        server_source=f"{srv.source} (scratch databases, dropped after each benchmark)",
+        command=command,
+        seconds=seconds,
+        started=started_at,
+    )
+    print(f"# wrote {results} ({seconds / 60:.1f} min)", file=sys.stderr)
+    return 1 if any(row.verdict == "error" for row in rows) else 0
+
+
+def _run_one(name: str, ctx: Context) -> list[Row]:
+    """A benchmark's rows; one `error` row if it raised, so the others still run."""
+    try:
+        return BENCHMARKS[name](ctx)
+    except Exception as exc:
+        traceback.print_exc()
+        return [Row(name, None, "", "", None, "", "error", note=f"{type(exc).__name__}: {exc}")]
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument(
+        "--only", metavar="NAME[,NAME]", help=f"run only these: {', '.join(BENCHMARKS)}"
+    )
+    parser.add_argument("--results", type=Path, help="where to write the results file")
+    return parser.parse_args(argv)
+
+
+def _selected(only: str | None) -> list[str]:
+    if not only:
+        return list(BENCHMARKS)
+    names = [name.strip() for name in only.split(",") if name.strip()]
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        raise SystemExit(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+    return names
+
+
+if __name__ == "__main__":
+    sys.exit(main())
