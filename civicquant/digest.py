@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -18,8 +18,10 @@ from civicquant import publications
 from civicquant.config import Settings
 from civicquant.db import Database
 from civicquant.errors import ConfigError
-from civicquant.jobs import JobContext
 from civicquant.render import DigestEvent, SourceLink, render_digest, render_text_preview
+
+if TYPE_CHECKING:
+    from civicquant.jobs import JobContext
 
 log = structlog.get_logger("civicquant.digest")
 

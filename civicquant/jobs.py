@@ -20,7 +20,7 @@ from typing import Any
 
 import structlog
 
-from civicquant import leases, logs, migrations, runs
+from civicquant import alerts, leases, logs, migrations, runs
 from civicquant.config import Settings
 from civicquant.db import Database, hostname, open_database
 from civicquant.errors import CivicquantError
@@ -121,7 +121,7 @@ def _run_body(
         body(ctx)
     except BaseException as exc:
         error = _error_line(exc)
-        _record_end(db, run_id, "failed", ctx.summary(), error)
+        _record_end(ctx, "failed", error)
         log.error("job_failed", error=error, **ctx.summary())
         if isinstance(exc, CivicquantError):
             raise
@@ -131,9 +131,9 @@ def _run_body(
     else:
         if heartbeat is not None and heartbeat.lost:
             error = f"lease {lease} was lost (expired and taken over) while running"
-            _record_end(db, run_id, "failed", ctx.summary(), error)
+            _record_end(ctx, "failed", error)
             raise CivicquantError(error)
-        _record_end(db, run_id, "success", ctx.summary(), None)
+        _record_end(ctx, "success", None)
         log.info("job_finished", **ctx.summary())
         return ctx.summary()
     finally:
@@ -147,14 +147,18 @@ def _run_body(
                 log.warning("lease_release_failed", lease=lease, error=str(exc))
 
 
-def _record_end(
-    db: Database, run_id: str, status: str, counts: dict[str, Any], error: str | None
-) -> None:
+def _record_end(ctx: JobContext, status: str, error: str | None) -> None:
+    """Record how the run ended, then let alerts see the job's failure streak."""
     try:
-        runs.finish(db, run_id, status, counts, error)
+        runs.finish(ctx.db, ctx.run_id, status, ctx.summary(), error)
     except CivicquantError as exc:
         # The database went away: the run stays `running` and health sees it as stale.
         log.error("job_run_not_recorded", status=status, error=str(exc))
+        return
+    try:
+        alerts.after_run(ctx.settings, ctx.db, ctx.job_name, ctx.run_id, status)
+    except CivicquantError as exc:
+        log.error("job_alert_check_failed", error=str(exc))
 
 
 def _error_line(exc: BaseException) -> str:

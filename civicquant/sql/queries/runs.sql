@@ -46,3 +46,14 @@ LEFT JOIN LATERAL (
     ORDER BY r.started_at DESC LIMIT 1
 ) last_run ON true
 ORDER BY jobs.job_name;
+
+-- failure_streak --
+-- Failed runs of a job since its last success, not counting the given run; the first failure's start and the latest error.
+SELECT count(*) AS failures, min(f.started_at) AS streak_started_at,
+       (array_agg(f.error ORDER BY f.started_at DESC))[1] AS last_error
+FROM job_runs f
+WHERE f.job_name = %(job_name)s AND f.status = 'failed' AND f.run_id <> %(run_id)s
+  AND f.started_at > coalesce(
+        (SELECT max(s.started_at) FROM job_runs s
+         WHERE s.job_name = %(job_name)s AND s.status = 'success' AND s.run_id <> %(run_id)s),
+        '-infinity');

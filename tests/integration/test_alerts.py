@@ -1,0 +1,117 @@
+"""Breaking alerts from extract and failure alerts to the ops chat, through a fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from civicquant.alerts import FlashAlerts
+from civicquant.config import Settings, load_settings
+from civicquant.db import Database
+from civicquant.errors import CivicquantError
+from civicquant.extract import Worker, WorkerOptions
+from civicquant.jobs import JobContext, run_job
+from civicquant.posts import Channel, RawPost
+from civicquant.rawlog import RawLog
+from tests.fakes import bot_api
+from tests.fakes.bot_api import FakeBotApi
+from tests.fakes.providers import ScriptedProvider
+
+VIP = "-1001111111111"
+OPS = "-1002222222222"
+T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+FLASH = "🚨 BREAKING: Explosion reported at Ras Tanura oil terminal in Saudi Arabia; Brent jumps 6% to $84 — Reuters"
+CALM = "Euro area services PMI edges up to 49.9 in November from 49.8"
+
+
+@pytest.fixture
+def bot() -> Iterator[FakeBotApi]:
+    with FakeBotApi() as server:
+        yield server
+
+
+@pytest.fixture
+def publishing(settings: Settings, bot: FakeBotApi, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("TG_BOT_TOKEN", bot_api.TOKEN)
+    monkeypatch.setenv("TG_BOT_API_URL", bot.url)
+    monkeypatch.setenv("TG_VIP_CHAT_ID", VIP)
+    monkeypatch.setenv("TG_OPS_CHAT_ID", OPS)
+    monkeypatch.setenv("FLASH_MIN_IMPORTANCE", "0.5")
+    return load_settings()
+
+
+def extract(settings: Settings, db: Database, texts: list[str], *, side_effects: bool = True) -> None:
+    rawlog = RawLog(db, pipeline_version="v1")
+    rawlog.save_channel(Channel(1001, "wirewatch"))
+    start = len(db.connection.execute("SELECT id FROM raw_messages").fetchall())
+    rawlog.store(1001, [RawPost(1001, start + i + 1, T0, text=t) for i, t in enumerate(texts)], "live")
+    ctx = JobContext(settings, db, "extract", "e" * 36, threading.Event())
+    options = WorkerOptions("v1", oneshot=True, side_effects=side_effects)
+    flash = FlashAlerts(settings, holder=ctx.run_id) if side_effects else None
+
+    async def run() -> None:
+        await Worker(ctx, ScriptedProvider(), options, after_commit=flash).run()
+        if flash:
+            await flash.aclose()
+
+    asyncio.run(run())
+
+
+def test_breaking_event_is_flashed_once_to_the_vip_chat(
+    publishing: Settings, db: Database, bot: FakeBotApi
+) -> None:
+    extract(publishing, db, [FLASH, CALM])
+    [alert] = bot.sent_messages
+    assert alert.chat_id == VIP and "Ras Tanura" in alert.text and "BREAKING" in alert.text
+    # The same story from another post joins the event: no second alert.
+    extract(publishing, db, [FLASH + " (update)"])
+    assert len(bot.sent_messages) == 1
+
+
+def test_no_side_effects_sends_nothing(publishing: Settings, db: Database, bot: FakeBotApi) -> None:
+    extract(publishing, db, [FLASH], side_effects=False)
+    assert bot.requests == []
+
+
+def test_flash_failure_does_not_fail_extraction(
+    publishing: Settings, db: Database, bot: FakeBotApi
+) -> None:
+    bot.fail_next(bot_api.BOT_KICKED)
+    extract(publishing, db, [FLASH])
+    jobs = db.connection.execute("SELECT status FROM extraction_jobs").fetchall()
+    assert [j["status"] for j in jobs] == ["ok"]
+
+
+def failing_runs(settings: Settings, count: int) -> None:
+    def body(ctx: JobContext) -> None:
+        raise CivicquantError("provider unreachable")
+
+    for _ in range(count):
+        with pytest.raises(CivicquantError):
+            run_job(settings, "extract", body)
+
+
+def test_failure_streak_alerts_once_and_recovery_once(
+    publishing: Settings, db: Database, bot: FakeBotApi
+) -> None:
+    failing_runs(publishing, 5)
+    ops = [m for m in bot.sent_messages if m.chat_id == OPS]
+    assert len(ops) == 1 and "failed 3 times in a row" in ops[0].text
+    run_job(publishing, "extract", lambda ctx: None)
+    run_job(publishing, "extract", lambda ctx: None)
+    ops = [m for m in bot.sent_messages if m.chat_id == OPS]
+    assert len(ops) == 2 and "recovered after 5 failed runs" in ops[1].text
+
+
+def test_without_an_ops_chat_alerts_are_logged_only(
+    settings: Settings, db: Database
+) -> None:
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs:
+        failing_runs(settings, 3)
+    assert [e["job_alert"] for e in logs if e["event"] == "job_alert"] == ["failing"]
