@@ -100,6 +100,17 @@ def scratch_database(srv: Server, label: str, *, migrate: bool = True) -> Iterat
         drop_database(srv, name)
 
 
+@contextmanager
+def scratch_copy(srv: Server, url: str, label: str) -> Iterator[str]:
+    """A copy of the database at `url` (no one may be connected to it); dropped afterwards."""
+    name = f"cq_bench_{label}_{uuid.uuid4().hex[:8]}"
+    create_database(srv, name, template=dbname(url))
+    try:
+        yield srv.database_url(name)
+    finally:
+        drop_database(srv, name)
+
+
 def create_database(srv: Server, name: str, *, template: str | None = None) -> None:
     statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
     if template is not None:

@@ -11,7 +11,7 @@ import json
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -121,7 +121,47 @@ def check(settings: Settings, *, now: datetime | None = None) -> HealthReport:
         report.jobs.extend(_job_freshness(db, settings, report.checked_at))
         report.channels.extend(_channel_lag(db, report.checked_at))
         report.queues.extend(_queue_backlog(db))
+        report.checks.extend(_publication_checks(db, report.checked_at))
+        report.checks.extend(_flood_wait_checks(db, report.checked_at))
     return report
+
+
+def _publication_checks(db: Database, now: datetime) -> list[Check]:
+    from civicquant import publications
+
+    checks = []
+    stuck = publications.stale_reservations(db)
+    if stuck:
+        first = stuck[0]
+        checks.append(
+            Check(
+                "publications",
+                "stale",
+                f"{len(stuck)} left reserved by a crash (oldest: {first['queue']} "
+                f"{first['window_start']:%Y-%m-%d %H:%M}, {first['parts_sent']}/"
+                f"{first['parts_total']} parts sent); see `civicquant digest --force`",
+            )
+        )
+    for queue, sent_at in sorted(publications.last_sent(db).items()):
+        checks.append(
+            Check(f"last {queue} post", "ok", f"{_duration((now - sent_at).total_seconds())} ago")
+        )
+    return checks
+
+
+def _flood_wait_checks(db: Database, now: datetime) -> list[Check]:
+    rows = db.fetch_all("flood_waits_since", {"since": now - timedelta(days=1)})
+    return [
+        Check(
+            f"floodwait {row['job_name']}",
+            "stale" if row["any_too_long"] else "ok",
+            f"{row['waits']} FloodWait(s) in the last day, {row['seconds']}s in all"
+            + (
+                ", one longer than FLOODWAIT_MAX_SECONDS ended a run" if row["any_too_long"] else ""
+            ),
+        )
+        for row in rows
+    ]
 
 
 def _age(now: datetime, then: datetime | None) -> float | None:

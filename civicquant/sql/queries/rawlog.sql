@@ -113,3 +113,8 @@ ON CONFLICT DO NOTHING;
 -- record_flood_wait --
 -- Remember a FloodWait Telegram asked of us.
 INSERT INTO flood_waits (job_name, seconds, slept) VALUES (%(job_name)s, %(seconds)s, %(slept)s);
+
+-- flood_waits_since --
+-- FloodWaits asked of us since a moment, per job, for health.
+SELECT job_name, count(*) AS waits, sum(seconds) AS seconds, bool_or(NOT slept) AS any_too_long
+FROM flood_waits WHERE created_at >= %(since)s GROUP BY job_name ORDER BY job_name;
