@@ -15,8 +15,15 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import cold_start, export_import, extract_llm, extract_rules, live_ingest, pending
-from bench import queue_claims
+from bench import (
+    cold_start,
+    export_import,
+    extract_llm,
+    extract_rules,
+    live_ingest,
+    pending,
+    queue_claims,
+)
 from bench.context import OUT, Benchmark, Context
 from bench.machine import this_machine
 from bench.pg import server
@@ -93,7 +100,9 @@ def _selected(only: str | None) -> list[str]:
     names = [name.strip() for name in only.split(",") if name.strip()]
     unknown = [name for name in names if name not in BENCHMARKS]
     if unknown:
-        raise SystemExit(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+        raise SystemExit(
+            f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}"
+        )
     return names
 
 

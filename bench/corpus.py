@@ -62,8 +62,7 @@ TEMPLATES = (
     "Shares {jump} {pct}% after hours. ${cash}",
     "Morning brief: Asian shares mixed — {index} {sign}{pct}%, {index2} {sign2}{pct2}%. "
     "{commodity} ${price}. Coming up: {country} PMI at {hour}:00 UTC. {tag}",
-    "{marker}SEC {approves} spot {coin} ETF applications from {n} issuers; trading to "
-    "start {day}.",
+    "{marker}SEC {approves} spot {coin} ETF applications from {n} issuers; trading to start {day}.",
     "СРОЧНО: ЦБ РФ {ru_move} ключевую ставку до {rate}% годовых. Рубль {ru_fx} к доллару.",
     "Минфин {country_ru} разместил ОФЗ на {bn} млрд рублей при спросе {bn2} млрд. "
     "Доходность {pct}%.",

@@ -91,7 +91,9 @@ def _copy_rate(url: str) -> float:
     stream = io.BytesIO()
     with psycopg.connect(url, autocommit=True) as conn:
         with conn.cursor() as cur:
-            dump = f"COPY (SELECT {COLUMNS} FROM raw_messages ORDER BY id) TO STDOUT (FORMAT binary)"
+            dump = (
+                f"COPY (SELECT {COLUMNS} FROM raw_messages ORDER BY id) TO STDOUT (FORMAT binary)"
+            )
             with cur.copy(dump) as copy:
                 for chunk in copy:
                     stream.write(chunk)

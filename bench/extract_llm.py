@@ -38,7 +38,13 @@ def run(ctx: Context) -> list[Row]:
                 LLM_API_URL=chat.url,
                 LLM_MODEL_NAME="bench",
             )
-            args = [processes.civicquant(), "extract", "--oneshot", "--concurrency", str(CONCURRENCY)]
+            args = [
+                processes.civicquant(),
+                "extract",
+                "--oneshot",
+                "--concurrency",
+                str(CONCURRENCY),
+            ]
             finished = processes.run(args, env, ctx.workdir).check("civicquant extract")
             served, most_in_flight = len(chat.requests), chat.max_in_flight
         done = ok_jobs(url)

