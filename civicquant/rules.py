@@ -48,7 +48,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 from civicquant.extraction import (
     ENTITIES_MAX,
@@ -63,7 +62,7 @@ from civicquant.extraction import (
     Topic,
 )
 
-__all__ = ["RULES_VERSION", "RulesProvider", "extract"]
+__all__ = ["RULES_VERSION", "extract"]
 
 RULES_VERSION = "rules-v1"
 
@@ -846,17 +845,6 @@ _FIFTEEN_MINUTE_IMPORTANCE = 850
 # --------------------------------------------------------------------------------------
 # The extractor
 # --------------------------------------------------------------------------------------
-
-
-class RulesProvider:
-    """The extraction provider that needs no network, key or model: `extract` below."""
-
-    name: ClassVar[str] = "rules"
-    model: ClassVar[str] = RULES_VERSION
-
-    def extract(self, post_text: str) -> Extraction:
-        """The deterministic `Extraction` of one post's text."""
-        return extract(post_text)
 
 
 def extract(text: str) -> Extraction:

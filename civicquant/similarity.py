@@ -36,9 +36,9 @@ keeps rates unchanged at 5.25-5.5%", Jaccard 0.11); a headline-only repost of a 
 (containment, not Jaccard, would catch it); the same story in Russian and in Ukrainian (the
 measure is lexical). They need a semantic signal, not this module.
 
-`same_story` compares two texts with the exact Jaccard. `StoryMatcher` matches one post
-against the stored signatures of an event window with the MinHash estimate, through an index
-on signature slots, so a post only touches the candidates that share at least one slot.
+`same_story` compares two texts with the exact Jaccard. civicquant.events matches a post
+against the stored signatures of recent events with the MinHash estimate, finding the
+candidates through LSH bands of the signature.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ import struct
 import unicodedata
 from collections.abc import Hashable, Iterable, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from operator import eq
 
 SIMILARITY_VERSION = "1"
@@ -299,126 +299,3 @@ def sketch(text: str, *, k: int = SHINGLE_K, num_perm: int = NUM_PERM) -> Sketch
         shingles=shingle_hashes,
         signature=minhash(shingle_hashes, num_perm),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """One post already in an event: its event id, fingerprint and signature or shingles.
-
-    Candidates loaded from the database carry the stored signature (`tuple(row["signature"])`);
-    in-memory ones may carry shingles instead, which are compared exactly and win over the
-    signature when both are given. Shingles must come from the matcher's k.
-    """
-
-    event_id: int
-    fingerprint: str
-    signature: tuple[int, ...] | None = None
-    shingles: frozenset[int] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Match:
-    """The event a post joins and how alike they are (1.0 for an equal fingerprint)."""
-
-    event_id: int
-    score: float
-    exact: bool = False
-
-
-@dataclass(slots=True)
-class StoryMatcher:
-    """Matches new posts against the candidate events of one time window.
-
-    An equal fingerprint wins outright. Otherwise the best score at or above the threshold
-    wins: the exact Jaccard for candidates that carry shingles, the MinHash estimate for those
-    that carry only a signature. Ties go to the lowest event id, so a rerun decides the same.
-    """
-
-    threshold: float = SAME_STORY_THRESHOLD
-    k: int = SHINGLE_K
-    num_perm: int = NUM_PERM
-    _by_fingerprint: dict[str, int] = field(default_factory=dict, init=False, repr=False)
-    _slot_index: list[dict[int, list[int]]] = field(default_factory=list, init=False, repr=False)
-    _signature_events: list[int] = field(default_factory=list, init=False, repr=False)
-    _shingled: list[tuple[int, frozenset[int]]] = field(
-        default_factory=list, init=False, repr=False
-    )
-    _fingerprint_only: int = field(default=0, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.threshold <= 1.0:
-            raise ValueError(f"threshold must be in (0, 1], not {self.threshold}")
-        if self.k < 1 or self.num_perm < 1:
-            raise ValueError("k and num_perm must be at least 1")
-        self._slot_index = [{} for _ in range(self.num_perm)]
-
-    def __len__(self) -> int:
-        """How many candidates were added."""
-        return len(self._signature_events) + len(self._shingled) + self._fingerprint_only
-
-    def add(self, candidate: Candidate) -> None:
-        """Make `candidate` matchable; a signature of another length is a ValueError."""
-        signature = candidate.signature
-        if signature is not None and len(signature) != self.num_perm:
-            raise ValueError(
-                f"event {candidate.event_id}: signature has {len(signature)} slots, "
-                f"the matcher uses {self.num_perm}"
-            )
-        known = self._by_fingerprint.get(candidate.fingerprint)
-        if known is None or candidate.event_id < known:
-            self._by_fingerprint[candidate.fingerprint] = candidate.event_id
-        if candidate.shingles is not None:
-            self._shingled.append((candidate.event_id, candidate.shingles))
-        elif signature is not None and signature[0] != _EMPTY_SLOT:
-            position = len(self._signature_events)
-            self._signature_events.append(candidate.event_id)
-            for slot, value in zip(self._slot_index, signature, strict=True):
-                slot.setdefault(value, []).append(position)
-        else:
-            self._fingerprint_only += 1
-
-    def add_all(self, candidates: Iterable[Candidate]) -> None:
-        """Add every candidate."""
-        for candidate in candidates:
-            self.add(candidate)
-
-    def sketch(self, text: str) -> Sketch:
-        """The sketch of `text` with this matcher's k and num_perm."""
-        return sketch(text, k=self.k, num_perm=self.num_perm)
-
-    def match_text(self, text: str) -> Match | None:
-        """The event the post `text` belongs to, or None when it is a new story."""
-        return self.match(self.sketch(text))
-
-    def match(self, post: Sketch) -> Match | None:
-        """The event the sketched post belongs to, or None when it is a new story."""
-        if len(post.signature) != self.num_perm:
-            raise ValueError(
-                f"the post's signature has {len(post.signature)} slots, "
-                f"the matcher uses {self.num_perm}"
-            )
-        if post.empty:
-            return None
-        exact = self._by_fingerprint.get(post.fingerprint)
-        if exact is not None:
-            return Match(exact, 1.0, exact=True)
-        best: Match | None = None
-        for event_id, candidate_shingles in self._shingled:
-            best = self._better(best, event_id, jaccard(post.shingles, candidate_shingles))
-        if self._signature_events:
-            shared: dict[int, int] = {}
-            for slot, value in zip(self._slot_index, post.signature, strict=True):
-                for position in slot.get(value, ()):
-                    shared[position] = shared.get(position, 0) + 1
-            for position, count in shared.items():
-                event_id = self._signature_events[position]
-                best = self._better(best, event_id, count / self.num_perm)
-        return best
-
-    def _better(self, best: Match | None, event_id: int, score: float) -> Match | None:
-        """The better of `best` and (event_id, score): higher score, then lower event id."""
-        if score < self.threshold:
-            return best
-        if best is None or score > best.score or (score == best.score and event_id < best.event_id):
-            return Match(event_id, score)
-        return best

@@ -22,7 +22,7 @@ from civicquant.extraction import (
     TOPICS,
     Extraction,
 )
-from civicquant.rules import RULES_VERSION, RulesProvider, extract
+from civicquant.rules import extract
 
 
 @dataclass(frozen=True)
@@ -777,13 +777,3 @@ def test_valid_payload_validates() -> None:
 def test_invalid_payload_is_rejected(change: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         Extraction.model_validate({**_VALID, **change})
-
-
-def test_rules_provider_names_itself_and_delegates_to_extract() -> None:
-    provider = RulesProvider()
-    text = CASES[0].text
-
-    assert provider.name == "rules"
-    assert provider.model == RULES_VERSION
-    assert RULES_VERSION.startswith("rules-v")
-    assert provider.extract(text) == extract(text)

@@ -111,7 +111,7 @@ WITH scored AS (
     CROSS JOIN LATERAL (
         SELECT ((a.topic <> b.topic)::int
                 + (a.is_breaking <> b.is_breaking)::int
-                + 0.4 * (a.breaking_window IS DISTINCT FROM b.breaking_window)::int
+                + 0.5 * (a.breaking_window IS DISTINCT FROM b.breaking_window)::int
                 + abs(a.importance::numeric - b.importance::numeric)
                 + (1 - j.jaccard)::numeric)::float8 AS score
     ) AS d
