@@ -43,7 +43,7 @@ from typing import IO, Any
 
 import structlog
 
-from civicquant.db import Database, Row
+from civicquant.db import Database
 from civicquant.errors import CivicquantError, InputFormatError, UsageError
 from civicquant.jobs import JobContext
 from civicquant.timeparse import parse_duration
@@ -136,7 +136,9 @@ class ArchiveFile:
                 key_max=int(entry["key_max"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise InputFormatError(f"{MANIFEST}: the entry for {path} is malformed ({exc})") from None
+            raise InputFormatError(
+                f"{MANIFEST}: the entry for {path} is malformed ({exc})"
+            ) from None
 
 
 @dataclass(slots=True)
@@ -436,11 +438,7 @@ def _delete_archived(
     if table == "raw_messages":
         batches: Iterator[tuple[list[int], list[int]]] = _raw_batches(root, outcome, batch_size)
     else:
-        keys = (
-            key
-            for item in outcome.files
-            for key in _keys(root / item.path)
-        )
+        keys = (key for item in outcome.files for key in _keys(root / item.path))
         batches = ((chunk, []) for chunk in _chunks(keys, batch_size))
     for ids, revision_ids in batches:
         if stop.is_set():
@@ -524,9 +522,7 @@ def _posts_with_revisions(
     root: Path, files: Sequence[ArchiveFile]
 ) -> Iterator[tuple[int, list[int]]]:
     # A day's revisions file is sorted by post, like the day's posts file: walk both at once.
-    revisions_by_stem = {
-        Path(item.path).name: item for item in files if item.table == REVISIONS
-    }
+    revisions_by_stem = {Path(item.path).name: item for item in files if item.table == REVISIONS}
     for item in files:
         if item.table != "raw_messages":
             continue
@@ -600,7 +596,7 @@ class _TableArchive:
         self._closed = False
 
     def stem(self, day: date) -> str:
-        """The file name (without suffix) this run uses for a day: the date, or date.N when taken."""
+        """The file name (no suffix) this run uses for a day: the date, or date.N when taken."""
         if day in self._files:
             return self._files[day].stem
         if self._stem_of is not None:
@@ -658,7 +654,9 @@ class _TableArchive:
                     out.flush()
                     os.fsync(out.fileno())
                 if day_file.final.exists():
-                    raise ArchiveError(f"{day_file.final} appeared while archiving; nothing deleted")
+                    raise ArchiveError(
+                        f"{day_file.final} appeared while archiving; nothing deleted"
+                    )
                 os.replace(day_file.temp, day_file.final)
                 done.append(
                     ArchiveFile(
@@ -866,9 +864,7 @@ def restore(db: Database, path: Path, *, batch_size: int = BATCH_SIZE) -> Restor
     inserted = 0
     for batch in _line_chunks(path, batch_size):
         rows += len(batch)
-        inserted += db.execute(
-            f"prune_{table}_restore", {"rows": "[" + ",".join(batch) + "]"}
-        )
+        inserted += db.execute(f"prune_{table}_restore", {"rows": "[" + ",".join(batch) + "]"})
     log.info(
         "prune_restored",
         path=str(path),
@@ -877,7 +873,9 @@ def restore(db: Database, path: Path, *, batch_size: int = BATCH_SIZE) -> Restor
         inserted=inserted,
         verified=entry is not None,
     )
-    return RestoreResult(path=path, table=table, rows=rows, inserted=inserted, verified=entry is not None)
+    return RestoreResult(
+        path=path, table=table, rows=rows, inserted=inserted, verified=entry is not None
+    )
 
 
 def _manifest_entry_for(path: Path) -> ArchiveFile | None:

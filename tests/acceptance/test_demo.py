@@ -25,7 +25,12 @@ def test_demo_imports_extracts_and_prints_a_digest(stable_tmp: Path) -> None:
     }
     try:
         result = subprocess.run(
-            ["sh", "scripts/demo.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+            ["sh", "scripts/demo.sh"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert result.returncode == 0, result.stderr[-3000:]
         out = result.stdout
@@ -36,7 +41,12 @@ def test_demo_imports_extracts_and_prints_a_digest(stable_tmp: Path) -> None:
         assert "Traceback" not in result.stderr
 
         again = subprocess.run(
-            ["sh", "scripts/demo.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+            ["sh", "scripts/demo.sh"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert again.returncode == 0, again.stderr[-3000:]
         assert "backfill: unchanged=25" in again.stdout  # a second run duplicates nothing

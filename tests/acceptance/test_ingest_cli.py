@@ -9,7 +9,9 @@ import pytest
 from civicquant.db import Database
 from tests.acceptance.conftest import run_cli
 
-SHARED_EXPORT = Path(__file__).resolve().parents[3] / "shared" / "data" / "trantor_library_result.json"
+SHARED_EXPORT = (
+    Path(__file__).resolve().parents[3] / "shared" / "data" / "trantor_library_result.json"
+)
 SAMPLES = Path(__file__).resolve().parents[2] / "civicquant" / "samples"
 
 
@@ -27,23 +29,32 @@ def test_export_import_then_reimport_then_enqueue_a_new_version(database_url: st
     again = run_cli("enqueue", "--pipeline-version", "v2", env=env)
     assert again.returncode == 0 and "enqueued=" not in again.stdout
     with Database.connect(database_url) as db:
-        versions = {r["pipeline_version"] for r in db.connection.execute("SELECT DISTINCT pipeline_version FROM extraction_jobs").fetchall()}
+        versions = {
+            r["pipeline_version"]
+            for r in db.connection.execute(
+                "SELECT DISTINCT pipeline_version FROM extraction_jobs"
+            ).fetchall()
+        }
     assert versions == {"v1", "v2"}
 
 
 @pytest.mark.skipif(not SHARED_EXPORT.exists(), reason="shared export absent")
 def test_real_export_imports_through_the_cli(database_url: str) -> None:
-    result = run_cli("backfill", "--from-export", str(SHARED_EXPORT), env={"DATABASE_URL": database_url})
+    result = run_cli(
+        "backfill", "--from-export", str(SHARED_EXPORT), env={"DATABASE_URL": database_url}
+    )
     assert result.returncode == 0, result.stderr
     assert "inserted=908" in result.stdout and "service_skipped=16" in result.stdout
 
 
-def test_a_file_that_is_not_an_export_is_one_line_and_exit_2(database_url: str, tmp_path: Path) -> None:
+def test_a_file_that_is_not_an_export_is_one_line_and_exit_2(
+    database_url: str, tmp_path: Path
+) -> None:
     bogus = tmp_path / "notes.json"
     bogus.write_text('{"hello": "world"}')
     result = run_cli("backfill", "--from-export", str(bogus), env={"DATABASE_URL": database_url})
     assert result.returncode == 2
-    [line] = [l for l in result.stderr.splitlines() if l.startswith("civicquant:")]
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("civicquant:")]
     assert "notes.json" in line
     assert "Traceback" not in result.stderr
 
@@ -53,7 +64,10 @@ def test_a_file_that_is_not_an_export_is_one_line_and_exit_2(database_url: str, 
     [
         (("backfill", "--since", "2026-11-01"), "has no UTC offset"),
         (("backfill", "--since", "yesterday"), "is not an ISO 8601 time"),
-        (("backfill", "--since", "2026-11-02T00:00Z", "--until", "2026-11-01T00:00Z"), "is not after"),
+        (
+            ("backfill", "--since", "2026-11-02T00:00Z", "--until", "2026-11-01T00:00Z"),
+            "is not after",
+        ),
         (("backfill",), "exactly one of --since, --from-export or --gaps"),
         (("listen", "--duration", "soon"), "is not a duration"),
         (("listen", "--channels", "t.me/+AbCdEf"), "invite"),
@@ -64,7 +78,7 @@ def test_bad_command_line_input_is_one_line_and_exit_2(
 ) -> None:
     result = run_cli(*args, env={"DATABASE_URL": database_url, "TG_SOURCE_CHANNELS": "@wirewatch"})
     assert result.returncode == 2, result.stdout + result.stderr
-    errors = [l for l in result.stderr.splitlines() if l.startswith("civicquant:")]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("civicquant:")]
     assert len(errors) == 1 and message in errors[0], result.stderr
     assert "Traceback" not in result.stderr
 

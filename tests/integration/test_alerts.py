@@ -44,11 +44,15 @@ def publishing(settings: Settings, bot: FakeBotApi, monkeypatch: pytest.MonkeyPa
     return load_settings()
 
 
-def extract(settings: Settings, db: Database, texts: list[str], *, side_effects: bool = True) -> None:
+def extract(
+    settings: Settings, db: Database, texts: list[str], *, side_effects: bool = True
+) -> None:
     rawlog = RawLog(db, pipeline_version="v1")
     rawlog.save_channel(Channel(1001, "wirewatch"))
     start = len(db.connection.execute("SELECT id FROM raw_messages").fetchall())
-    rawlog.store(1001, [RawPost(1001, start + i + 1, T0, text=t) for i, t in enumerate(texts)], "live")
+    rawlog.store(
+        1001, [RawPost(1001, start + i + 1, T0, text=t) for i, t in enumerate(texts)], "live"
+    )
     ctx = JobContext(settings, db, "extract", "e" * 36, threading.Event())
     options = WorkerOptions("v1", oneshot=True, side_effects=side_effects)
     flash = FlashAlerts(settings, holder=ctx.run_id) if side_effects else None
@@ -107,9 +111,7 @@ def test_failure_streak_alerts_once_and_recovery_once(
     assert len(ops) == 2 and "recovered after 5 failed runs" in ops[1].text
 
 
-def test_without_an_ops_chat_alerts_are_logged_only(
-    settings: Settings, db: Database
-) -> None:
+def test_without_an_ops_chat_alerts_are_logged_only(settings: Settings, db: Database) -> None:
     from structlog.testing import capture_logs
 
     with capture_logs() as logs:

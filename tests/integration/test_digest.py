@@ -54,7 +54,10 @@ def seed_events(settings: Settings, db: Database, texts: list[str]) -> None:
     rawlog.save_channel(Channel(1001, "wirewatch"))
     rawlog.store(
         1001,
-        [RawPost(1001, i + 1, T0 + timedelta(minutes=i), text=text) for i, text in enumerate(texts)],
+        [
+            RawPost(1001, i + 1, T0 + timedelta(minutes=i), text=text)
+            for i, text in enumerate(texts)
+        ],
         "live",
     )
     ctx = JobContext(settings, db, "extract", "x" * 36, threading.Event())
@@ -63,7 +66,9 @@ def seed_events(settings: Settings, db: Database, texts: list[str]) -> None:
 
 def run_digest(settings: Settings, db: Database, **options: Any) -> JobContext:
     ctx = JobContext(settings, db, "digest:vip", "r" * 36, threading.Event())
-    digest_job(ctx, DigestOptions(queue=options.pop("queue", "vip"), at=options.pop("at", AT), **options))
+    digest_job(
+        ctx, DigestOptions(queue=options.pop("queue", "vip"), at=options.pop("at", AT), **options)
+    )
     return ctx
 
 
@@ -109,7 +114,9 @@ def test_window_sent_is_not_resent_even_if_its_events_changed(
     assert len(bot.sent_messages) == 1
 
 
-def test_rate_limit_then_success_posts_once(publishing: Settings, db: Database, bot: FakeBotApi) -> None:
+def test_rate_limit_then_success_posts_once(
+    publishing: Settings, db: Database, bot: FakeBotApi
+) -> None:
     seed_events(publishing, db, STORIES)
     bot.fail_next(bot_api.flood(retry_after=1))
     run_digest(publishing, db)
@@ -211,7 +218,10 @@ def test_dry_run_prints_and_records_nothing(
 
 
 def test_topic_filters_include_and_exclude(
-    publishing: Settings, db: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    publishing: Settings,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     seed_events(publishing, db, STORIES)
     monkeypatch.setenv("DIGEST_EXCLUDE_TOPICS", "crypto")
@@ -228,7 +238,9 @@ def test_topic_filters_include_and_exclude(
 def test_html_from_posts_is_escaped_and_accepted_by_telegram(
     publishing: Settings, db: Database, bot: FakeBotApi
 ) -> None:
-    seed_events(publishing, db, ["Shares of <b>Acme</b> & Sons jump 9% after <a href='x'>deal</a> report"])
+    seed_events(
+        publishing, db, ["Shares of <b>Acme</b> & Sons jump 9% after <a href='x'>deal</a> report"]
+    )
     run_digest(publishing, db)
     [message] = bot.sent_messages
     assert "&lt;b&gt;Acme&lt;/b&gt; &amp; Sons" in message.text

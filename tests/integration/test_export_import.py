@@ -18,19 +18,25 @@ from civicquant.errors import InputFormatError
 from civicquant.jobs import JobContext
 from civicquant.rawlog import RawLog
 
-SHARED_EXPORT = Path(__file__).resolve().parents[3] / "shared" / "data" / "trantor_library_result.json"
+SHARED_EXPORT = (
+    Path(__file__).resolve().parents[3] / "shared" / "data" / "trantor_library_result.json"
+)
 
 
 @pytest.fixture
 def ctx(settings: Settings, db: Database) -> JobContext:
-    return JobContext(settings, db, "backfill", "00000000-0000-0000-0000-000000000000", threading.Event())
+    return JobContext(
+        settings, db, "backfill", "00000000-0000-0000-0000-000000000000", threading.Event()
+    )
 
 
 def count(db: Database, sql: str) -> Any:
     return db.connection.execute(sql).fetchone()["n"]
 
 
-@pytest.mark.skipif(not SHARED_EXPORT.exists(), reason="../shared/data/trantor_library_result.json is absent")
+@pytest.mark.skipif(
+    not SHARED_EXPORT.exists(), reason="../shared/data/trantor_library_result.json is absent"
+)
 def test_real_export_stores_every_post_once(ctx: JobContext, db: Database) -> None:
     rawlog = RawLog(db, pipeline_version="v1")
     ingest.import_export(ctx, rawlog, SHARED_EXPORT)
@@ -60,7 +66,7 @@ def test_cut_off_export_keeps_what_came_before_and_a_rerun_completes(
     cut.write_bytes(data[: int(len(data) * 0.9)])
     rawlog = RawLog(db, pipeline_version="v1")
 
-    with pytest.raises(InputFormatError, match="cut.json"):
+    with pytest.raises(InputFormatError, match=r"cut\.json"):
         ingest.import_export(ctx, rawlog, cut)
     kept = count(db, "SELECT count(*) AS n FROM raw_messages")
     assert kept >= 1000  # two whole batches committed before the break
@@ -82,9 +88,16 @@ def small_export(path: Path, text: str) -> Path:
                 "type": "public_channel",
                 "id": 99,
                 "messages": [
-                    {"id": 1, "type": "message", "date": "2026-11-20T08:00:00",
-                     "date_unixtime": "1763625600", "from": "Wire", "from_id": "channel99",
-                     "text": text, "text_entities": [{"type": "plain", "text": text}]},
+                    {
+                        "id": 1,
+                        "type": "message",
+                        "date": "2026-11-20T08:00:00",
+                        "date_unixtime": "1763625600",
+                        "from": "Wire",
+                        "from_id": "channel99",
+                        "text": text,
+                        "text_entities": [{"type": "plain", "text": text}],
+                    },
                 ],
             }
         )

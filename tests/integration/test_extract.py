@@ -7,8 +7,6 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from civicquant import queue
 from civicquant.config import Settings
 from civicquant.db import Database
@@ -34,11 +32,13 @@ def seed(db: Database, posts: list[RawPost], version: str = "v1") -> RawLog:
     return rawlog
 
 
-def work(
-    settings: Settings, db: Database, provider: Any = None, **options: Any
-) -> JobContext:
-    ctx = JobContext(settings, db, "extract", "11111111-2222-3333-4444-555555555555", threading.Event())
-    opts = WorkerOptions(pipeline_version=options.pop("pipeline_version", "v1"), oneshot=True, **options)
+def work(settings: Settings, db: Database, provider: Any = None, **options: Any) -> JobContext:
+    ctx = JobContext(
+        settings, db, "extract", "11111111-2222-3333-4444-555555555555", threading.Event()
+    )
+    opts = WorkerOptions(
+        pipeline_version=options.pop("pipeline_version", "v1"), oneshot=True, **options
+    )
     asyncio.run(Worker(ctx, provider or ScriptedProvider(), opts).run())
     return ctx
 
@@ -48,7 +48,18 @@ def q(db: Database, sql: str, *params: Any) -> list[dict[str, Any]]:
 
 
 def test_oneshot_extracts_every_pending_job_and_exits(settings: Settings, db: Database) -> None:
-    seed(db, [RawPost(1001, i, T0 + timedelta(minutes=i), text=f"Story number {i} about apples and {i*7} pears") for i in range(1, 41)])
+    seed(
+        db,
+        [
+            RawPost(
+                1001,
+                i,
+                T0 + timedelta(minutes=i),
+                text=f"Story number {i} about apples and {i * 7} pears",
+            )
+            for i in range(1, 41)
+        ],
+    )
     ctx = work(settings, db)
     assert ctx.counts["ok"] == 40
     assert queue.counts(db) == {"v1": {"ok": 40}}
@@ -84,8 +95,12 @@ def test_same_story_from_two_channels_is_one_event_with_two_sources(
     events = q(db, "SELECT id, source_count, importance, first_seen_at FROM events ORDER BY id")
     assert [e["source_count"] for e in events] == [2, 1]
     assert events[0]["first_seen_at"] == T0
-    sources = q(db, "SELECT event_id, channel_id, message_id FROM event_sources ORDER BY channel_id")
-    assert {(s["channel_id"], s["message_id"]) for s in sources if s["event_id"] == events[0]["id"]} == {
+    sources = q(
+        db, "SELECT event_id, channel_id, message_id FROM event_sources ORDER BY channel_id"
+    )
+    assert {
+        (s["channel_id"], s["message_id"]) for s in sources if s["event_id"] == events[0]["id"]
+    } == {
         (1001, 1),
         (1002, 7),
     }
@@ -93,13 +108,23 @@ def test_same_story_from_two_channels_is_one_event_with_two_sources(
     assert events[0]["importance"] > single - 1e-6 or events[0]["importance"] == 1.0
 
 
-def test_same_story_outside_the_merge_window_is_a_new_event(settings: Settings, db: Database) -> None:
-    seed(db, [RawPost(1001, 1, T0, text=STORY_A), RawPost(1002, 7, T0 + timedelta(hours=7), text=STORY_A)])
+def test_same_story_outside_the_merge_window_is_a_new_event(
+    settings: Settings, db: Database
+) -> None:
+    seed(
+        db,
+        [
+            RawPost(1001, 1, T0, text=STORY_A),
+            RawPost(1002, 7, T0 + timedelta(hours=7), text=STORY_A),
+        ],
+    )
     work(settings, db)
     assert q(db, "SELECT count(*) AS n FROM events")[0]["n"] == 2
 
 
-def test_edited_post_is_re_extracted_and_its_event_updated(settings: Settings, db: Database) -> None:
+def test_edited_post_is_re_extracted_and_its_event_updated(
+    settings: Settings, db: Database
+) -> None:
     rawlog = seed(db, [RawPost(1001, 1, T0, text=STORY_A)])
     work(settings, db)
     [before] = q(db, "SELECT id, headline FROM events")
@@ -132,7 +157,9 @@ def test_provider_error_retries_later_with_backoff(settings: Settings, db: Datab
 
 def test_job_is_dead_after_its_last_attempt(settings: Settings, db: Database) -> None:
     seed(db, [RawPost(1001, 1, T0, text="poison pill")])
-    provider = ScriptedProvider(failing_with(ExtractionValidationError("importance: must be <= 1"), "poison"))
+    provider = ScriptedProvider(
+        failing_with(ExtractionValidationError("importance: must be <= 1"), "poison")
+    )
     for attempt in range(3):
         db.connection.execute("UPDATE extraction_jobs SET available_at = now()")
         ctx = work(settings, db, provider, max_attempts=3)
@@ -177,7 +204,9 @@ def test_reparse_with_a_new_version_leaves_the_old_version_untouched(
 ) -> None:
     seed(db, [RawPost(1001, 1, T0, text=STORY_A), RawPost(1002, 2, T0, text=STORY_A2)])
     work(settings, db)
-    before = q(db, "SELECT * FROM extractions ORDER BY id") + q(db, "SELECT * FROM events ORDER BY id")
+    before = q(db, "SELECT * FROM extractions ORDER BY id") + q(
+        db, "SELECT * FROM events ORDER BY id"
+    )
     queue.enqueue_window(db, "v2")
     work(settings, db, pipeline_version="v2")
     after_v1 = q(db, "SELECT * FROM extractions WHERE pipeline_version = 'v1' ORDER BY id") + q(
@@ -189,7 +218,9 @@ def test_reparse_with_a_new_version_leaves_the_old_version_untouched(
 
 def test_stop_signal_releases_jobs_not_finished(settings: Settings, db: Database) -> None:
     seed(db, [RawPost(1001, i, T0, text=f"slow item {i}") for i in range(1, 5)])
-    ctx = JobContext(settings, db, "extract", "11111111-2222-3333-4444-555555555555", threading.Event())
+    ctx = JobContext(
+        settings, db, "extract", "11111111-2222-3333-4444-555555555555", threading.Event()
+    )
     provider = ScriptedProvider(lambda text: 30.0)  # never finishes in time
     options = WorkerOptions(pipeline_version="v1", concurrency=4, shutdown_grace_seconds=0.2)
     worker = Worker(ctx, provider, options)
@@ -207,8 +238,10 @@ def test_stop_signal_releases_jobs_not_finished(settings: Settings, db: Database
 def test_idle_worker_wakes_on_notify_when_a_post_is_stored(
     settings: Settings, db: Database, database_url: str
 ) -> None:
-    rawlog = seed(db, [])
-    ctx = JobContext(settings, db, "extract", "11111111-2222-3333-4444-555555555555", threading.Event())
+    seed(db, [])
+    ctx = JobContext(
+        settings, db, "extract", "11111111-2222-3333-4444-555555555555", threading.Event()
+    )
     options = WorkerOptions(pipeline_version="v1", idle_poll_seconds=60.0, max_runtime_seconds=30)
     worker = Worker(ctx, ScriptedProvider(), options)
 
@@ -218,7 +251,9 @@ def test_idle_worker_wakes_on_notify_when_a_post_is_stored(
         time_to_idle = threading.Event()
         time_to_idle.wait(0.5)
         with Db.connect(database_url) as other:
-            RawLog(other, pipeline_version="v1").store(1001, [RawPost(1001, 1, T0, text=STORY_B)], "live")
+            RawLog(other, pipeline_version="v1").store(
+                1001, [RawPost(1001, 1, T0, text=STORY_B)], "live"
+            )
 
     def stop_when_done() -> None:
         from civicquant.db import Database as Db

@@ -109,7 +109,7 @@ def test_sigkilled_worker_jobs_are_finished_by_the_next_after_lease_expiry(
     assert held > 0
 
     rescuer = worker(database_url, "--oneshot", LLM_PROVIDER="rules")
-    out, err = rescuer.communicate(timeout=120)
+    _, err = rescuer.communicate(timeout=120)
     assert rescuer.returncode == 0, err[-2000:]
     # Jobs under a live lease are not touched: a oneshot run may end before expiry.
     time.sleep(3.5)

@@ -11,7 +11,9 @@ from civicquant.posts import Channel, RawPost
 from civicquant.rawlog import RawLog
 
 
-def add_run(db: Database, job: str, status: str, minutes_ago: float, error: str | None = None) -> None:
+def add_run(
+    db: Database, job: str, status: str, minutes_ago: float, error: str | None = None
+) -> None:
     db.connection.execute(
         "INSERT INTO job_runs (run_id, job_name, host, pid, status, started_at, finished_at, error) "
         "VALUES (gen_random_uuid(), %s, 'h', 1, %s, now() - %s, now() - %s, %s)",
@@ -28,11 +30,17 @@ def test_job_states_follow_the_last_success(settings: Settings, db: Database) ->
     add_run(db, "listen", "success", 70)  # every 60 + 5 grace: stale until 130
     add_run(db, "prune", "success", 3000)  # every 1440 + 5: down past 2890
     jobs = freshness(settings)
-    assert (jobs["extract"].state, jobs["listen"].state, jobs["prune"].state) == ("ok", "stale", "down")
+    assert (jobs["extract"].state, jobs["listen"].state, jobs["prune"].state) == (
+        "ok",
+        "stale",
+        "down",
+    )
     assert jobs["digest:vip"].state == "down" and jobs["digest:vip"].last_success_at is None
 
 
-def test_consecutive_failures_count_since_the_last_success(settings: Settings, db: Database) -> None:
+def test_consecutive_failures_count_since_the_last_success(
+    settings: Settings, db: Database
+) -> None:
     add_run(db, "extract", "failed", 10, "old failure")
     add_run(db, "extract", "success", 5)
     add_run(db, "extract", "failed", 3, "provider down")

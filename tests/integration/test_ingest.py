@@ -38,7 +38,9 @@ def post(message_id: int, text: str | None = None, minutes: int | None = None) -
 
 @pytest.fixture
 def ctx(settings: Settings, db: Database) -> JobContext:
-    return JobContext(settings, db, "test", "00000000-0000-0000-0000-000000000000", threading.Event())
+    return JobContext(
+        settings, db, "test", "00000000-0000-0000-0000-000000000000", threading.Event()
+    )
 
 
 @pytest.fixture
@@ -54,7 +56,9 @@ def stored_ids(db: Database) -> list[int]:
     return [r["message_id"] for r in rows(db, "SELECT message_id FROM raw_messages ORDER BY 1")]
 
 
-def seed(rawlog: RawLog, *posts: RawPost, parsed_ago: timedelta | None = timedelta(minutes=5)) -> None:
+def seed(
+    rawlog: RawLog, *posts: RawPost, parsed_ago: timedelta | None = timedelta(minutes=5)
+) -> None:
     rawlog.save_channel(NEWS)
     rawlog.store(NEWS.channel_id, list(posts), "live")
     if parsed_ago is not None:
@@ -82,9 +86,7 @@ def test_listen_catches_up_from_the_high_water_mark(
     assert ctx.counts["caught_up"] == 3
 
 
-def test_listen_bounds_catch_up_after_a_long_outage(
-    ctx: JobContext, rawlog: RawLog
-) -> None:
+def test_listen_bounds_catch_up_after_a_long_outage(ctx: JobContext, rawlog: RawLog) -> None:
     seed(rawlog, post(1), parsed_ago=timedelta(hours=100))
     reader = FakeReader([post(1)], channels=[NEWS])
     before = datetime.now(UTC)
@@ -162,9 +164,7 @@ def test_backfill_stops_at_max_messages(ctx: JobContext, rawlog: RawLog, db: Dat
     assert stored_ids(db) == [1, 2, 3, 4]
 
 
-def test_backfill_of_a_later_window_does_not_move_the_mark(
-    ctx: JobContext, rawlog: RawLog
-) -> None:
+def test_backfill_of_a_later_window_does_not_move_the_mark(ctx: JobContext, rawlog: RawLog) -> None:
     seed(rawlog, post(1), post(2))
     reader = FakeReader([post(i) for i in range(1, 21)], channels=[NEWS])
     backfill(ctx, reader, rawlog, Window(T0 + timedelta(minutes=10)))
@@ -186,7 +186,9 @@ def test_backfill_rerun_is_idempotent_and_force_enqueue_resets_jobs(
     assert rows(db, "SELECT count(*) AS n FROM extraction_jobs")[0]["n"] == 3
 
 
-def test_short_flood_wait_is_slept_and_counted(ctx: JobContext, rawlog: RawLog, db: Database) -> None:
+def test_short_flood_wait_is_slept_and_counted(
+    ctx: JobContext, rawlog: RawLog, db: Database
+) -> None:
     reader = FakeReader([post(i) for i in range(1, 4)], channels=[NEWS])
     reader.script_flood_wait("history", 30, after=1)
     backfill(ctx, reader, rawlog, Window(T0))
@@ -213,7 +215,9 @@ def test_gap_healing_fetches_exactly_the_missing_ids_once(
     assert reader.calls_to("fetch")[0].args["ids"] == [3, 4, 6, 7, 8]
     assert stored_ids(db) == [1, 2, 3, 5, 7, 9]
     assert rawlog.gaps(NEWS.channel_id) == []
-    assert [r["message_id"] for r in rows(db, "SELECT message_id FROM missing_messages ORDER BY 1")] == [4, 6, 8]
+    assert [
+        r["message_id"] for r in rows(db, "SELECT message_id FROM missing_messages ORDER BY 1")
+    ] == [4, 6, 8]
 
     again = FakeReader([post(i) for i in (1, 2, 3, 5, 7, 9)], channels=[NEWS])
     asyncio.run(ingest.heal_gaps(ctx, again, rawlog, SPECS))
@@ -244,7 +248,11 @@ def test_enqueue_window_and_channels_filter(rawlog: RawLog, db: Database) -> Non
     rawlog.save_channel(other)
     rawlog.store(777, [RawPost(777, 1, T0, text="elsewhere")], "live")
     selected, _ = queue.enqueue_window(
-        db, "v3", since=T0 + timedelta(minutes=2), until=T0 + timedelta(minutes=4), channel_ids=[NEWS.channel_id]
+        db,
+        "v3",
+        since=T0 + timedelta(minutes=2),
+        until=T0 + timedelta(minutes=4),
+        channel_ids=[NEWS.channel_id],
     )
     assert selected == 2
 

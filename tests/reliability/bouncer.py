@@ -170,7 +170,9 @@ def _wait_ready(proc: subprocess.Popen[bytes], bouncer: Bouncer, server_url: str
     last: Exception | None = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise Unavailable(f"pgbouncer exited with {proc.returncode}: {bouncer.log_text()[-800:]}")
+            raise Unavailable(
+                f"pgbouncer exited with {proc.returncode}: {bouncer.log_text()[-800:]}"
+            )
         try:
             with psycopg.connect(bouncer.url(server_url), connect_timeout=2) as conn:
                 conn.execute("SELECT 1")

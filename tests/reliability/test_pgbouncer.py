@@ -19,7 +19,6 @@ import pytest
 from bench.gen_export import generate
 from tests.reliability.bouncer import Bouncer, Unavailable, running
 from tests.reliability.support import (
-    ERROR_PREFIX,
     ROOT,
     SAMPLE_EXPORT,
     Finished,
@@ -66,9 +65,7 @@ def test_whole_pipeline_runs_through_pgbouncer_in_transaction_mode(
     procs: Processes,
     tmp_path: Path,
 ) -> None:
-    env = cli_env(
-        bouncer.url(empty_database_url), tmp_path / "home", DB_PREPARED_STATEMENTS="0"
-    )
+    env = cli_env(bouncer.url(empty_database_url), tmp_path / "home", DB_PREPARED_STATEMENTS="0")
 
     migrated = procs.cli("db", "migrate", env=env)
     assert_ok(migrated)
@@ -119,8 +116,16 @@ def test_whole_pipeline_runs_through_pgbouncer_in_transaction_mode(
         "INSERT INTO job_runs (run_id, job_name, host, pid, status, finished_at) "
         "SELECT gen_random_uuid(), job, 'elsewhere', 1, 'success', now() "
         "FROM unnest(%s::text[]) AS job",
-        (["listen", "digest:vip", "digest:breaking_15m", "digest:breaking_1h",
-          "digest:breaking_4h", "prune"],),
+        (
+            [
+                "listen",
+                "digest:vip",
+                "digest:breaking_15m",
+                "digest:breaking_1h",
+                "digest:breaking_4h",
+                "prune",
+            ],
+        ),
     )
     health = procs.cli("health", "--format", "json", env=env)
     assert health.returncode == 0, health.describe()
@@ -163,9 +168,7 @@ def test_idle_extract_worker_falls_back_to_polling_through_pgbouncer(
     )
     finished = worker.wait(timeout=60)
     assert_ok(finished)
-    run = query(
-        database_url, "SELECT status, counts FROM job_runs WHERE job_name = 'extract'"
-    )[0]
+    run = query(database_url, "SELECT status, counts FROM job_runs WHERE job_name = 'extract'")[0]
     assert run["status"] == "success" and run["counts"]["ok"] == jobs
 
 
@@ -182,8 +185,16 @@ def test_lease_race_through_pgbouncer_has_exactly_one_winner(
     start_at = time.time() + 2.0
     racers = [
         procs.start(
-            [sys.executable, "-m", "tests.helpers.job_process", "race", "--hold", "3",
-             "--start-at", str(start_at)],
+            [
+                sys.executable,
+                "-m",
+                "tests.helpers.job_process",
+                "race",
+                "--hold",
+                "3",
+                "--start-at",
+                str(start_at),
+            ],
             env,
             cwd=ROOT,
         )

@@ -206,10 +206,27 @@ def test_no_secret_is_printed_or_stored_by_any_command(
 
     printed = "\n".join(f"$ {' '.join(r.args)}\n{r.output}" for r in results)
     stored = "\n".join(
-        f"{table}: {row}" for table, rows in dump_rows(secret_database.direct_url).items()
+        f"{table}: {row}"
+        for table, rows in dump_rows(secret_database.direct_url).items()
         for row in rows
     )
-    assert query(secret_database.direct_url, "SELECT count(*) AS n FROM job_runs")[0]["n"] >= 10
+    runs = query(
+        secret_database.direct_url, "SELECT job_name, status FROM job_runs ORDER BY started_at"
+    )
+    assert [(run["job_name"], run["status"]) for run in runs] == [
+        ("backfill", "success"),
+        ("extract", "success"),
+        ("digest:vip", "success"),
+        ("digest:vip", "failed"),
+        ("listen", "failed"),
+        ("listen", "failed"),
+    ]
+    # The provider's echoes of the key did reach the queue's error column, scrubbed.
+    echoed = query(
+        secret_database.direct_url,
+        "SELECT last_error FROM extraction_jobs WHERE last_error IS NOT NULL ORDER BY id",
+    )
+    assert len(echoed) == 2 and all("[REDACTED]" in row["last_error"] for row in echoed), echoed
     problems = [
         *(f"printed: {leak}" for leak in leaks(printed, named)),
         *(f"textfile: {leak}" for leak in leaks(textfile.read_text(), named)),

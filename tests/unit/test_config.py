@@ -69,7 +69,7 @@ def test_job_intervals_accept_pairs_and_json(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_require_names_the_missing_variable() -> None:
-    with pytest.raises(ConfigError, match="^TG_API_ID is not set"):
+    with pytest.raises(ConfigError, match=r"^TG_API_ID is not set"):
         load_settings().require("TG_API_ID")
 
 
@@ -77,6 +77,8 @@ def test_env_example_documents_every_setting() -> None:
     from civicquant.config import Settings
 
     example = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
-    documented = {line.split("=", 1)[0].lstrip("# ") for line in example.splitlines() if "=" in line}
+    documented = {
+        line.split("=", 1)[0].lstrip("# ") for line in example.splitlines() if "=" in line
+    }
     aliases = {info.alias for info in Settings.model_fields.values() if info.alias}
     assert aliases - documented == set()

@@ -57,7 +57,9 @@ PROM_LINE = re.compile(r'^[a-z_]+(\{([a-z_]+="[^"]*",?)+\})? -?[0-9.e+]+$')
 def test_prometheus_output_is_valid_exposition_format() -> None:
     text = render_prometheus(report("ok", "stale"))
     for line in text.splitlines():
-        assert line.startswith("# HELP ") or line.startswith("# TYPE ") or PROM_LINE.match(line), line
+        assert line.startswith("# HELP ") or line.startswith("# TYPE ") or PROM_LINE.match(line), (
+            line
+        )
     assert 'civicquant_job_last_success_timestamp_seconds{job="job0"}' in text
     assert "civicquant_health_status 1" in text
 

@@ -545,5 +545,3 @@ def test_sketch_agrees_with_fingerprint_and_minhash(text: str) -> None:
 def test_normalised_text_is_single_spaced_and_stripped(text: str) -> None:
     normal = normalise(text)
     assert normal == " ".join(normal.split())
-
-
