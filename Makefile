@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test test-fast test-integration lint bench clean
+.PHONY: install demo test test-fast test-integration test-reliability test-cron lint bench clean
 
 $(BIN)/civicquant: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,16 +18,24 @@ install: $(BIN)/civicquant
 demo: install
 	DEMO_PYTHON=$(BIN)/python sh scripts/demo.sh
 
-# The whole suite: unit, integration (real PostgreSQL) and acceptance (the installed CLI).
+# The suite: unit, integration (real PostgreSQL) and acceptance (the installed CLI).
+# The reliability suite (crashes, PgBouncer, secrets) and the real-cron test have their own
+# targets: the first takes minutes, the second replaces root's crontab for a minute.
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not reliability and not cron"
+
+test-reliability: install
+	$(BIN)/python -m pytest -q -m reliability tests/reliability
+
+test-cron: install
+	$(BIN)/python -m pytest -q -m cron tests/cron
 
 test-fast: install
 	$(BIN)/python -m pytest -q tests/unit
 
 # Only the suites that need a database; CIVICQUANT_TEST_DATABASE_URL picks the server.
 test-integration: install
-	$(BIN)/python -m pytest -q tests/integration tests/acceptance
+	$(BIN)/python -m pytest -q -m "not reliability and not cron" tests/integration tests/acceptance
 
 lint: install
 	$(BIN)/ruff check civicquant tests bench

@@ -43,6 +43,11 @@ class TableFormat(StrEnum):
     json = "json"
 
 
+class CompareFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
 @app.callback()
 def _global(
     env_file: Annotated[
@@ -338,6 +343,55 @@ def extract(
     )
     counts = run_job(settings, "extract", lambda ctx: extract_job(ctx, options), cooperative=True)
     _print_counts("extract", counts)
+
+
+@app.command()
+def compare(
+    a: Annotated[str, typer.Argument(help="A pipeline version (the reference).")],
+    b: Annotated[str, typer.Argument(help="The pipeline version compared with A.")],
+    since: Annotated[str | None, typer.Option("--since", help="Posts from (inclusive).")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Posts before (exclusive).")] = None,
+    channels: Annotated[
+        str | None,
+        typer.Option(
+            "--channels",
+            help="Only these channels (default: all): comma-separated or a JSON array of "
+            "@name, t.me/name or numeric ids.",
+        ),
+    ] = None,
+    output_format: Annotated[
+        CompareFormat, typer.Option("--format", help="text or json.")
+    ] = CompareFormat.text,
+) -> None:
+    """Compare two pipeline versions on the same posts: agreement, topics, worst posts, cost.
+
+    Read-only: takes no lease and records no job run.
+
+    Example: civicquant compare v1 v2 --since 2026-11-01T00:00:00Z --format json
+    """
+    from civicquant import compare as comparison
+    from civicquant.db import open_database
+    from civicquant.rawlog import RawLog
+    from civicquant.timeparse import parse_window
+
+    settings = _settings()
+    span = parse_window(since, until)
+    specs = _channel_specs(settings, channels) if channels else None
+    with open_database(settings, application_name="civicquant compare") as db:
+        channel_ids = None
+        if specs is not None:
+            found = RawLog(db, pipeline_version=b).find_channels(
+                [s.channel_id for s in specs if s.channel_id is not None],
+                [s.username for s in specs if s.username is not None],
+            )
+            channel_ids = [state.channel_id for state in found]
+        report = comparison.compare(
+            db, a, b, since=span.since, until=span.until, channel_ids=channel_ids
+        )
+    render = (
+        comparison.render_json if output_format is CompareFormat.json else comparison.render_text
+    )
+    typer.echo(render(report), nl=False)
 
 
 class DigestQueue(StrEnum):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import sys
 from importlib import resources
@@ -24,13 +25,19 @@ def template() -> str:
 
 def render(*, env_file: Path, log_dir: Path, textfile: Path, program: Path | None = None) -> str:
     """The crontab ready for `crontab -`, every path absolute."""
-    values = {
-        "civicquant": str(program or executable()),
-        "env_file": str(env_file.expanduser().absolute()),
-        "log_dir": str(log_dir.expanduser().absolute()),
-        "textfile": str(textfile.expanduser().absolute()),
+    in_commands = {
+        "civicquant": program or executable(),
+        "log_dir": log_dir,
+        "textfile": textfile,
     }
     text = template()
-    for key, value in values.items():
-        text = text.replace("{" + key + "}", value)
+    # An environment line takes a quoted value as it is; `%` means nothing there.
+    text = text.replace("{env_file}", shlex.quote(str(env_file.expanduser().absolute())))
+    for key, path in in_commands.items():
+        text = text.replace("{" + key + "}", _command_word(path.expanduser().absolute()))
     return text
+
+
+def _command_word(path: Path) -> str:
+    """A path as one shell word in a cron command: quoted, `%` escaped (cron's newline)."""
+    return shlex.quote(str(path)).replace("%", "\\%")

@@ -247,25 +247,29 @@ def cutoff_for(now: datetime, max_age: timedelta) -> datetime:
 # -- jobs ---------------------------------------------------------------------------------
 
 
-def prune_job(ctx: JobContext, options: PruneOptions, *, out: IO[str] | None = None) -> PruneResult:
-    """`civicquant prune`: archive and delete (or, dry, report) old rows; counts go into ctx."""
+def prune_job(ctx: JobContext, options: PruneOptions, *, out: IO[str] | None = None) -> None:
+    """`civicquant prune`: archive and delete old rows (a dry run prints the plan instead).
+
+    Counts go into ctx (`<table>_archived`, `<table>_deleted`, `<table>_files`, or
+    `<table>_would_delete`); call `prune` directly for the per-table result.
+    """
     version = ctx.settings.extraction_pipeline_version
     if options.dry_run:
         result = plan(ctx.db, options, pipeline_version=version)
         for table in result.tables:
             ctx.count(f"{table.table}_would_delete", table.rows)
         _print(out, render(result))
-        return result
-    return prune(ctx.db, options, pipeline_version=version, stop=ctx.stop, tally=ctx.count)
+        return
+    prune(ctx.db, options, pipeline_version=version, stop=ctx.stop, tally=ctx.count)
 
 
-def restore_job(ctx: JobContext, path: Path) -> RestoreResult:
-    """`civicquant prune --restore FILE`: load one archive file back; counts go into ctx."""
+def restore_job(ctx: JobContext, path: Path, *, out: IO[str] | None = None) -> None:
+    """`civicquant prune --restore FILE`: load one archive file back and print what happened."""
     result = restore(ctx.db, path)
     ctx.notes["restored_table"] = result.table
     ctx.count("restored", result.inserted)
     ctx.count("already_present", result.already_present)
-    return result
+    _print(out, render_restore(result))
 
 
 # -- planning -----------------------------------------------------------------------------

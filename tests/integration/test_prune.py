@@ -35,7 +35,7 @@ def rows_as_json(db: Database, table: str) -> list[Any]:
     return [
         row["r"]
         for row in db.connection.execute(
-            f"SELECT to_jsonb(t) AS r FROM {table} t ORDER BY id"  # noqa: S608
+            f"SELECT to_jsonb(t) AS r FROM {table} t ORDER BY id"
         ).fetchall()
     ]
 
@@ -120,7 +120,9 @@ def test_archive_lists_each_day_file_with_its_true_hash_count_and_key_range(
 ) -> None:
     seed_job_runs(db, 40, DAY)
     seed_job_runs(db, 3, OTHER_DAY)
-    first, last = scalar(db, "SELECT array[min(id), max(id)] FROM job_runs WHERE started_at >= %(d)s", {"d": DAY})
+    first, last = scalar(
+        db, "SELECT array[min(id), max(id)] FROM job_runs WHERE started_at >= %(d)s", {"d": DAY}
+    )
 
     run(db, options(archive_dir=tmp_path / "archive"))
 
@@ -360,9 +362,7 @@ def test_dry_run_changes_nothing_and_creates_no_archive(
     before = rows_as_json(db, "job_runs")
     ctx = JobContext(settings, db, "prune:dry-run", "run", threading.Event())
 
-    prune.prune_job(
-        ctx, options(archive_dir=tmp_path / "archive", dry_run=True), out=io.StringIO()
-    )
+    prune.prune_job(ctx, options(archive_dir=tmp_path / "archive", dry_run=True), out=io.StringIO())
 
     assert rows_as_json(db, "job_runs") == before
     assert not (tmp_path / "archive").exists()
@@ -379,7 +379,7 @@ def test_dry_run_prints_count_oldest_and_newest_per_table(
 
     text = out.getvalue()
     oldest, newest = DAY + timedelta(seconds=1), DAY + timedelta(seconds=40)
-    assert f"job_runs: 40 rows" in text
+    assert "job_runs: 40 rows" in text
     assert f"oldest {oldest:%Y-%m-%d %H:%M}, newest {newest:%Y-%m-%d %H:%M}" in text
     assert "published_posts: nothing" in text
     assert ctx.counts["job_runs_would_delete"] == 40
@@ -421,8 +421,8 @@ def test_restore_round_trips_every_prunable_table(db: Database, tmp_path: Path) 
     channel(db)
     free = post(db, 1, DAY)
     revise(db, free, "an edit")
-    retired = post(db, 2, DAY)
-    extraction_job(db, retired, "v1", "ok", DAY)  # kept: its post stays too
+    referenced = post(db, 2, DAY)
+    extraction_job(db, referenced, "v1", "ok", DAY)  # the current version's: it and its post stay
     extraction_job(db, free, "v0", "dead", DAY)
     db.connection.execute(
         """
@@ -435,13 +435,30 @@ def test_restore_round_trips_every_prunable_table(db: Database, tmp_path: Path) 
         {"at": DAY},
     )
     seed_job_runs(db, 3, DAY)
-    tables = ["job_runs", "published_posts", "extraction_jobs", "raw_messages", "raw_message_revisions"]
+    tables = [
+        "job_runs",
+        "published_posts",
+        "extraction_jobs",
+        "raw_messages",
+        "raw_message_revisions",
+    ]
     before = {table: rows_as_json(db, table) for table in tables}
     root = tmp_path / "archive"
 
-    run(db, options(tables="job_runs,published_posts,extraction_jobs,raw_messages", archive_dir=root))
+    run(
+        db,
+        options(tables="job_runs,published_posts,extraction_jobs,raw_messages", archive_dir=root),
+    )
     assert scalar(db, "SELECT count(*) FROM raw_message_revisions") == 0
-    for name in sorted(manifest(root), key=lambda n: tables.index(n.split("/")[0])):
+    # Foreign keys set the order: posts, then their revisions, then the jobs that refer to them.
+    order = [
+        "raw_messages",
+        "raw_message_revisions",
+        "extraction_jobs",
+        "job_runs",
+        "published_posts",
+    ]
+    for name in sorted(manifest(root), key=lambda n: order.index(n.split("/")[0])):
         prune.restore(db, root / name)
 
     assert {table: rows_as_json(db, table) for table in tables} == before

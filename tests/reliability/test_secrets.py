@@ -233,3 +233,30 @@ def test_no_secret_is_printed_or_stored_by_any_command(
         *(f"stored: {leak}" for leak in leaks(stored, named)),
     ]
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param(f"postgresql://cq:{DB_PASSWORD}@127.0.0.1:{{port}}/cq", id="closed-port"),
+        pytest.param(f"postgresql://cq:{DB_PASSWORD}@127.0.0.1:notaport/cq", id="bad-port"),
+        pytest.param(f"postgresql://cq:{DB_PASSWORD}@no-such-host.invalid/cq", id="no-such-host"),
+        pytest.param(f"host=127.0.0.1 port={{port}} password={DB_PASSWORD} dbname", id="kv-broken"),
+        pytest.param(f"postgresql://cq:{DB_PASSWORD}@[::1/cq", id="unclosed-ipv6-bracket"),
+        pytest.param(f"postgresql://cq:{DB_PASSWORD}%zz@127.0.0.1/cq", id="bad-percent-escape"),
+    ],
+)
+def test_a_broken_database_url_never_shows_its_password(
+    url: str, procs: Processes, tmp_path: Path
+) -> None:
+    env = cli_env(
+        url.format(port=closed_port()),
+        tmp_path / "home",
+        LOG_LEVEL="DEBUG",
+        DB_CONNECT_TIMEOUT_SECONDS="3",
+    )
+    for args in (("db", "status"), ("health", "--format", "json"), ("extract", "--oneshot")):
+        result = procs.cli(*args, env=env, timeout=60)
+        assert result.returncode != 0, result.describe()
+        assert "Traceback" not in result.stderr, result.describe()
+        assert not leaks(result.output, {"DATABASE_URL password": DB_PASSWORD}), result.describe()
