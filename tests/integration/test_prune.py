@@ -530,3 +530,24 @@ def test_prune_job_runs_under_its_lease_and_records_its_counts(
     ).fetchone()
     assert recorded is not None and recorded["status"] == "success"
     assert recorded["counts"]["job_runs_deleted"] == 12
+
+
+def test_restore_job_counts_what_it_put_back_and_prints_it(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    seed_job_runs(db, 7, DAY)
+    run(db, options(archive_dir=tmp_path / "archive"))
+    path = tmp_path / "archive" / f"job_runs/{DAY:%Y-%m-%d}.jsonl.gz"
+    out = io.StringIO()
+
+    counts = run_job(
+        settings,
+        "prune:restore",
+        lambda ctx: prune.restore_job(ctx, path, out=out),
+        lease="prune",
+    )
+
+    assert (counts["restored"], counts["restored_table"]) == (7, "job_runs")
+    assert "7 of 7 rows inserted, 0 already present (verified against manifest.json)" in (
+        out.getvalue()
+    )
