@@ -458,6 +458,86 @@ def digest(
 
 
 @app.command()
+def prune(
+    older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--older-than",
+            help="Prune rows older than this (45d, 12h) in the tables pruned (default: "
+            "PRUNE_JOB_RUNS_DAYS, PRUNE_EXTRACTION_JOBS_DAYS, PRUNE_PUBLISHED_POSTS_DAYS).",
+        ),
+    ] = None,
+    tables: Annotated[
+        str | None,
+        typer.Option(
+            "--tables",
+            help="Comma-separated: job_runs, extraction_jobs, published_posts, raw_messages "
+            "(default: the first three; the raw log only when named).",
+        ),
+    ] = None,
+    archive_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--archive-dir",
+            help="First archive the rows here: TABLE/DAY.jsonl.gz and manifest.json.",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Print what would be archived and deleted; change nothing."),
+    ] = False,
+    restore: Annotated[
+        Path | None,
+        typer.Option("--restore", help="Load this archive file back (present rows are skipped)."),
+    ] = None,
+) -> None:
+    """Archive and delete old job runs, retired extraction jobs and sent publications.
+
+    The raw log is kept unless --tables names raw_messages. With --archive-dir a row is
+    deleted only after its day file is written, fsynced and read back against manifest.json.
+
+    Example: civicquant prune --older-than 45d --archive-dir /var/backups/civicquant --dry-run
+    """
+    from civicquant import prune as retention
+    from civicquant.errors import UsageError
+    from civicquant.jobs import run_job
+
+    settings = _settings()
+    if restore is not None:
+        if tables or older_than or archive_dir or dry_run:
+            raise UsageError("--restore takes no other prune option")
+        archive_file = restore
+        counts = run_job(
+            settings,
+            "prune:restore",
+            lambda ctx: retention.restore_job(ctx, archive_file),
+            lease="prune",
+        )
+        if counts.get("skipped"):
+            _print_counts("prune", counts)
+        return
+    options = retention.build_options(
+        tables=tables,
+        older_than=older_than,
+        default_days={
+            "job_runs": settings.prune_job_runs_days,
+            "extraction_jobs": settings.prune_extraction_jobs_days,
+            "published_posts": settings.prune_published_posts_days,
+        },
+        archive_dir=archive_dir,
+        dry_run=dry_run,
+    )
+    if dry_run:
+        # A preview: no lease, and recorded under its own name so health is not fooled.
+        run_job(settings, "prune:dry-run", lambda ctx: retention.prune_job(ctx, options))
+        return
+    counts = run_job(
+        settings, "prune", lambda ctx: retention.prune_job(ctx, options), lease="prune"
+    )
+    _print_counts("prune", counts)
+
+
+@app.command()
 def login(
     save_to: Annotated[
         Path | None,

@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     tg_ops_chat_id: str | None = Field(default=None, alias="TG_OPS_CHAT_ID")
     tg_bot_api_url: str | None = Field(default=None, alias="TG_BOT_API_URL")
 
+    # Retention (prune)
+    prune_job_runs_days: int = Field(default=30, ge=1, alias="PRUNE_JOB_RUNS_DAYS")
+    prune_extraction_jobs_days: int = Field(default=30, ge=1, alias="PRUNE_EXTRACTION_JOBS_DAYS")
+    prune_published_posts_days: int = Field(default=90, ge=1, alias="PRUNE_PUBLISHED_POSTS_DAYS")
+
     # Digests and alerts
     vip_digest_hours: float = Field(default=4, gt=0, le=24, alias="VIP_DIGEST_HOURS")
     digest_topics: str = Field(default="", alias="DIGEST_TOPICS")

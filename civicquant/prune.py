@@ -81,7 +81,7 @@ _GZIP_LEVEL = 6
 
 
 class ArchiveError(CivicquantError):
-    """An archive file could not be written or did not read back as written; nothing was deleted."""
+    """An archive file could not be written or did not read back as written; its rows stay."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -640,7 +640,8 @@ class _TableArchive:
                 out.write(member)
         except OSError as exc:
             raise ArchiveError(
-                f"cannot write archive {existing.temp}: {exc.strerror or exc}; nothing deleted"
+                f"cannot write archive {existing.temp}: {exc.strerror or exc}; "
+                f"no {self.table} row was deleted"
             ) from None
         self._files[day] = existing
         existing.digest.update(member)
@@ -659,7 +660,8 @@ class _TableArchive:
                     os.fsync(out.fileno())
                 if day_file.final.exists():
                     raise ArchiveError(
-                        f"{day_file.final} appeared while archiving; nothing deleted"
+                        f"{day_file.final} appeared while archiving; "
+                        f"no {self.table} row was deleted"
                     )
                 os.replace(day_file.temp, day_file.final)
                 done.append(
@@ -677,7 +679,8 @@ class _TableArchive:
                 _fsync_dir(self.folder)
         except OSError as exc:
             raise ArchiveError(
-                f"cannot finish archive in {self.folder}: {exc.strerror or exc}; nothing deleted"
+                f"cannot finish archive in {self.folder}: {exc.strerror or exc}; "
+                f"no {self.table} row was deleted"
             ) from None
         self._closed = True
         return done
@@ -704,7 +707,10 @@ def _prepare_archive_dir(root: Path) -> None:
         raise ArchiveError(
             f"cannot write archives in {root}: {exc.strerror or exc}; nothing deleted"
         ) from None
-    _read_manifest(root)  # an unreadable manifest stops the run before any delete
+    try:
+        _read_manifest(root)  # an unreadable manifest stops the run before any delete
+    except ArchiveError as exc:
+        raise ArchiveError(f"{exc}; nothing deleted") from None
 
 
 def _read_manifest(root: Path) -> dict[str, ArchiveFile]:
@@ -715,18 +721,18 @@ def _read_manifest(root: Path) -> dict[str, ArchiveFile]:
     except FileNotFoundError:
         return {}
     except OSError as exc:
-        raise ArchiveError(f"cannot read {path}: {exc.strerror or exc}; nothing deleted") from None
+        raise ArchiveError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
         data = json.loads(text)
         files = data["files"]
         if data.get("format") != MANIFEST_FORMAT or not isinstance(files, dict):
             raise ValueError("not a civicquant prune manifest")
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ArchiveError(f"{path} is not a readable manifest ({exc}); nothing deleted") from None
+        raise ArchiveError(f"{path} is not a readable manifest ({exc})") from None
     try:
         return {name: ArchiveFile.from_manifest(name, entry) for name, entry in files.items()}
     except InputFormatError as exc:
-        raise ArchiveError(f"{path}: {exc}; nothing deleted") from None
+        raise ArchiveError(f"{path}: {exc}") from None
 
 
 def _add_to_manifest(root: Path, files: Sequence[ArchiveFile]) -> None:
@@ -749,14 +755,19 @@ def _add_to_manifest(root: Path, files: Sequence[ArchiveFile]) -> None:
         os.replace(temp, path)
         _fsync_dir(root)
     except OSError as exc:
-        raise ArchiveError(f"cannot write {path}: {exc.strerror or exc}; nothing deleted") from None
+        raise ArchiveError(
+            f"cannot write {path}: {exc.strerror or exc}; "
+            "the rows of the files it would list were not deleted"
+        ) from None
 
 
 def _verify(root: Path, item: ArchiveFile, listed: Mapping[str, ArchiveFile]) -> None:
     """Re-read a written file: its bytes and rows must match its manifest entry on disk."""
     entry = listed.get(item.path)
-    if entry != item:
-        raise ArchiveError(f"{item.path} is not listed as written in {MANIFEST}; nothing deleted")
+    if entry is None or entry != item:
+        raise ArchiveError(
+            f"{item.path} is not listed as written in {MANIFEST}; its rows were not deleted"
+        )
     path = root / item.path
     try:
         problem = _mismatch(path, entry)
@@ -891,7 +902,7 @@ def _manifest_entry_for(path: Path) -> ArchiveFile | None:
         try:
             listed = _read_manifest(folder)
         except ArchiveError as exc:
-            raise InputFormatError(str(exc).removesuffix("; nothing deleted")) from None
+            raise InputFormatError(str(exc)) from None
         name = resolved.relative_to(folder).as_posix()
         if name in listed:
             return listed[name]
@@ -924,7 +935,7 @@ def render(result: PruneResult) -> str:
         edits = f" and {table.revisions} revisions" if table.table == "raw_messages" else ""
         if result.dry_run:
             where = (
-                f"archived to {result.archive_dir} in {table.days} day files, then "
+                f"archived to {result.archive_dir} in {_plural(table.days, 'day file')}, then "
                 if result.archive_dir is not None
                 else ""
             )
@@ -934,14 +945,14 @@ def render(result: PruneResult) -> str:
             )
             continue
         archived = (
-            f"archived {table.archived} in {len(table.files)} files, "
+            f"archived {table.archived} in {_plural(len(table.files), 'file')}, "
             if result.archive_dir is not None
             else ""
         )
         stopped = " (stopped early)" if table.stopped else ""
         lines.append(
             f"  {table.table}: {table.rows} rows with {before} ({span}): {archived}"
-            f"deleted {table.deleted} in {len(table.batches)} batches{stopped}"
+            f"deleted {table.deleted} in {_plural(len(table.batches), 'batch')}{stopped}"
         )
     return "\n".join(lines) + "\n"
 
@@ -953,6 +964,11 @@ def render_restore(result: RestoreResult) -> str:
         f"restored {result.path} into {result.table}: {result.inserted} of {result.rows} rows "
         f"inserted, {result.already_present} already present ({check})\n"
     )
+
+
+def _plural(number: int, noun: str) -> str:
+    suffix = "" if number == 1 else ("es" if noun.endswith("ch") else "s")
+    return f"{number} {noun}{suffix}"
 
 
 def _when(moment: datetime | None) -> str:
