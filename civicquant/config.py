@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     health_job_intervals: Annotated[dict[str, int], NoDecode] = Field(
         default_factory=dict, alias="HEALTH_JOB_INTERVALS"
     )
+    channel_stale_minutes: int = Field(default=720, ge=1, alias="CHANNEL_STALE_MINUTES")
+    health_queue_max_age_minutes: int = Field(
+        default=30, ge=1, alias="HEALTH_QUEUE_MAX_AGE_MINUTES"
+    )
+    health_max_dead_jobs: int = Field(default=0, ge=0, alias="HEALTH_MAX_DEAD_JOBS")
+    health_max_flood_waits: int = Field(default=50, ge=0, alias="HEALTH_MAX_FLOOD_WAITS")
+    health_reserved_minutes: int = Field(default=10, ge=1, alias="HEALTH_RESERVED_MINUTES")
 
     # Telegram reading (Telethon)
     tg_api_id: int | None = Field(default=None, alias="TG_API_ID")

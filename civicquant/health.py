@@ -51,6 +51,7 @@ class JobFreshness:
 class ChannelLag:
     """A source channel: how old its high-water mark is and how many ids are missing."""
 
+    state: State
     channel: str
     channel_id: int
     last_message_id: int | None
@@ -61,8 +62,9 @@ class ChannelLag:
 
 @dataclass(frozen=True, slots=True)
 class QueueBacklog:
-    """One pipeline version's extraction queue."""
+    """One pipeline version's extraction queue (only the current version is judged)."""
 
+    state: State
     pipeline_version: str
     pending: int
     running: int
@@ -82,7 +84,12 @@ class HealthReport:
 
     @property
     def state(self) -> State:
-        states: list[State] = [c.state for c in self.checks] + [j.state for j in self.jobs]
+        states: list[State] = [
+            *(c.state for c in self.checks),
+            *(j.state for j in self.jobs),
+            *(c.state for c in self.channels),
+            *(q.state for q in self.queues),
+        ]
         return max(states, key=lambda s: _SEVERITY[s], default="ok")
 
     @property
@@ -108,6 +115,7 @@ def check(settings: Settings, *, now: datetime | None = None) -> HealthReport:
     except DatabaseUnavailable as exc:
         report.checks.append(Check("database", "down", str(exc)))
         return report
+    report.checks.extend(_permission_checks(settings))
     with db:
         report.checks.append(Check("database", "ok", f"reachable at {db.where}"))
         waiting = migrations.pending(db)
@@ -119,18 +127,18 @@ def check(settings: Settings, *, now: datetime | None = None) -> HealthReport:
             return report
         report.checks.append(Check("migrations", "ok", "current"))
         report.jobs.extend(_job_freshness(db, settings, report.checked_at))
-        report.channels.extend(_channel_lag(db, report.checked_at))
-        report.queues.extend(_queue_backlog(db))
-        report.checks.extend(_publication_checks(db, report.checked_at))
-        report.checks.extend(_flood_wait_checks(db, report.checked_at))
+        report.channels.extend(_channel_lag(db, settings, report.checked_at))
+        report.queues.extend(_queue_backlog(db, settings))
+        report.checks.extend(_publication_checks(db, settings, report.checked_at))
+        report.checks.extend(_flood_wait_checks(db, settings, report.checked_at))
     return report
 
 
-def _publication_checks(db: Database, now: datetime) -> list[Check]:
+def _publication_checks(db: Database, settings: Settings, now: datetime) -> list[Check]:
     from civicquant import publications
 
     checks = []
-    stuck = publications.stale_reservations(db)
+    stuck = publications.stale_reservations(db, settings.health_reserved_minutes * 60)
     if stuck:
         first = stuck[0]
         checks.append(
@@ -149,12 +157,14 @@ def _publication_checks(db: Database, now: datetime) -> list[Check]:
     return checks
 
 
-def _flood_wait_checks(db: Database, now: datetime) -> list[Check]:
+def _flood_wait_checks(db: Database, settings: Settings, now: datetime) -> list[Check]:
     rows = db.fetch_all("flood_waits_since", {"since": now - timedelta(days=1)})
     return [
         Check(
             f"floodwait {row['job_name']}",
-            "stale" if row["any_too_long"] else "ok",
+            "stale"
+            if row["any_too_long"] or int(row["waits"]) > settings.health_max_flood_waits
+            else "ok",
             f"{row['waits']} FloodWait(s) in the last day, {row['seconds']}s in all"
             + (
                 ", one longer than FLOODWAIT_MAX_SECONDS ended a run" if row["any_too_long"] else ""
@@ -164,13 +174,48 @@ def _flood_wait_checks(db: Database, now: datetime) -> list[Check]:
     ]
 
 
+def _permission_checks(settings: Settings) -> list[Check]:
+    """A secret-holding file others can read gets a warning."""
+    from civicquant.config import env_file
+
+    candidates: list[tuple[str, Path | None]] = [("env file", env_file())]
+    for name, session in (
+        ("TG_SESSION", settings.tg_session),
+        ("TG_SESSION_RECOVERY", settings.tg_session_recovery),
+    ):
+        if session is not None:
+            file = session.expanduser()
+            if not file.name.endswith(".session") and not file.exists():
+                file = file.with_name(file.name + ".session")  # Telethon's own naming
+            candidates.append((name, file))
+    checks = []
+    for label, path in candidates:
+        if path is None or not path.exists():
+            continue
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            checks.append(
+                Check(
+                    "permissions",
+                    "stale",
+                    f"{label} {path} is readable by others (mode {mode:o}): chmod 600 {path}",
+                )
+            )
+    return checks
+
+
 def _age(now: datetime, then: datetime | None) -> float | None:
     return (now - then).total_seconds() if then else None
 
 
-def _channel_lag(db: Database, now: datetime) -> list[ChannelLag]:
+def _channel_lag(db: Database, settings: Settings, now: datetime) -> list[ChannelLag]:
+    limit = settings.channel_stale_minutes * 60
     return [
         ChannelLag(
+            state="stale"
+            if row["last_message_at"] is not None
+            and (now - row["last_message_at"]).total_seconds() > limit
+            else "ok",
             channel=f"@{row['username']}" if row["username"] else str(row["channel_id"]),
             channel_id=row["channel_id"],
             last_message_id=row["last_message_id"],
@@ -182,9 +227,19 @@ def _channel_lag(db: Database, now: datetime) -> list[ChannelLag]:
     ]
 
 
-def _queue_backlog(db: Database) -> list[QueueBacklog]:
+def _queue_state(row: dict[str, Any], settings: Settings) -> State:
+    if row["pipeline_version"] != settings.extraction_pipeline_version:
+        return "ok"  # a reparse or an A/B run: reported, not judged
+    oldest = row["oldest_pending_seconds"]
+    if oldest is not None and oldest > settings.health_queue_max_age_minutes * 60:
+        return "stale"
+    return "stale" if int(row["dead"]) > settings.health_max_dead_jobs else "ok"
+
+
+def _queue_backlog(db: Database, settings: Settings) -> list[QueueBacklog]:
     return [
         QueueBacklog(
+            state=_queue_state(row, settings),
             pipeline_version=row["pipeline_version"],
             pending=int(row["pending"]),
             running=int(row["running"]),
@@ -255,10 +310,11 @@ def render_text(report: HealthReport) -> str:
         lines.append("")
         lines.extend(
             _columns(
-                ("CHANNEL", "LAST ID", "LAST POST AGE", "READ AGO", "MISSING IDS"),
+                ("CHANNEL", "STATE", "LAST ID", "LAST POST AGE", "READ AGO", "MISSING IDS"),
                 [
                     (
                         c.channel,
+                        c.state,
                         str(c.last_message_id or "-"),
                         _duration(c.mark_age_seconds),
                         _duration(c.parsed_age_seconds),
@@ -272,10 +328,11 @@ def render_text(report: HealthReport) -> str:
         lines.append("")
         lines.extend(
             _columns(
-                ("QUEUE", "PENDING", "OLDEST", "RUNNING", "DEAD"),
+                ("QUEUE", "STATE", "PENDING", "OLDEST", "RUNNING", "DEAD"),
                 [
                     (
                         q.pipeline_version,
+                        q.state,
                         str(q.pending),
                         _duration(q.oldest_pending_seconds),
                         str(q.running),

@@ -15,7 +15,9 @@ def test_reparse_then_compare_two_versions(database_url: str) -> None:
     assert run_cli("backfill", "--from-export", str(SAMPLE), env=env).returncode == 0
     assert run_cli("extract", "--oneshot", "--no-side-effects", env=env).returncode == 0
     assert run_cli("enqueue", "--pipeline-version", "v2", env=env).returncode == 0
-    extracted = run_cli("extract", "--oneshot", "--no-side-effects", "--pipeline-version", "v2", env=env)
+    extracted = run_cli(
+        "extract", "--oneshot", "--no-side-effects", "--pipeline-version", "v2", env=env
+    )
     assert extracted.returncode == 0, extracted.stderr
 
     report = run_cli("compare", "v1", "v2", "--format", "json", env=env)

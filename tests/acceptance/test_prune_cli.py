@@ -42,6 +42,8 @@ def test_prune_archives_old_runs_then_restores_them(database_url: str, tmp_path:
 def test_unknown_table_is_one_line_and_exit_2(database_url: str) -> None:
     result = run_cli("prune", "--tables", "users", env={"DATABASE_URL": database_url})
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1].startswith(
-        "civicquant: error: --tables: unknown table users"
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("civicquant: error: --tables: unknown table users")
     )

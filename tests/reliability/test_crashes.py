@@ -95,10 +95,12 @@ def test_digest_killed_between_parts_is_finished_by_the_next_run_without_repeats
 
         victim = procs.spawn_cli("digest", "--at", AT, env=env)
         paused = wait_until(
-            lambda: (row := ledger(database_url))
-            and len(row["message_ids"]) == 1
-            and row["sending_part"] is None
-            and row,
+            lambda: (
+                (row := ledger(database_url))
+                and len(row["message_ids"]) == 1
+                and row["sending_part"] is None
+                and row
+            ),
             timeout=60,
             interval=0.02,
             what="the digest to pause after its first part",
@@ -110,8 +112,10 @@ def test_digest_killed_between_parts_is_finished_by_the_next_run_without_repeats
 
         # The dead run's lease expires after LEASE_TTL_SECONDS; until then a run is skipped.
         wait_until(
-            lambda: query(database_url, "SELECT 1 FROM leases WHERE expires_at <= now()")
-            or not query(database_url, "SELECT 1 FROM leases"),
+            lambda: (
+                query(database_url, "SELECT 1 FROM leases WHERE expires_at <= now()")
+                or not query(database_url, "SELECT 1 FROM leases")
+            ),
             timeout=10,
             what="the killed digest's lease to expire",
         )
@@ -127,8 +131,10 @@ def test_digest_killed_between_parts_is_finished_by_the_next_run_without_repeats
         again = procs.cli("digest", "--at", AT, env=env)
         assert again.returncode == 0 and "outcome=already_sent" in again.stdout
         assert len(bot.sent_messages) == len(row["parts"])
-    runs = query(database_url, "SELECT status FROM job_runs WHERE job_name = 'digest:vip' "
-                 "ORDER BY started_at")
+    runs = query(
+        database_url,
+        "SELECT status FROM job_runs WHERE job_name = 'digest:vip' ORDER BY started_at",
+    )
     assert [run["status"] for run in runs] == ["running", "success", "success"]
 
 
@@ -162,8 +168,10 @@ def test_digest_killed_while_a_part_is_in_flight_is_not_resent_without_force(
         bot.release()  # the orphaned request goes through: the part did reach the chat
         wait_until(lambda: len(bot.sent_messages) == 2, timeout=10, what="the orphaned part")
         wait_until(
-            lambda: query(database_url, "SELECT 1 FROM leases WHERE expires_at <= now()")
-            or not query(database_url, "SELECT 1 FROM leases"),
+            lambda: (
+                query(database_url, "SELECT 1 FROM leases WHERE expires_at <= now()")
+                or not query(database_url, "SELECT 1 FROM leases")
+            ),
             timeout=10,
             what="the killed digest's lease to expire",
         )
