@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,9 @@ from pathlib import Path
 import pytest
 
 from bench.gen_export import generate
+from civicquant import leases
+from civicquant.db import Database
+from civicquant.errors import CivicquantError
 from tests.reliability.bouncer import Bouncer, Unavailable, running
 from tests.reliability.support import (
     ROOT,
@@ -263,3 +267,42 @@ def test_with_prepared_statements_left_on_every_failure_is_one_clean_line(
     report.extend(f"  job error x{row['n']}: {row['error']}" for row in errors)
     with capsys.disabled():
         print("\n" + "\n".join(report))
+
+
+def hammer(
+    url: str, *, prepared_statements: bool, threads: int = 4, rounds: int = 100
+) -> list[str]:
+    """Run the same named queries from several connections at once; return the errors."""
+    errors: list[str] = []
+
+    def work(worker: int) -> None:
+        with Database.connect(url, prepared_statements=prepared_statements) as db:
+            for round_number in range(rounds):
+                try:
+                    db.fetch_one("get_lease", {"name": f"probe-{worker}"})
+                    with db.transaction():
+                        leases.acquire(db, f"probe-{worker}", f"worker-{worker}", 30)
+                        leases.release(db, f"probe-{worker}", f"worker-{worker}")
+                except CivicquantError as exc:
+                    errors.append(f"round {round_number}: {exc}")
+
+    pool = [threading.Thread(target=work, args=(worker,)) for worker in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(timeout=120)
+    return errors
+
+
+def test_database_seam_with_prepared_statements_off_survives_pooled_server_connections(
+    bouncer: Bouncer, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """DB_PREPARED_STATEMENTS=0 is what makes repeated queries safe behind PgBouncer."""
+    through = bouncer.url(database_url)
+    assert hammer(through, prepared_statements=False) == []
+    with_prepared = hammer(through, prepared_statements=True)
+    with capsys.disabled():  # shown with `pytest -s`: what the setting prevents
+        print(
+            f"\nthrough {bouncer.version} with prepared statements on: {len(with_prepared)} of "
+            f"400 rounds failed" + (f", e.g. {with_prepared[0]}" if with_prepared else "")
+        )
