@@ -1,7 +1,8 @@
-"""`python -m bench [--quick] [--only NAME[,NAME]]`: run the benchmarks, print one table.
+"""`python -m bench [--quick [NAME,...]] [--only NAME[,NAME]]`: run benchmarks, print one table.
 
 A default run rewrites bench/RESULTS.md; --quick and --only runs write bench/out/RESULTS.md
 instead (unless --results says where), so a smoke run never replaces the real figures.
+`--quick` alone shrinks every benchmark; `--quick NAME,...` only those named.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from bench import (
     queue_claims,
 )
 from bench.context import OUT, Benchmark, Context
-from bench.machine import this_machine
+from bench.machine import load_average, this_machine
 from bench.pg import server
 from bench.results import Row, table, write_results
 
@@ -40,23 +41,25 @@ BENCHMARKS: dict[str, Benchmark] = {
     "breaking_latency": pending.breaking_latency,
 }
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+ALL = "*"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     names = _selected(args.only)
-    results = args.results or (OUT / "RESULTS.md" if args.quick or args.only else RESULTS)
+    quick = set(names) if args.quick == ALL else set(_selected(args.quick) if args.quick else [])
+    results = args.results or (OUT / "RESULTS.md" if quick or args.only else RESULTS)
     started_at = datetime.now(UTC)
     started = time.monotonic()
+    load_before = load_average()
     rows: list[Row] = []
     with server() as srv, tempfile.TemporaryDirectory(prefix="cq-bench-") as workdir:
         machine = this_machine(srv.version)
         print(f"# {machine.describe()}; database: {srv.source}", file=sys.stderr)
-        ctx = Context(srv, args.quick, Path(workdir))
         for name in names:
             print(f"# {name} ...", file=sys.stderr, flush=True)
             begun = time.monotonic()
-            rows += _run_one(name, ctx)
+            rows += _run_one(name, Context(srv, name in quick, Path(workdir)))
             print(f"# {name}: {time.monotonic() - begun:.0f} s", file=sys.stderr, flush=True)
     seconds = time.monotonic() - started
     print(table(rows))
@@ -68,8 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         machine,
         server_source=f"{srv.source} (scratch databases, dropped after each benchmark)",
         command=command,
+        quick=sorted(quick),
         seconds=seconds,
         started=started_at,
+        load=(load_before, load_average()),
     )
     print(f"# wrote {results} ({seconds / 60:.1f} min)", file=sys.stderr)
     return 1 if any(row.verdict == "error" for row in rows) else 0
@@ -86,7 +91,13 @@ def _run_one(name: str, ctx: Context) -> list[Row]:
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument(
+        "--quick",
+        nargs="?",
+        const=ALL,
+        metavar="NAME[,NAME]",
+        help="smaller sizes, for a smoke run (all benchmarks, or only those named)",
+    )
     parser.add_argument(
         "--only", metavar="NAME[,NAME]", help=f"run only these: {', '.join(BENCHMARKS)}"
     )

@@ -32,7 +32,7 @@ def run(ctx: Context) -> list[Row]:
         times: dict[str, list[float]] = {name: [] for name in commands}
         for attempt in range(repeats + 1):
             for name, args in commands.items():
-                finished = processes.run(args, env, ctx.workdir)
+                finished = processes.run(args, env, ctx.workdir, rss=False)
                 if finished.returncode not in HEALTH_EXIT_CODES:
                     finished.check(name)
                 if attempt > 0:  # the first round only warms the page cache

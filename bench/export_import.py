@@ -65,6 +65,7 @@ def run(ctx: Context) -> list[Row]:
                 ratio=None,
                 target=f"< {RSS_LIMIT_MB} MB",
                 verdict=verdict(rss_mb < RSS_LIMIT_MB),
+                note="" if finished.rss_exact else "upper bound from wait4 (no /usr/bin/time)",
             ),
         ]
     return rows

@@ -23,6 +23,11 @@ class Machine:
         )
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: other work on the machine skews figures."""
+    return " / ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def this_machine(postgres: str) -> Machine:
     return Machine(
         cpu=_cpu_model(),

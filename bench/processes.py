@@ -2,7 +2,11 @@
 
 Each child runs in an empty working directory with none of the developer's civicquant
 settings in its environment, so no `.env` or DATABASE_URL leaks into a measurement.
-Peak RSS comes from wait4(2) on that very child, so it is exact and per process.
+
+Peak RSS comes from GNU time (`/usr/bin/time -f %M`), which forks the command from its own
+small process. wait4(2)'s ru_maxrss on a child of ours is only an upper bound: Linux carries
+the parent's high-water mark across fork/vfork + exec, so a child spawned while this harness
+holds 150 MB reports at least 150 MB. It is the fallback when GNU time is missing.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 from typing import IO
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+GNU_TIME = Path("/usr/bin/time")
 _SETTING_PREFIXES = ("TG_", "LLM_", "DATABASE_URL", "CIVICQUANT_", "LOG_", "DIGEST_", "EXTRACT")
 
 
@@ -41,6 +46,7 @@ def child_env(database_url: str | None, home: Path, **settings: str) -> dict[str
 class Finished:
     seconds: float
     peak_rss_bytes: int
+    rss_exact: bool  # False: wait4's upper bound (no GNU time)
     returncode: int
     stdout: str
     stderr: str
@@ -55,12 +61,21 @@ class Finished:
 class Child:
     """A started child; `finish()` waits for it and returns its time and peak RSS."""
 
-    def __init__(self, args: Sequence[str], env: Mapping[str, str], cwd: Path) -> None:
+    def __init__(
+        self, args: Sequence[str], env: Mapping[str, str], cwd: Path, *, rss: bool = True
+    ) -> None:
         self._out: IO[bytes] = tempfile.TemporaryFile()
         self._err: IO[bytes] = tempfile.TemporaryFile()
+        self._rss_path: Path | None = None
+        command = list(args)
+        if rss and GNU_TIME.exists():
+            handle, name = tempfile.mkstemp(prefix="cq-bench-rss-")
+            os.close(handle)
+            self._rss_path = Path(name)
+            command = [str(GNU_TIME), "-f", "%M", "-o", name, *command]
         self.started = time.perf_counter()
         self._proc = subprocess.Popen(
-            list(args), env=dict(env), cwd=cwd, stdout=self._out, stderr=self._err
+            command, env=dict(env), cwd=cwd, stdout=self._out, stderr=self._err
         )
 
     def finish(self) -> Finished:
@@ -72,10 +87,13 @@ class Child:
             stream.seek(0)
             outputs.append(stream.read().decode("utf-8", "replace"))
             stream.close()
-        # ru_maxrss is in KiB on Linux.
-        return Finished(seconds, usage.ru_maxrss * 1024, self._proc.returncode, *outputs)
+        peak_kib, exact = usage.ru_maxrss, False  # KiB on Linux
+        if self._rss_path is not None:
+            peak_kib, exact = int(self._rss_path.read_text().split()[-1]), True
+            self._rss_path.unlink()
+        return Finished(seconds, peak_kib * 1024, exact, self._proc.returncode, *outputs)
 
 
-def run(args: Sequence[str], env: Mapping[str, str], cwd: Path) -> Finished:
+def run(args: Sequence[str], env: Mapping[str, str], cwd: Path, *, rss: bool = True) -> Finished:
     """Run one child to the end."""
-    return Child(args, env, cwd).finish()
+    return Child(args, env, cwd, rss=rss).finish()

@@ -90,8 +90,10 @@ def write_results(
     *,
     server_source: str,
     command: str,
+    quick: Sequence[str],
     seconds: float,
     started: datetime,
+    load: tuple[str, str],
 ) -> None:
     """Rewrite `path` with this run's figures, keeping the analysis below the marker."""
     kept = ""
@@ -109,7 +111,11 @@ def write_results(
         f"- date: {started.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
         f"- machine: {machine.describe()}",
         f"- database: {server_source}",
+        f"- load average (1/5/15 min): {load[0]} at the start, {load[1]} at the end"
+        + f" on {machine.cores} cores",
         f"- command: `{command}` ({seconds / 60:.1f} min)",
+        f"- sizes: {'--quick for ' + ', '.join(quick) if quick else 'full'}"
+        + " (each row names its size)",
         "",
         table(rows),
         "",

@@ -77,6 +77,35 @@ class _Source:
     posted_at: datetime
     fingerprint: str
     signature: tuple[int, ...]
+    bands: tuple[int, ...]
+
+
+class _Candidates:
+    """Sources a post may join, looked up by fingerprint and by LSH band.
+
+    Only the sources sharing the post's fingerprint or one of its bands are compared with
+    it, so the cost per post follows the handful of likely matches, not the window.
+    """
+
+    def __init__(self, sources: Sequence[_Source]) -> None:
+        self._by_fingerprint: dict[str, list[_Source]] = {}
+        self._by_band: dict[int, list[_Source]] = {}
+        for source in sources:
+            self.add(source)
+
+    def add(self, source: _Source) -> None:
+        self._by_fingerprint.setdefault(source.fingerprint, []).append(source)
+        for band in source.bands:
+            self._by_band.setdefault(band, []).append(source)
+
+    def near(self, fingerprint: str, post_bands: Sequence[int]) -> list[_Source]:
+        seen: dict[int, _Source] = {}
+        for source in self._by_fingerprint.get(fingerprint, ()):
+            seen[id(source)] = source
+        for band in post_bands:
+            for source in self._by_band.get(band, ()):
+                seen[id(source)] = source
+        return list(seen.values())
 
 
 def store_extractions(db: Database, posts: Sequence[ExtractedPost], pipeline_version: str) -> None:
@@ -135,24 +164,30 @@ def merge(db: Database, posts: Sequence[ExtractedPost], pipeline_version: str) -
     )
     if mergeable:
         sketches = [similarity.sketch(post.text) for post in mergeable]
-        sources = _recent_sources(db, mergeable, sketches, pipeline_version)
+        post_bands = [bands(sketch.signature) for sketch in sketches]
+        sources = _Candidates(
+            _recent_sources(db, mergeable, sketches, post_bands, pipeline_version)
+        )
         # New events get provisional negative ids while matching, so later posts in the
         # batch can join them; real ids are reserved and the events created in one go.
         founders: list[tuple[int, ExtractedPost]] = []
         attached: list[tuple[ExtractedPost, _Source]] = []
-        for post, sketch in zip(mergeable, sketches, strict=True):
+        for post, sketch, keys in zip(mergeable, sketches, post_bands, strict=True):
             fingerprint, signature = sketch.fingerprint, sketch.signature
             # Nothing left after normalising (emoji, a bare link): match nothing by it.
-            event_id = (
-                None
-                if sketch.empty
-                else _best_match(sources, post.posted_at, fingerprint, signature)
-            )
+            nearby = [] if sketch.empty else sources.near(fingerprint, keys)
+            event_id = _best_match(nearby, post.posted_at, fingerprint, signature)
             if event_id is None:
                 event_id = -(len(founders) + 1)
                 founders.append((event_id, post))
-            source = _Source(event_id, post.posted_at, fingerprint, signature)
-            sources.append(source)
+            source = _Source(
+                event_id,
+                post.posted_at,
+                fingerprint,
+                signature,
+                () if sketch.empty else tuple(keys),
+            )
+            sources.add(source)
             attached.append((post, source))
         real = _create_events(db, founders, pipeline_version)
         attached = [
@@ -193,6 +228,7 @@ def _recent_sources(
     db: Database,
     posts: Sequence[ExtractedPost],
     sketches: Sequence[similarity.Sketch],
+    post_bands: Sequence[Sequence[int]],
     pipeline_version: str,
 ) -> list[_Source]:
     rows = db.fetch_all(
@@ -202,11 +238,24 @@ def _recent_sources(
             "window_start": posts[0].posted_at - MERGE_WINDOW,
             "window_end": posts[-1].posted_at + MERGE_WINDOW,
             "fingerprints": sorted({s.fingerprint for s in sketches if not s.empty}),
-            "bands": sorted({band for s in sketches if not s.empty for band in bands(s.signature)}),
+            "bands": sorted(
+                {
+                    band
+                    for s, keys in zip(sketches, post_bands, strict=True)
+                    if not s.empty
+                    for band in keys
+                }
+            ),
         },
     )
     return [
-        _Source(int(r["event_id"]), r["posted_at"], r["fingerprint"], tuple(r["signature"]))
+        _Source(
+            int(r["event_id"]),
+            r["posted_at"],
+            r["fingerprint"],
+            tuple(r["signature"]),
+            tuple(r["bands"]),
+        )
         for r in rows
     ]
 
@@ -247,6 +296,6 @@ def _attach(
             "posted_at": [p.posted_at for p, _ in attached],
             "fingerprints": [s.fingerprint for _, s in attached],
             "signatures": [",".join(map(str, s.signature)) for _, s in attached],
-            "bands": [",".join(map(str, bands(s.signature))) for _, s in attached],
+            "bands": [",".join(map(str, s.bands)) for _, s in attached],
         },
     )

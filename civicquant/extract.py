@@ -33,6 +33,7 @@ log = structlog.get_logger("civicquant.extract")
 
 IDLE_POLL_SECONDS = 2.0
 RECLAIM_EVERY_SECONDS = 5.0
+FLUSH_AFTER_SECONDS = 0.25
 RETRY_BASE_SECONDS = 30.0
 RETRY_CAP_SECONDS = 3600.0
 
@@ -106,8 +107,13 @@ class Worker:
             if self.options.max_runtime_seconds
             else None
         )
-        prefetch = max(self.options.concurrency * 2, 32)
+        # Claim ahead of the provider, and commit results in batches: one transaction per
+        # batch of results, not per job, keeps the event loop free to feed the provider.
+        prefetch = max(self.options.concurrency * 4, 100)
+        flush_size = max(self.options.concurrency, 25)
         in_flight: dict[asyncio.Task[ProviderResult], Claimed] = {}
+        ready: dict[asyncio.Task[ProviderResult], Claimed] = {}
+        ready_since = 0.0
         next_reclaim = 0.0
         next_extend = time.monotonic() + self.options.lease_seconds / 3
         listener = _Listener(self.db, queue.NOTIFY_CHANNEL)
@@ -121,33 +127,51 @@ class Worker:
                         self.ctx.count("reclaimed", reclaimed)
                         log.warning("jobs_reclaimed", jobs=reclaimed, reason="lease expired")
                     next_reclaim = now + RECLAIM_EVERY_SECONDS
-                if now >= next_extend and in_flight:
+                if now >= next_extend and (in_flight or ready):
                     queue.extend_leases(self.db, self.worker_id, self.options.lease_seconds)
                     next_extend = now + self.options.lease_seconds / 3
-                wanted = 0 if stopping else min(prefetch - len(in_flight), self._budget())
+                held = len(in_flight) + len(ready)
+                wanted = 0 if stopping else min(prefetch - held, self._budget())
+                queue_empty = False
                 if wanted >= max(1, prefetch // 2) or (wanted > 0 and not in_flight):
-                    for job in self._claim(wanted):
+                    claimed = self._claim(wanted)
+                    queue_empty = not claimed
+                    for job in claimed:
                         task = asyncio.create_task(self._extract(job))
                         in_flight[task] = job
-                if not in_flight:
-                    if stopping or self._budget() == 0:
-                        break
-                    if self.options.oneshot:
-                        break
-                    wait = self.options.idle_poll_seconds
-                    if deadline is not None:
-                        wait = min(wait, max(deadline - time.monotonic(), 0.0))
-                    if await listener.wait(wait, self.ctx.stop):
-                        self.ctx.count("woken_by_notify")
-                    continue
-                done, _ = await asyncio.wait(
-                    in_flight, timeout=1.0, return_when=asyncio.FIRST_COMPLETED
-                )
-                if done:
-                    await self._finish({task: in_flight.pop(task) for task in done})
+                if in_flight:
+                    done, _ = await asyncio.wait(
+                        in_flight, timeout=FLUSH_AFTER_SECONDS, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    if done and not ready:
+                        ready_since = time.monotonic()
+                    ready.update({task: in_flight.pop(task) for task in done})
+                if ready and (
+                    len(ready) >= flush_size
+                    or not in_flight
+                    or stopping
+                    or time.monotonic() - ready_since >= FLUSH_AFTER_SECONDS
+                ):
+                    batch, ready = ready, {}
+                    await self._finish(batch)
                 if stopping and in_flight:
                     await self._drain(in_flight)
+                if in_flight or ready:
+                    continue
+                if stopping or self._budget() == 0:
+                    break
+                if not queue_empty:
+                    continue  # a batch just finished: claim the next before deciding to wait
+                if self.options.oneshot:
+                    break
+                wait = self.options.idle_poll_seconds
+                if deadline is not None:
+                    wait = min(wait, max(deadline - time.monotonic(), 0.0))
+                if await listener.wait(wait, self.ctx.stop):
+                    self.ctx.count("woken_by_notify")
         finally:
+            if ready:
+                await self._finish(ready)
             if in_flight:
                 await self._drain(in_flight)
             listener.close()

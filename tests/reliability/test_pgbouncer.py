@@ -114,7 +114,7 @@ def test_whole_pipeline_runs_through_pgbouncer_in_transaction_mode(
         "digest:vip:dry-run",
     }
 
-    # Jobs this test does not run count as fresh, so health's verdict is about PgBouncer.
+    # Jobs this test does not run count as fresh, so no job is `down` for never having run.
     query(
         empty_database_url,
         "INSERT INTO job_runs (run_id, job_name, host, pid, status, finished_at) "
@@ -132,8 +132,10 @@ def test_whole_pipeline_runs_through_pgbouncer_in_transaction_mode(
         ),
     )
     health = procs.cli("health", "--format", "json", env=env)
-    assert health.returncode == 0, health.describe()
     report = json.loads(health.stdout)
+    # Not down (the exports' old posts may make their channels look stale, and that is
+    # health's business, not PgBouncer's).
+    assert health.returncode == report["exit_code"] in (0, 1), health.describe()
     checks = {check["name"]: check for check in report["checks"]}
     assert checks["database"]["state"] == "ok"
     assert f"127.0.0.1:{bouncer.port}" in checks["database"]["detail"]
@@ -174,6 +176,9 @@ def test_idle_extract_worker_falls_back_to_polling_through_pgbouncer(
     assert_ok(finished)
     run = query(database_url, "SELECT status, counts FROM job_runs WHERE job_name = 'extract'")[0]
     assert run["status"] == "success" and run["counts"]["ok"] == jobs
+    # The listening client holds no server connection while it waits, so no notification
+    # can reach it: the jobs were found by the poll.
+    assert "woken_by_notify" not in run["counts"]
 
 
 def test_lease_race_through_pgbouncer_has_exactly_one_winner(
@@ -248,14 +253,14 @@ def test_with_prepared_statements_left_on_every_failure_is_one_clean_line(
             results = [procs.cli(*step, env=env)]
         for result in results:
             assert "Traceback" not in result.stderr, result.describe()
-            if result.returncode not in (0, 2) or step[0] != "health":
-                assert result.returncode == 0 or len(result.error_lines) == 1, result.describe()
-            verdict = (
-                "ok"
-                if result.returncode == 0
-                else f"exit {result.returncode}: "
-                + (result.error_lines[-1] if result.error_lines else result.stderr[-200:])
+            # A failure is one clean line; health may also answer with a report of its own.
+            report_given = step[0] == "health" and result.stdout.startswith("{")
+            assert result.returncode == 0 or report_given or len(result.error_lines) == 1, (
+                result.describe()
             )
+            verdict = "ok" if result.returncode == 0 else f"exit {result.returncode}"
+            if result.error_lines:
+                verdict += f": {result.error_lines[-1]}"
             report.append(f"  {' '.join(step[:2])}: {verdict}")
     states = job_states(empty_database_url)
     errors = query(

@@ -38,14 +38,14 @@ WITH recent AS MATERIALIZED (
     WHERE pipeline_version = %(pipeline_version)s
       AND posted_at BETWEEN %(window_start)s AND %(window_end)s
 ), hits AS (
-    SELECT r.event_id, r.fingerprint, r.signature, r.posted_at
+    SELECT r.event_id, r.fingerprint, r.signature, r.posted_at, r.bands
     FROM recent r JOIN unnest(%(fingerprints)s::text[]) AS f(fingerprint) USING (fingerprint)
     UNION
-    SELECT r.event_id, r.fingerprint, r.signature, r.posted_at
+    SELECT r.event_id, r.fingerprint, r.signature, r.posted_at, r.bands
     FROM recent r CROSS JOIN LATERAL unnest(r.bands) AS rb(band)
     JOIN (SELECT DISTINCT unnest(%(bands)s::bigint[]) AS band) AS wanted USING (band)
 )
-SELECT event_id, fingerprint, signature, posted_at FROM hits ORDER BY event_id;
+SELECT event_id, fingerprint, signature, posted_at, bands FROM hits ORDER BY event_id;
 
 -- reserve_event_ids --
 -- Take ids for new events up front, so a batch's events are created in one statement.
