@@ -95,6 +95,9 @@ class Worker:
         self.options = options
         self.after_commit = after_commit if options.side_effects else None
         self.worker_id = f"{hostname()}:{os.getpid()}:{ctx.run_id[:8]}"
+        # Results are written on a connection of their own, from a thread (see _finish);
+        # claims, lease renewals and releases stay on the job's connection in the loop.
+        self._results_db = self.db
         self._slots = asyncio.Semaphore(options.concurrency)
         self._claimed_total = 0
 
@@ -117,6 +120,7 @@ class Worker:
         next_reclaim = 0.0
         next_extend = time.monotonic() + self.options.lease_seconds / 3
         listener = _Listener(self.db, queue.NOTIFY_CHANNEL)
+        self._results_db = self._sibling_or_same("civicquant extract results")
         try:
             while True:
                 now = time.monotonic()
@@ -175,6 +179,15 @@ class Worker:
             if in_flight:
                 await self._drain(in_flight)
             listener.close()
+            if self._results_db is not self.db:
+                self._results_db.close()
+                self._results_db = self.db
+
+    def _sibling_or_same(self, application_name: str) -> Database:
+        try:
+            return self.db.open_sibling(application_name)
+        except CivicquantError:
+            return self.db  # a connection not opened by Database.connect: share it
 
     def _budget(self) -> int:
         if self.options.max_jobs is None:
@@ -237,17 +250,29 @@ class Worker:
                 failures.append((job, getattr(exc, "error_class", "provider_error"), str(exc)))
             else:
                 failures.append((job, "provider_error", f"{type(exc).__name__}: {exc}"))
+        # On the results connection, in a thread: provider calls go on while it commits.
+        touched = await asyncio.to_thread(self._settle, succeeded, failures)
+        if touched and self.after_commit is not None:
+            await self.after_commit(self._results_db, touched)
+
+    def _settle(
+        self,
+        succeeded: list[tuple[Claimed, ExtractedPost]],
+        failures: list[tuple[Claimed, str, str]],
+    ) -> list[int]:
         touched: list[int] = []
         if succeeded:
             try:
                 touched = self._commit(succeeded)
             except DatabaseError as exc:
                 # The batch rolled back; its jobs are still ours, so they are failed for a retry.
-                failures.extend((job, "persistence_error", str(exc)) for job, _ in succeeded)
+                failures = [
+                    *failures,
+                    *((job, "persistence_error", str(exc)) for job, _ in succeeded),
+                ]
         if failures:
             self._fail(failures)
-        if touched and self.after_commit is not None:
-            await self.after_commit(self.db, touched)
+        return touched
 
     def _extracted(self, job: Claimed, result: ProviderResult) -> ExtractedPost:
         return ExtractedPost(
@@ -269,11 +294,12 @@ class Worker:
     def _commit(self, pairs: list[tuple[Claimed, ExtractedPost]]) -> list[int]:
         """Complete the jobs we still hold, store their extractions, merge: one transaction."""
         version = self.options.pipeline_version
-        with self.db.transaction():
-            ours = queue.complete(self.db, [job.job_id for job, _ in pairs], self.worker_id)
+        db = self._results_db
+        with db.transaction():
+            ours = queue.complete(db, [job.job_id for job, _ in pairs], self.worker_id)
             posts = [post for job, post in pairs if job.job_id in ours]
-            events.store_extractions(self.db, posts, version)
-            merged = events.merge(self.db, posts, version)
+            events.store_extractions(db, posts, version)
+            merged = events.merge(db, posts, version)
         self.ctx.count("ok", len(posts))
         self.ctx.count("events_created", len(merged.created))
         self.ctx.count("events_joined", len(merged.joined))
@@ -297,7 +323,7 @@ class Worker:
 
     def _fail(self, failures: list[tuple[Claimed, str, str]]) -> None:
         status = queue.fail(
-            self.db,
+            self._results_db,
             self.worker_id,
             [
                 (job.job_id, error_class, error, retry_delay(job.attempt))

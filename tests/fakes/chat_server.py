@@ -187,6 +187,9 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as real providers do
+    # Headers and body go out in two writes; with Nagle on, the second waits for the
+    # client's delayed ACK (~40 ms), which no real server adds to a reply.
+    disable_nagle_algorithm = True
     server: _HTTPServer
 
     def do_POST(self) -> None:
