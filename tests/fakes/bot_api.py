@@ -458,7 +458,6 @@ def _flag(value: Any) -> bool | None:
 
 
 class _Handler(BaseHTTPRequestHandler):
-
     # Headers and body are separate writes: without this, Nagle and delayed ACKs add ~40 ms.
     disable_nagle_algorithm = True
     api: FakeBotApi
