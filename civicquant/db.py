@@ -8,9 +8,11 @@ pooling mode (with DB_PREPARED_STATEMENTS=0).
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -91,22 +93,33 @@ class Database:
 
     # -- statements -------------------------------------------------------------------
 
-    def execute(self, name: str, params: Mapping[str, Any] | None = None) -> int:
-        """Run a named statement; return the number of rows it touched."""
+    def execute(
+        self, name: str, params: Mapping[str, Any] | None = None, *, binary: bool = False
+    ) -> int:
+        """Run a named statement; return the number of rows it touched.
+
+        `binary` sends the parameters in PostgreSQL's binary format: for bulk statements
+        over arrays (thousands of values) it is several times faster than quoting each
+        value as text. Every parameter must then be cast in the SQL (`%(ids)s::bigint[]`).
+        """
         with self._cursor(name) as cur:
-            cur.execute(query(name), params or {})
+            cur.execute(_statement(name, binary), params or {})
             return cur.rowcount
 
-    def fetch_one(self, name: str, params: Mapping[str, Any] | None = None) -> Row | None:
+    def fetch_one(
+        self, name: str, params: Mapping[str, Any] | None = None, *, binary: bool = False
+    ) -> Row | None:
         """Run a named query and return its first row, or None."""
         with self._cursor(name) as cur:
-            cur.execute(query(name), params or {})
+            cur.execute(_statement(name, binary), params or {})
             return cur.fetchone()
 
-    def fetch_all(self, name: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+    def fetch_all(
+        self, name: str, params: Mapping[str, Any] | None = None, *, binary: bool = False
+    ) -> list[Row]:
         """Run a named query and return all its rows."""
         with self._cursor(name) as cur:
-            cur.execute(query(name), params or {})
+            cur.execute(_statement(name, binary), params or {})
             return cur.fetchall()
 
     def execute_many(self, name: str, params_seq: list[Mapping[str, Any]]) -> None:
@@ -184,6 +197,15 @@ def open_database(settings: Settings, *, application_name: str = "civicquant") -
 def hostname() -> str:
     """This host's name, as recorded in leases and job runs."""
     return socket.gethostname()
+
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+@cache
+def _statement(name: str, binary: bool) -> str:
+    text = query(name)
+    return _PLACEHOLDER.sub(r"%(\1)b", text) if binary else text
 
 
 def _first_line(exc: BaseException) -> str:

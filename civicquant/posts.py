@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -19,6 +19,15 @@ class Media:
     file_name: str | None = None
     mime_type: str | None = None
     size: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary as stored (`raw_messages.media`); cheaper than dataclasses.asdict."""
+        return {
+            "kind": self.kind,
+            "file_name": self.file_name,
+            "mime_type": self.mime_type,
+            "size": self.size,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +59,7 @@ class RawPost:
         payload = {
             "text": self.text,
             "entities": self.entities,
-            "media": asdict(self.media) if self.media else None,
+            "media": self.media.as_dict() if self.media else None,
         }
         encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(encoded.encode("utf-8")).hexdigest()

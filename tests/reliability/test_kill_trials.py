@@ -228,7 +228,6 @@ def test_randomly_sigkilled_extract_workers_leave_every_job_done_once_and_events
     assert totals["leased"] == 0
     # The kills did take work away from live workers: some jobs were claimed again.
     assert kills_with_work_in_hand >= TRIALS // 3, (kills_with_work_in_hand, trials_took)
-    print("KILLS", kills_with_work_in_hand)
     assert totals["attempts"] > JOBS
 
     # Every post with something to read is in exactly one event (the primary key of
