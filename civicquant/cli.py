@@ -739,8 +739,9 @@ def main() -> None:
         sys.exit(130)
     except Exception as exc:  # a bug: one line for the operator, the traceback in the log
         logs.get_logger("civicquant").exception("internal_error")
+        first_line = (str(exc).strip().splitlines() or [""])[0]
         typer.echo(
-            f"civicquant: internal error: {type(exc).__name__}: {logs.redact(str(exc))}",
+            f"civicquant: internal error: {type(exc).__name__}: {logs.redact(first_line)}",
             err=True,
         )
         sys.exit(70)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -182,8 +183,9 @@ class Settings(BaseSettings):
 
             try:
                 password = conninfo_to_dict(self.database_url).get("password")
-            except Exception:
-                password = None
+            except Exception:  # unparsable: still find the password the usual way
+                found = re.search(r"://[^/@:]*:([^@/]*)@", self.database_url)
+                password = found.group(1) if found else None
             if password:
                 values.append(str(password))
         return [value for value in values if value]

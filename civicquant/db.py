@@ -19,13 +19,14 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
-from civicquant.errors import DatabaseError, DatabaseUnavailable
+from civicquant.errors import ConfigError, DatabaseError, DatabaseUnavailable
 from civicquant.queries import query
 
 if TYPE_CHECKING:
     from civicquant.config import Settings
 
 Row = dict[str, Any]
+UNPARSABLE = "an unparsable DATABASE_URL"
 
 
 def describe_url(url: str) -> str:
@@ -33,7 +34,7 @@ def describe_url(url: str) -> str:
     try:
         parts = conninfo_to_dict(url)
     except psycopg.ProgrammingError:
-        return "an unparsable DATABASE_URL"
+        return UNPARSABLE
     host = str(parts.get("host") or "localhost")
     port = parts.get("port")
     dbname = parts.get("dbname") or parts.get("user") or ""
@@ -62,6 +63,9 @@ class Database:
     ) -> Database:
         """Open a connection, or raise DatabaseUnavailable naming the host."""
         where = describe_url(url)
+        if where == UNPARSABLE:
+            # libpq would quote the bad URL, password and all, in its error: never pass it on.
+            raise ConfigError("DATABASE_URL is not a valid PostgreSQL URL or connection string")
         try:
             conn = psycopg.connect(
                 url,

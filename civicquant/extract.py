@@ -375,8 +375,18 @@ class _Listener:
                     return False
                 if conn is None:
                     stop.wait(min(remaining, 0.5))
-                elif any(True for _ in conn.notifies(timeout=min(remaining, 0.5), stop_after=1)):
-                    return True
+                    continue
+                try:
+                    if any(True for _ in conn.notifies(timeout=min(remaining, 0.5), stop_after=1)):
+                        return True
+                except psycopg.Error as exc:
+                    # The LISTEN connection is gone (a restart, a failover): poll from now on.
+                    # The worker's own connection reports an outage on its next statement.
+                    log.warning(
+                        "listen_lost", error=str(exc).strip().splitlines()[0], fallback="polling"
+                    )
+                    self.close()
+                    return False
             return False
 
         return await asyncio.to_thread(block)
@@ -384,6 +394,7 @@ class _Listener:
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
+            self._conn = None
 
 
 def extract_job(ctx: JobContext, options: WorkerOptions) -> None:

@@ -23,7 +23,7 @@ import structlog
 from civicquant import alerts, leases, logs, migrations, runs
 from civicquant.config import Settings
 from civicquant.db import Database, hostname, open_database
-from civicquant.errors import CivicquantError
+from civicquant.errors import CivicquantError, DatabaseUnavailable
 
 log = structlog.get_logger("civicquant.jobs")
 
@@ -141,24 +141,47 @@ def _run_body(
         if heartbeat is not None:
             heartbeat.stop()
         if lease is not None:
-            try:
-                leases.release(db, lease, holder)
-            except CivicquantError as exc:
-                log.warning("lease_release_failed", lease=lease, error=str(exc))
+            _release(db, lease, holder)
 
 
 def _record_end(ctx: JobContext, status: str, error: str | None) -> None:
     """Record how the run ended, then let alerts see the job's failure streak."""
     try:
         runs.finish(ctx.db, ctx.run_id, status, ctx.summary(), error)
+    except DatabaseUnavailable:
+        # The job's connection died with the server (a restart): try once on a new one,
+        # so the run is recorded as it ended and counts towards the failure streak.
+        try:
+            with ctx.db.open_sibling(f"civicquant {ctx.job_name} end") as fresh:
+                runs.finish(fresh, ctx.run_id, status, ctx.summary(), error)
+        except CivicquantError as exc:
+            # Still gone: the run stays `running`; health shows it as not finished.
+            log.error("job_run_not_recorded", status=status, error=str(exc))
+            return
     except CivicquantError as exc:
-        # The database went away: the run stays `running` and health sees it as stale.
         log.error("job_run_not_recorded", status=status, error=str(exc))
         return
     try:
         alerts.after_run(ctx.settings, ctx.db, ctx.job_name, ctx.run_id, status)
     except CivicquantError as exc:
         log.error("job_alert_check_failed", error=str(exc))
+
+
+def _release(db: Database, lease: str, holder: str) -> None:
+    """Release the lease, on a new connection if the job's died; else it simply expires."""
+    try:
+        leases.release(db, lease, holder)
+        return
+    except DatabaseUnavailable:
+        pass
+    except CivicquantError as exc:
+        log.warning("lease_release_failed", lease=lease, error=str(exc))
+        return
+    try:
+        with db.open_sibling("civicquant lease release") as fresh:
+            leases.release(fresh, lease, holder)
+    except CivicquantError as exc:
+        log.warning("lease_release_failed", lease=lease, error=str(exc))
 
 
 def _error_line(exc: BaseException) -> str:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from civicquant.errors import UsageError
 
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+_MAX_DURATION_SECONDS = 100 * 366 * 86400  # a century
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -20,6 +24,8 @@ def parse_duration(value: str, option: str) -> float:
     seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
     if seconds <= 0:
         raise UsageError(f"{option} {value!r} must be longer than zero")
+    if not math.isfinite(seconds) or seconds > _MAX_DURATION_SECONDS:
+        raise UsageError(f"{option} {_shown(value)} is too long (at most a century)")
     return seconds
 
 
@@ -40,7 +46,18 @@ def parse_instant(value: str, option: str) -> datetime:
             f"{option} {value!r} has no UTC offset: which zone is it? "
             f"Add one, e.g. {example}+00:00 or {example}Z"
         )
-    return parsed.astimezone(UTC)
+    try:
+        instant: datetime | None = parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
+        instant = None
+    if instant is None or not _EARLIEST <= instant < _LATEST:
+        raise UsageError(f"{option} {_shown(value)} is out of range (1970 to 9000)")
+    return instant
+
+
+def _shown(value: str, limit: int = 60) -> str:
+    """The value as quoted in an error, cut so a hostile one cannot flood the line."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,7 +69,13 @@ def test_oneshot_extracts_every_pending_job_and_exits(settings: Settings, db: Da
 
 
 def test_oneshot_drains_a_queue_longer_than_one_claim(settings: Settings, db: Database) -> None:
-    seed(db, [RawPost(1001, i, T0, text=f"Bulletin {i}: item {i * 13} of the day") for i in range(1, 351)])
+    seed(
+        db,
+        [
+            RawPost(1001, i, T0, text=f"Bulletin {i}: item {i * 13} of the day")
+            for i in range(1, 351)
+        ],
+    )
     assert work(settings, db, concurrency=2).counts["ok"] == 350
     assert queue.counts(db) == {"v1": {"ok": 350}}
 

@@ -309,12 +309,6 @@ def test_listen_and_extract_across_a_postgres_restart_lose_nothing_and_the_next_
     assert not problems, "\n\n".join(problems)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="extract's _Listener.wait lets psycopg.OperationalError escape from "
-    "conn.notifies(): an idle worker cut off by a restart exits 70 with "
-    "'civicquant: internal error: OperationalError: ...' and a logged traceback",
-)
 def test_an_idle_extract_worker_survives_a_restart_or_ends_with_one_clear_line(
     own_server: OwnServer, database_url: str, env: dict[str, str], procs: Processes
 ) -> None:
