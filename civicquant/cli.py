@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from civicquant import logs
+from civicquant import redaction
 from civicquant.config import Settings, load_settings
 from civicquant.errors import CivicquantError
 
@@ -64,11 +64,21 @@ def _global(
         os.environ["CIVICQUANT_ENV_FILE"] = str(env_file)
 
 
-def _settings() -> Settings:
+def _settings(*, logging: bool = True) -> Settings:
+    """Settings, with secrets registered for redaction and (for jobs) the log pipeline set up.
+
+    Read-only commands (health, runs, cron, db status, compare) log nothing, so they skip
+    the logging set-up and its imports: cron starts `health` every minute.
+    """
     settings = load_settings()
-    logs.configure_logging(
-        fmt=settings.log_format, level=settings.log_level, secrets=settings.secret_values()
-    )
+    if logging:
+        from civicquant import logs
+
+        logs.configure_logging(
+            fmt=settings.log_format, level=settings.log_level, secrets=settings.secret_values()
+        )
+    else:
+        redaction.set_secrets(settings.secret_values())
     return settings
 
 
@@ -105,7 +115,7 @@ def db_status() -> None:
     from civicquant import migrations
     from civicquant.db import open_database
 
-    settings = _settings()
+    settings = _settings(logging=False)
     with open_database(settings, application_name="civicquant db status") as db:
         states = migrations.status(db)
         typer.echo(f"database: {db.where}")
@@ -374,7 +384,7 @@ def compare(
     from civicquant.rawlog import RawLog
     from civicquant.timeparse import parse_window
 
-    settings = _settings()
+    settings = _settings(logging=False)
     span = parse_window(since, until)
     specs = _channel_specs(settings, channels) if channels else None
     with open_database(settings, application_name="civicquant compare") as db:
@@ -602,7 +612,7 @@ def health(
     """
     from civicquant import health as health_report
 
-    settings = _settings()
+    settings = _settings(logging=False)
     report = health_report.check(settings)
     render = {
         OutputFormat.text: health_report.render_text,
@@ -630,7 +640,7 @@ def runs(
     from civicquant import runs as job_runs
     from civicquant.db import open_database
 
-    settings = _settings()
+    settings = _settings(logging=False)
     with open_database(settings, application_name="civicquant runs") as db:
         rows = job_runs.recent(db, job, limit)
     if output_format is TableFormat.json:
@@ -655,7 +665,7 @@ def cron(
     """
     from civicquant import crontab
 
-    settings = _settings()
+    settings = _settings(logging=False)
     env_file = Path(os.environ.get("CIVICQUANT_ENV_FILE") or ".env")
     logs_at = log_dir or settings.home / "logs"
     logs_at.expanduser().mkdir(parents=True, exist_ok=True)
@@ -732,16 +742,18 @@ def main() -> None:
     try:
         app()
     except CivicquantError as exc:
-        typer.echo(f"civicquant: error: {logs.redact(str(exc))}", err=True)
+        typer.echo(f"civicquant: error: {redaction.redact(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         typer.echo("civicquant: interrupted", err=True)
         sys.exit(130)
     except Exception as exc:  # a bug: one line for the operator, the traceback in the log
+        from civicquant import logs
+
         logs.get_logger("civicquant").exception("internal_error")
         first_line = (str(exc).strip().splitlines() or [""])[0]
         typer.echo(
-            f"civicquant: internal error: {type(exc).__name__}: {logs.redact(first_line)}",
+            f"civicquant: internal error: {type(exc).__name__}: {redaction.redact(first_line)}",
             err=True,
         )
         sys.exit(70)

@@ -135,10 +135,10 @@ def check(settings: Settings, *, now: datetime | None = None) -> HealthReport:
 
 
 def _publication_checks(db: Database, settings: Settings, now: datetime) -> list[Check]:
-    from civicquant import publications
-
     checks = []
-    stuck = publications.stale_reservations(db, settings.health_reserved_minutes * 60)
+    stuck = db.fetch_all(
+        "stale_reservations", {"older_than_seconds": settings.health_reserved_minutes * 60}
+    )
     if stuck:
         first = stuck[0]
         checks.append(
@@ -150,7 +150,8 @@ def _publication_checks(db: Database, settings: Settings, now: datetime) -> list
                 f"{first['parts_total']} parts sent); see `civicquant digest --force`",
             )
         )
-    for queue, sent_at in sorted(publications.last_sent(db).items()):
+    for row in db.fetch_all("last_sent_per_queue"):
+        queue, sent_at = row["queue"], row["last_sent_at"]
         checks.append(
             Check(f"last {queue} post", "ok", f"{_duration((now - sent_at).total_seconds())} ago")
         )

