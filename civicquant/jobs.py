@@ -20,7 +20,7 @@ from typing import Any
 
 import structlog
 
-from civicquant import alerts, leases, logs, migrations, runs
+from civicquant import alerts, leases, logs, migrations, redaction, runs
 from civicquant.config import Settings
 from civicquant.db import Database, hostname, open_database
 from civicquant.errors import CivicquantError, DatabaseUnavailable
@@ -191,7 +191,7 @@ def _error_line(exc: BaseException) -> str:
         text = "interrupted by SIGINT"
     else:
         text = f"internal error: {type(exc).__name__}: {exc}"
-    return logs.redact(text.splitlines()[0] if text else type(exc).__name__)
+    return redaction.redact(text.splitlines()[0] if text else type(exc).__name__)
 
 
 SignalHandler = Callable[[int, FrameType | None], Any] | int | None

@@ -45,7 +45,7 @@ from tenacity import (
 )
 
 from civicquant.errors import ConfigError, FloodWaitTooLong
-from civicquant.logs import REDACTED, redact
+from civicquant.redaction import REDACTED, redact
 from civicquant.publish import PublishError, SentMessage, TransientPublishError
 
 __all__ = ["DEFAULT_API_URL", "BotPublisher", "bot_api_base_url"]
