@@ -45,8 +45,8 @@ from tenacity import (
 )
 
 from civicquant.errors import ConfigError, FloodWaitTooLong
-from civicquant.redaction import REDACTED, redact
 from civicquant.publish import PublishError, SentMessage, TransientPublishError
+from civicquant.redaction import REDACTED, redact
 
 __all__ = ["DEFAULT_API_URL", "BotPublisher", "bot_api_base_url"]
 
