@@ -143,21 +143,13 @@ def merge(db: Database, posts: Sequence[ExtractedPost], pipeline_version: str) -
     """Put each post into an event (inside the caller's transaction, whose lock it takes).
 
     Posts with an empty headline (nothing newsworthy was read) join no event. A post that
-    already belongs to an event (re-extracted after an edit) is taken out first and
-    matched again, so an edit that changes the story moves it.
+    already belongs to an event (re-extracted: a reparse, or after an edit) is matched
+    while its old source still stands, so an unchanged or lightly edited post stays in its
+    event (which keeps its id, and is not alerted twice) and an edit that changes the
+    story moves it. Then its old source row is replaced.
     """
     result = MergeResult()
     db.execute("lock_events", {"pipeline_version": pipeline_version})
-    left = {
-        int(row["event_id"])
-        for row in db.fetch_all(
-            "detach_sources",
-            {
-                "pipeline_version": pipeline_version,
-                "raw_message_ids": [p.raw_message_id for p in posts],
-            },
-        )
-    }
     mergeable = sorted(
         (p for p in posts if p.extraction.headline.strip()),
         key=lambda p: (p.posted_at, p.raw_message_id),
@@ -196,6 +188,8 @@ def merge(db: Database, posts: Sequence[ExtractedPost], pipeline_version: str) -
         ]
         result.created = sorted(real.values())
         result.joined = sorted({s.event_id for _, s in attached} - set(result.created))
+    left = _detach(db, posts, pipeline_version)
+    if mergeable:
         _attach(db, pipeline_version, attached)
     touched = sorted({*result.created, *result.joined, *left})
     if touched:
@@ -203,6 +197,18 @@ def merge(db: Database, posts: Sequence[ExtractedPost], pipeline_version: str) -
     if left:
         db.execute("delete_empty_events", {"event_ids": sorted(left)})
     return result
+
+
+def _detach(db: Database, posts: Sequence[ExtractedPost], pipeline_version: str) -> set[int]:
+    """Remove the posts' current sources; returns the events they were in."""
+    rows = db.fetch_all(
+        "detach_sources",
+        {
+            "pipeline_version": pipeline_version,
+            "raw_message_ids": [p.raw_message_id for p in posts],
+        },
+    )
+    return {int(row["event_id"]) for row in rows}
 
 
 def _create_events(

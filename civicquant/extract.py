@@ -398,16 +398,20 @@ class _Listener:
 
 
 def extract_job(ctx: JobContext, options: WorkerOptions) -> None:
-    """`civicquant extract`: build the provider, run a worker, close the provider."""
+    """`civicquant extract`: build the provider and the alerts, run a worker, close them."""
+    from civicquant.alerts import FlashAlerts
     from civicquant.providers import make_provider
 
     async def work() -> None:
         provider = make_provider(ctx.settings, max_connections=options.concurrency)
+        flash = FlashAlerts(ctx.settings, holder=ctx.run_id) if options.side_effects else None
         ctx.notes["provider"] = provider.name
         ctx.notes["pipeline_version"] = options.pipeline_version
         try:
-            await Worker(ctx, provider, options).run()
+            await Worker(ctx, provider, options, after_commit=flash).run()
         finally:
             await provider.aclose()
+            if flash is not None:
+                await flash.aclose()
 
     asyncio.run(work())

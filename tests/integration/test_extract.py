@@ -148,6 +148,15 @@ def test_edited_post_is_re_extracted_and_its_event_updated(
     assert q(db, "SELECT count(*) AS n FROM extractions")[0]["n"] == 1
 
 
+def test_reextracting_an_unchanged_post_keeps_its_event(settings: Settings, db: Database) -> None:
+    seed(db, [RawPost(1001, 1, T0, text=STORY_A), RawPost(1002, 7, T0, text=STORY_A2)])
+    work(settings, db)
+    before = q(db, "SELECT id, source_count FROM events")
+    db.connection.execute("UPDATE extraction_jobs SET status = 'pending'")
+    work(settings, db)
+    assert q(db, "SELECT id, source_count FROM events") == before
+
+
 def test_provider_error_retries_later_with_backoff(settings: Settings, db: Database) -> None:
     seed(db, [RawPost(1001, 1, T0, text="poison pill"), RawPost(1001, 2, T0, text=STORY_B)])
     provider = ScriptedProvider(failing_with(ProviderError("HTTP 503 from the provider"), "poison"))
