@@ -63,7 +63,8 @@ def _seed_window(db: Database) -> None:
     conn.execute(
         """
         WITH posts AS (
-            INSERT INTO raw_messages (channel_id, message_id, text, posted_at, content_sha256, source)
+            INSERT INTO raw_messages (channel_id, message_id, text, posted_at,
+                                      content_sha256, source)
             SELECT 1001, g, 'Window story ' || g, %(start)s::timestamptz + g * interval '30 s',
                    'x', 'live'
             FROM generate_series(1, %(n)s) AS g
