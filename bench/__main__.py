@@ -17,12 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import (
+    breaking_latency,
     cold_start,
+    digest_window,
     export_import,
     extract_llm,
     extract_rules,
     live_ingest,
-    pending,
     queue_claims,
 )
 from bench.context import OUT, Benchmark, Context
@@ -37,8 +38,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "extract_llm": extract_llm.run,
     "cold_start": cold_start.run,
     "live_ingest": live_ingest.run,
-    "digest": pending.digest,
-    "breaking_latency": pending.breaking_latency,
+    "digest": digest_window.run,
+    "breaking_latency": breaking_latency.run,
 }
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 ALL = "*"
