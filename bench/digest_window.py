@@ -105,4 +105,3 @@ def _time_window(db: Database, repeats: int = 7) -> float:
         samples.append(time.perf_counter() - started)
         assert len(events) == IN_WINDOW, len(events)
     return statistics.median(samples[1:])
-

