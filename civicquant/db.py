@@ -126,13 +126,6 @@ class Database:
             cur.execute(_statement(name, binary), params or {})
             return cur.fetchall()
 
-    def execute_many(self, name: str, params_seq: list[Mapping[str, Any]]) -> None:
-        """Run a named statement once per parameter set, pipelined in one round trip batch."""
-        if not params_seq:
-            return
-        with self._cursor(name) as cur:
-            cur.executemany(query(name), params_seq)
-
     def execute_script(self, sql_text: str, label: str) -> None:
         """Run a whole SQL script (a migration); `label` names it in errors."""
         with self._cursor(label) as cur:

@@ -19,6 +19,7 @@ from civicquant import migrations
 from civicquant.config import Settings
 from civicquant.db import Database, open_database
 from civicquant.errors import DatabaseUnavailable
+from civicquant.rawlog import RawLog
 
 State = Literal["ok", "stale", "down"]
 _SEVERITY: dict[State, int] = {"ok": 0, "stale": 1, "down": 2}
@@ -224,7 +225,7 @@ def _channel_lag(db: Database, settings: Settings, now: datetime) -> list[Channe
             parsed_age_seconds=_age(now, row["last_parsed_at"]),
             missing_ids=int(row["missing_ids"]),
         )
-        for row in db.fetch_all("gap_counts")
+        for row in RawLog(db, pipeline_version=settings.extraction_pipeline_version).gap_counts()
     ]
 
 
