@@ -100,6 +100,34 @@ def complete(db: Database, job_ids: Sequence[int], worker: str) -> set[int]:
     return {int(row["id"]) for row in rows}
 
 
+def complete_and_claim(
+    db: Database,
+    done_ids: Sequence[int],
+    pipeline_version: str,
+    worker: str,
+    limit: int,
+    lease_seconds: float,
+) -> tuple[set[int], list[dict[str, Any]]]:
+    """Complete `done_ids` and lease up to `limit` more in one statement (one commit a cycle).
+
+    For a worker with nothing to write but the job's status; returns (the completed ids this
+    worker still held, the newly claimed rows as `claim` returns them).
+    """
+    rows = db.fetch_all(
+        "complete_and_claim_jobs",
+        {
+            "done_ids": list(done_ids),
+            "pipeline_version": pipeline_version,
+            "limit": limit,
+            "worker": worker,
+            "lease_seconds": lease_seconds,
+        },
+    )
+    completed = {int(row["id"]) for row in rows if row["done"]}
+    claimed = [{k: v for k, v in row.items() if k != "done"} for row in rows if not row["done"]]
+    return completed, claimed
+
+
 def fail(
     db: Database,
     worker: str,

@@ -89,6 +89,40 @@ SET status = 'ok', leased_by = NULL, lease_expires_at = NULL, last_error = NULL,
 WHERE id = ANY(%(ids)s::bigint[]) AND leased_by = %(worker)s AND status = 'running'
 RETURNING id, raw_message_id;
 
+-- complete_and_claim_jobs --
+-- Mark the jobs this worker finished done and lease the next ones: one statement, one commit per cycle. Rows with done = true are the completed jobs this worker still held.
+WITH finished AS (
+    UPDATE extraction_jobs
+    SET status = 'ok', leased_by = NULL, lease_expires_at = NULL, last_error = NULL,
+        error_class = NULL, finished_at = now(), updated_at = now()
+    WHERE id = ANY(%(done_ids)s::bigint[]) AND leased_by = %(worker)s AND status = 'running'
+    RETURNING id, raw_message_id
+), candidates AS (
+    SELECT id FROM extraction_jobs
+    WHERE pipeline_version = %(pipeline_version)s
+      AND status IN ('pending', 'failed')
+      AND available_at <= now()
+    ORDER BY available_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE extraction_jobs j
+    SET status = 'running', attempts = j.attempts + 1, leased_by = %(worker)s,
+        lease_expires_at = now() + make_interval(secs => %(lease_seconds)s), updated_at = now()
+    FROM candidates c, raw_messages_current m
+    WHERE j.id = c.id AND m.id = j.raw_message_id
+    RETURNING j.id, j.raw_message_id, j.attempts, m.text, m.content_sha256, m.channel_id,
+              m.message_id, m.posted_at
+)
+SELECT true AS done, id, raw_message_id, NULL::integer AS attempts, NULL::text AS text,
+       NULL::text AS content_sha256, NULL::bigint AS channel_id, NULL::bigint AS message_id,
+       NULL::timestamptz AS posted_at
+FROM finished
+UNION ALL
+SELECT false, id, raw_message_id, attempts, text, content_sha256, channel_id, message_id,
+       posted_at
+FROM claimed;
+
 -- fail_jobs --
 -- Record failures: retry later with backoff, or dead after the last attempt.
 UPDATE extraction_jobs j

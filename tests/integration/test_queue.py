@@ -1,0 +1,92 @@
+"""The work queue's own statements on a real PostgreSQL: claim, complete, complete-and-claim."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from civicquant import queue
+from civicquant.db import Database
+from civicquant.posts import Channel, RawPost
+from civicquant.rawlog import RawLog
+
+T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+WIRE = Channel(1001, "wirewatch")
+LEASE = 60.0
+
+
+def seed(db: Database, count: int) -> None:
+    rawlog = RawLog(db, pipeline_version="v1")
+    rawlog.save_channel(WIRE)
+    posts = [
+        RawPost(1001, i, T0 + timedelta(minutes=i), text=f"post {i}") for i in range(1, count + 1)
+    ]
+    rawlog.store(1001, posts, "live")
+
+
+def jobs(db: Database) -> list[dict[str, Any]]:
+    return db.connection.execute(
+        "SELECT j.id, m.message_id, j.status, j.attempts, j.leased_by FROM extraction_jobs j"
+        " JOIN raw_messages m ON m.id = j.raw_message_id ORDER BY m.message_id"
+    ).fetchall()
+
+
+def test_complete_and_claim_completes_held_jobs_and_leases_the_next(db: Database) -> None:
+    seed(db, 5)
+    first = queue.claim(db, "v1", "w1", 2, LEASE)
+    assert [row["text"] for row in first] == ["post 1", "post 2"]
+
+    completed, claimed = queue.complete_and_claim(
+        db, [row["id"] for row in first], "v1", "w1", 2, LEASE
+    )
+
+    assert completed == {row["id"] for row in first}
+    assert [row["text"] for row in claimed] == ["post 3", "post 4"]
+    assert set(claimed[0]) == set(first[0])  # the same columns as claim's rows
+    assert [(j["message_id"], j["status"], j["leased_by"]) for j in jobs(db)] == [
+        (1, "ok", None),
+        (2, "ok", None),
+        (3, "running", "w1"),
+        (4, "running", "w1"),
+        (5, "pending", None),
+    ]
+
+
+def test_complete_and_claim_until_the_queue_is_empty_runs_each_job_once(db: Database) -> None:
+    seed(db, 7)
+    done: list[int] = []
+    claimed = queue.claim(db, "v1", "w1", 1, LEASE)
+    while claimed:
+        completed, claimed = queue.complete_and_claim(
+            db, [row["id"] for row in claimed], "v1", "w1", 1, LEASE
+        )
+        done.extend(completed)
+
+    assert len(done) == len(set(done)) == 7
+    assert {(j["status"], j["attempts"]) for j in jobs(db)} == {("ok", 1)}
+
+
+def test_a_job_whose_lease_another_worker_took_over_is_not_completed(db: Database) -> None:
+    seed(db, 2)
+    mine = queue.claim(db, "v1", "w1", 1, LEASE)
+    # w1's lease expired and w2 took the job over.
+    db.connection.execute(
+        "UPDATE extraction_jobs SET leased_by = 'w2' WHERE id = %s", (mine[0]["id"],)
+    )
+
+    completed, claimed = queue.complete_and_claim(db, [mine[0]["id"]], "v1", "w1", 1, LEASE)
+
+    assert completed == set()
+    assert [row["text"] for row in claimed] == ["post 2"]
+    assert [(j["status"], j["leased_by"]) for j in jobs(db)] == [
+        ("running", "w2"),
+        ("running", "w1"),
+    ]
+
+
+def test_complete_and_claim_with_nothing_done_is_a_claim(db: Database) -> None:
+    seed(db, 1)
+    completed, claimed = queue.complete_and_claim(db, [], "v1", "w1", 5, LEASE)
+    assert completed == set()
+    assert [row["text"] for row in claimed] == ["post 1"]
+    assert queue.complete_and_claim(db, [], "v1", "w1", 5, LEASE) == (set(), [])
