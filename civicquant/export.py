@@ -27,9 +27,6 @@ from civicquant.posts import Channel, Media, RawPost
 _READ_SIZE = 64 * 1024
 _MAX_ID = 2**63 - 1  # ids and sizes go into PostgreSQL bigint columns
 _BOM = b"\xef\xbb\xbf"
-# An escaped backslash (kept as is) or the start of Telegram Desktop's `\xNN` (made `\u00NN`).
-# Matching `\\` first is what keeps `\\x41` (a backslash, then "x41") intact.
-_ESCAPE = re.compile(rb"(\\\\)|\\x")
 _UNIXTIME = re.compile(r"[0-9]{1,11}")
 # PostgreSQL text and jsonb reject NUL and unpaired surrogates; U+FFFD keeps UTF-16 offsets.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -293,7 +290,7 @@ class _EscapeFilter:
             else:
                 self._held = b""
             if b"\\x" in data:
-                data = _ESCAPE.sub(_rewrite_escape, data)
+                data = _rewrite_escapes(data)
             if data:
                 self.chunk_start = start
                 return data
@@ -307,9 +304,13 @@ class _EscapeFilter:
         return min(_READ_SIZE, fine_from - self.raw_offset)
 
 
-def _rewrite_escape(match: re.Match[bytes]) -> bytes:
-    escaped_backslash: bytes | None = match.group(1)
-    return escaped_backslash or b"\\u00"
+def _rewrite_escapes(data: bytes) -> bytes:
+    """Telegram Desktop's `\\xNN` made `\\u00NN`; an escaped backslash is kept as it is.
+
+    In JSON a backslash pair is always an escaped backslash, so splitting on pairs from the
+    left first is what keeps `\\\\x41` (a backslash, then "x41") intact. All of it runs in C.
+    """
+    return b"\\\\".join(part.replace(b"\\x", b"\\u00") for part in data.split(b"\\\\"))
 
 
 def _locate_json_error(path: Path, chunk_start: int) -> int:
@@ -354,7 +355,17 @@ def _count(value: object) -> int | None:
 
 
 def _storable(text: str) -> str:
+    if "\x00" not in text and (text.isascii() or _has_no_surrogates(text)):
+        return text  # nearly always: checked in C before any regular expression runs
     return _UNSTORABLE.sub("\ufffd", text)
+
+
+def _has_no_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _text_or_none(value: object) -> str | None:

@@ -7,6 +7,7 @@ through a `RawLog`; posts are stored in batches, each batch one transaction.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import sys
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
@@ -345,8 +346,11 @@ def import_export(
     """Import a Telegram Desktop export into the raw log; a re-run duplicates nothing.
 
     Posts are committed batch by batch, so a file that turns out to be cut off keeps what
-    came before the break (the error names the position).
+    came before the break (the error names the position). One thread stores a batch while
+    this one reads the next: the database works while Python parses.
     """
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     from civicquant.export import ExportFile
 
     export = ExportFile(path)
@@ -358,14 +362,35 @@ def import_export(
     ctx.notes["channel"] = _name(state)
     progress = _Progress(f"import {path.name}")
     contiguous: bool | None = None
+    storing: Future[StoreResult] | None = None
+
+    def stored() -> None:
+        """Wait for the batch in flight (the connection is the writer's until then)."""
+        nonlocal storing
+        if storing is not None:
+            done, storing = storing, None
+            _tally(ctx, done.result())
+
     try:
-        for batch in _chunks(iter(export), BATCH_SIZE):
-            if contiguous is None:
-                contiguous = _touches_mark(rawlog.channel_state(state.channel_id), batch[0])
-            _tally(ctx, rawlog.store(state.channel_id, batch, "export", advance_mark=contiguous))
-            progress.advance(len(batch), _name(state))
-            if ctx.stop.is_set():
-                break
+        with ThreadPoolExecutor(1, thread_name_prefix="civicquant-import") as writer:
+            try:
+                for batch in _chunks(iter(export), BATCH_SIZE):
+                    stored()
+                    if contiguous is None:
+                        contiguous = _touches_mark(rawlog.channel_state(state.channel_id), batch[0])
+                    storing = writer.submit(
+                        contextvars.copy_context().run,  # the run's log context goes along
+                        rawlog.store,
+                        state.channel_id,
+                        batch,
+                        "export",
+                        advance_mark=contiguous,
+                    )
+                    progress.advance(len(batch), _name(state))
+                    if ctx.stop.is_set():
+                        break
+            finally:
+                stored()  # the batch before a fault or a stop is kept all the same
     finally:
         progress.close()
         ctx.count("posts", export.stats.posts)

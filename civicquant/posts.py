@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 Source = Literal["live", "backfill", "export"]
+# Canonical JSON: sorted keys, no spaces, UTF-8 kept as is (one encoder, built once).
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +58,30 @@ class RawPost:
 
     def content_hash(self) -> str:
         """SHA-256 over what a reader sees: text, entities and the media summary."""
-        payload = {
-            "text": self.text,
-            "entities": self.entities,
-            "media": self.media.as_dict() if self.media else None,
-        }
-        encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+        return self.stored_form().content_sha256
+
+    def stored_form(self) -> StoredForm:
+        """Entities and media as JSON, and the content hash: each serialised once.
+
+        The hash is taken over `{"entities":…,"media":…,"text":…}` in canonical JSON (sorted
+        keys, no spaces), the very bytes `json.dumps(…, sort_keys=True)` of that dict gives.
+        """
+        entities = _CANONICAL.encode(self.entities)
+        media = _CANONICAL.encode(self.media.as_dict()) if self.media else None
+        payload = (
+            f'{{"entities":{entities},"media":{media or "null"},'
+            f'"text":{_CANONICAL.encode(self.text)}}}'
+        )
+        return StoredForm(entities, media, hashlib.sha256(payload.encode("utf-8")).hexdigest())
+
+
+@dataclass(frozen=True, slots=True)
+class StoredForm:
+    """What `raw_messages` stores of a post beside its plain columns."""
+
+    entities: str  # JSON
+    media: str | None  # JSON
+    content_sha256: str
 
 
 @dataclass(frozen=True, slots=True)

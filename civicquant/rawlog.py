@@ -8,7 +8,6 @@ job or a mark ahead of what is stored.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -172,17 +171,16 @@ class RawLog:
             else:
                 unchanged.append(row["id"])
         if revised:
+            stored = [post.stored_form() for _, post in revised]
             self.db.execute(
                 "insert_revisions",
                 {
                     "raw_message_id": [raw_id for raw_id, _ in revised],
                     "text": [post.text for _, post in revised],
-                    "entities": [
-                        json.dumps(post.entities, ensure_ascii=False) for _, post in revised
-                    ],
-                    "media": [_media_json(post) for _, post in revised],
+                    "entities": [form.entities for form in stored],
+                    "media": [form.media for form in stored],
                     "edit_date": [post.edit_date for _, post in revised],
-                    "content_sha256": [post.content_hash() for _, post in revised],
+                    "content_sha256": [form.content_sha256 for form in stored],
                     "source": [source] * len(revised),
                 },
                 binary=True,
@@ -219,17 +217,14 @@ class RawLog:
         )
 
 
-def _media_json(post: RawPost) -> str | None:
-    return json.dumps(post.media.as_dict(), ensure_ascii=False) if post.media else None
-
-
 def _columns(posts: Sequence[RawPost], source: Source) -> dict[str, list[Any]]:
+    stored = [post.stored_form() for post in posts]
     return {
         "channel_id": [post.channel_id for post in posts],
         "message_id": [post.message_id for post in posts],
         "text": [post.text for post in posts],
-        "entities": [json.dumps(post.entities, ensure_ascii=False) for post in posts],
-        "media": [_media_json(post) for post in posts],
+        "entities": [form.entities for form in stored],
+        "media": [form.media for form in stored],
         "views": [post.views for post in posts],
         "forwards": [post.forwards for post in posts],
         "reply_to": [post.reply_to for post in posts],
@@ -238,6 +233,6 @@ def _columns(posts: Sequence[RawPost], source: Source) -> dict[str, list[Any]]:
         "author": [post.author for post in posts],
         "posted_at": [post.posted_at for post in posts],
         "edit_date": [post.edit_date for post in posts],
-        "content_sha256": [post.content_hash() for post in posts],
+        "content_sha256": [form.content_sha256 for form in stored],
         "source": [source] * len(posts),
     }
