@@ -1,0 +1,73 @@
+"""RawLog.store on a real PostgreSQL: a batch stores what posts stored one at a time store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from civicquant.db import Database
+from civicquant.posts import Channel, Media, RawPost
+from civicquant.rawlog import RawLog
+
+T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+WIRE = Channel(1001, "wirewatch")
+BATCH = 60
+
+
+def post(message_id: int, text: str | None = None) -> RawPost:
+    return RawPost(
+        1001,
+        message_id,
+        T0 + timedelta(minutes=message_id),
+        text=f"post {message_id}\twith a tab, a \\ and a\nnew line" if text is None else text,
+        entities=[{"type": "bold", "offset": 0, "length": 4}],
+        media=Media("photo", "a.jpg", size=3) if message_id % 2 else None,
+        views=message_id * 10,
+        author="Desk",
+    )
+
+
+def stored(db: Database) -> list[dict[str, Any]]:
+    return db.connection.execute(
+        "SELECT m.message_id, m.text, m.entities, m.media, m.views, m.author, m.content_sha256,"
+        " j.id IS NOT NULL AS has_job FROM raw_messages m"
+        " LEFT JOIN extraction_jobs j ON j.raw_message_id = m.id ORDER BY m.message_id"
+    ).fetchall()
+
+
+@pytest.fixture
+def rawlog(db: Database) -> RawLog:
+    log = RawLog(db, pipeline_version="v1")
+    log.save_channel(WIRE)
+    return log
+
+
+def test_a_big_batch_stores_exactly_what_one_post_at_a_time_stores(
+    rawlog: RawLog, db: Database
+) -> None:
+    posts = [post(n) for n in range(1, BATCH * 2 + 1)] + [post(999, text="")]
+
+    result = rawlog.store(1001, posts, "export")
+    by_copy = stored(db)
+    db.connection.execute("TRUNCATE raw_messages, extraction_jobs CASCADE")
+    for one in posts:
+        rawlog.store(1001, [one], "export")
+
+    assert (result.inserted, result.enqueued) == (len(posts), len(posts) - 1)
+    assert by_copy == stored(db)
+    assert by_copy[0]["text"] == "post 1\twith a tab, a \\ and a\nnew line"
+    assert by_copy[0]["content_sha256"] == posts[0].content_hash()
+    assert [row["has_job"] for row in by_copy] == [True] * (len(posts) - 1) + [False]
+
+
+def test_a_big_batch_with_some_posts_stored_inserts_only_the_others(
+    rawlog: RawLog, db: Database
+) -> None:
+    rawlog.store(1001, [post(n) for n in range(1, 11)], "live")
+
+    result = rawlog.store(1001, [post(n) for n in range(1, BATCH + 11)], "export")
+
+    assert (result.inserted, result.unchanged) == (BATCH, 10)
+    assert [row["message_id"] for row in stored(db)] == list(range(1, BATCH + 11))
