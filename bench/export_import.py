@@ -1,11 +1,12 @@
-"""`export_import`: `civicquant backfill --from-export` rows/s and peak RSS, vs a bare COPY.
+"""`export_import`: `civicquant backfill --from-export` rows/s and peak RSS, vs COPY of its rows.
 
 The export (200,000 posts; --quick 20,000) comes from bench.gen_export and is cached under
 bench/out/. The import runs as cron would run it, once with EXTRACTION_QUEUE_ENABLED=0 and
 once with 1, each into a fresh scratch database. The reference, measured right after in
-the same database, is COPY (binary) of the very rows the import stored into a table of
-the same columns with no index, constraint or trigger, from a stream built beforehand:
-PostgreSQL's fastest way in, with all the parsing and checking left out.
+the same database, is COPY (binary), from a stream built beforehand, of the very rows the
+import stored into a twin of `raw_messages` (the same indexes, keys, checks and foreign key):
+the machine's limit for storing these rows where civicquant stores them. COPY into a bare
+table of the same columns (no index, constraint or trigger) is reported beside it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import io
 import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -42,7 +44,7 @@ def run(ctx: Context) -> list[Row]:
             finished = processes.run(args, env, ctx.workdir).check("civicquant backfill")
             stored = _count(url, "raw_messages")
             jobs = _count(url, "extraction_jobs")
-            copy_rate = _copy_rate(url)
+            bare_rate, twin_rate = _copy_rates(url)
         rate = stored / finished.seconds
         label = f"export_import queue {'on' if queue_enabled else 'off'}"
         rss_mb = finished.peak_rss_bytes / 1e6
@@ -51,11 +53,20 @@ def run(ctx: Context) -> list[Row]:
                 name=f"{label}: {stored:,} posts",
                 measured=rate,
                 unit="rows/s",
-                reference=f"COPY {fmt(copy_rate, 'rows/s')}",
-                ratio=rate / copy_rate,
+                reference=f"COPY into raw_messages' twin {fmt(twin_rate, 'rows/s')}",
+                ratio=rate / twin_rate,
                 target=f">= {TARGET_RATIO}x",
-                verdict=verdict(rate / copy_rate >= TARGET_RATIO),
+                verdict=verdict(rate / twin_rate >= TARGET_RATIO),
                 note=f"{finished.seconds:.1f} s wall, {jobs:,} jobs enqueued",
+            ),
+            Row(
+                name=f"{label}: {stored:,} posts, vs a bare table",
+                measured=rate,
+                unit="rows/s",
+                reference=f"COPY into a bare table {fmt(bare_rate, 'rows/s')}",
+                ratio=rate / bare_rate,
+                target="",
+                verdict="report",
             ),
             Row(
                 name=f"{label}: peak RSS",
@@ -87,8 +98,13 @@ def _count(url: str, table: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _copy_rate(url: str) -> float:
-    """Rows/s of COPY FROM (binary) of the stored rows into an unindexed twin table."""
+def _copy_rates(url: str) -> tuple[float, float]:
+    """Rows/s of COPY FROM (binary) of the stored rows: into a bare table, and into a twin.
+
+    The bare table has the columns only (no index, constraint or trigger); the twin is
+    `raw_messages` itself over again (its indexes, unique key, checks and foreign key), so
+    COPY into it is the machine's limit for storing these rows where civicquant stores them.
+    """
     stream = io.BytesIO()
     with psycopg.connect(url, autocommit=True) as conn:
         with conn.cursor() as cur:
@@ -98,13 +114,23 @@ def _copy_rate(url: str) -> float:
             with cur.copy(dump) as copy:
                 for chunk in copy:
                     stream.write(chunk)
-        conn.execute(f"CREATE TABLE bench_copy AS SELECT {COLUMNS} FROM raw_messages WITH NO DATA")
+        conn.execute(f"CREATE TABLE bench_bare AS SELECT {COLUMNS} FROM raw_messages WITH NO DATA")
+        conn.execute("CREATE TABLE bench_twin (LIKE raw_messages INCLUDING ALL)")
+        conn.execute(
+            "ALTER TABLE bench_twin ADD FOREIGN KEY (channel_id) REFERENCES channels (channel_id)"
+        )
         data = stream.getvalue()
-        with conn.cursor() as cur:
-            started = time.perf_counter()
-            with cur.copy(f"COPY bench_copy ({COLUMNS}) FROM STDIN (FORMAT binary)") as copy:
-                for offset in range(0, len(data), 1 << 20):
-                    copy.write(data[offset : offset + (1 << 20)])
-            seconds = time.perf_counter() - started
-            copied = cur.rowcount
-    return copied / seconds
+        bare = _copy_into(conn, "bench_bare", data)
+        twin = _copy_into(conn, "bench_twin", data)
+    return bare, twin
+
+
+def _copy_into(conn: psycopg.Connection[Any], table: str, data: bytes) -> float:
+    with conn.cursor() as cur:
+        started = time.perf_counter()
+        # A constant table name: the benchmark's own.
+        with cur.copy(f"COPY {table} ({COLUMNS}) FROM STDIN (FORMAT binary)") as copy:
+            for offset in range(0, len(data), 1 << 20):
+                copy.write(data[offset : offset + (1 << 20)])
+        seconds = time.perf_counter() - started
+        return cur.rowcount / seconds
