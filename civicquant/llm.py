@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 import structlog
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -46,7 +46,7 @@ from civicquant.providers import (
 )
 
 if TYPE_CHECKING:
-    from civicquant.config import Settings
+    from civicquant.config import Secret, Settings
 
 __all__ = ["OpenAICompatibleProvider", "default_system_prompt", "load_system_prompt"]
 
@@ -79,7 +79,7 @@ class OpenAICompatibleProvider:
     def __init__(
         self,
         api_url: str,
-        api_key: SecretStr | None,
+        api_key: Secret | None,
         model: str,
         timeout_seconds: float,
         system_prompt: str,
@@ -109,7 +109,7 @@ class OpenAICompatibleProvider:
         self._backoff_initial = backoff_initial_seconds
         self._backoff_max = backoff_max_seconds
         self._sleep = sleep
-        # Kept as a SecretStr so even vars(provider) shows no key.
+        # Kept as a Secret so even vars(provider) shows no key.
         self._api_key = api_key
         key = api_key.get_secret_value() if api_key is not None else ""
         headers = {"Accept": "application/json", "User-Agent": "civicquant"}

@@ -17,10 +17,9 @@ from typing import Any
 
 import pytest
 import structlog
-from pydantic import SecretStr
 
 from civicquant import rules
-from civicquant.config import load_settings
+from civicquant.config import Secret, load_settings
 from civicquant.errors import ConfigError
 from civicquant.extraction import BREAKING_WINDOWS, TOPICS, Extraction
 from civicquant.llm import OpenAICompatibleProvider, default_system_prompt, load_system_prompt
@@ -46,7 +45,7 @@ from tests.fakes.chat_server import (
 )
 
 SECRET = "sk-test-9f8e7d6c5b4a39281706"
-KEY = SecretStr(SECRET)
+KEY = Secret(SECRET)
 MODEL = "test-model"
 PROMPT = "Read the post and answer with JSON."
 POST = "BREAKING: Fed raises rates by 25 bps to 5.5%, Powell says more may come."
