@@ -58,20 +58,21 @@ WHERE status = 'running' AND lease_expires_at < now();
 
 -- claim_jobs --
 -- Lease a batch of runnable jobs in one statement, skipping rows other workers hold; returns each job with its post's current text.
-WITH candidates AS (
-    SELECT id FROM extraction_jobs
-    WHERE pipeline_version = %(pipeline_version)s
-      AND status IN ('pending', 'failed')
-      AND available_at <= now()
-    ORDER BY available_at, id
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-)
+-- `id = ANY(ARRAY(...))` makes every plan fetch the claimed rows by primary key: joined to the
+-- candidates instead, a plan for 100 rows hash-joins a scan of the whole table.
 UPDATE extraction_jobs j
 SET status = 'running', attempts = j.attempts + 1, leased_by = %(worker)s,
     lease_expires_at = now() + make_interval(secs => %(lease_seconds)s), updated_at = now()
-FROM candidates c, raw_messages_current m
-WHERE j.id = c.id AND m.id = j.raw_message_id
+FROM raw_messages_current m
+WHERE j.id = ANY(ARRAY(
+        SELECT id FROM extraction_jobs
+        WHERE pipeline_version = %(pipeline_version)s
+          AND status IN ('pending', 'failed')
+          AND available_at <= now()
+        ORDER BY available_at, id
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED))
+  AND m.id = j.raw_message_id
 RETURNING j.id, j.raw_message_id, j.attempts, m.text, m.content_sha256, m.channel_id,
           m.message_id, m.posted_at;
 
@@ -97,20 +98,21 @@ WITH finished AS (
         error_class = NULL, finished_at = now(), updated_at = now()
     WHERE id = ANY(%(done_ids)s::bigint[]) AND leased_by = %(worker)s AND status = 'running'
     RETURNING id, raw_message_id
-), candidates AS (
-    SELECT id FROM extraction_jobs
-    WHERE pipeline_version = %(pipeline_version)s
-      AND status IN ('pending', 'failed')
-      AND available_at <= now()
-    ORDER BY available_at, id
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
 ), claimed AS (
+    -- As in claim_jobs.
     UPDATE extraction_jobs j
     SET status = 'running', attempts = j.attempts + 1, leased_by = %(worker)s,
         lease_expires_at = now() + make_interval(secs => %(lease_seconds)s), updated_at = now()
-    FROM candidates c, raw_messages_current m
-    WHERE j.id = c.id AND m.id = j.raw_message_id
+    FROM raw_messages_current m
+    WHERE j.id = ANY(ARRAY(
+            SELECT id FROM extraction_jobs
+            WHERE pipeline_version = %(pipeline_version)s
+              AND status IN ('pending', 'failed')
+              AND available_at <= now()
+            ORDER BY available_at, id
+            LIMIT %(limit)s
+            FOR UPDATE SKIP LOCKED))
+      AND m.id = j.raw_message_id
     RETURNING j.id, j.raw_message_id, j.attempts, m.text, m.content_sha256, m.channel_id,
               m.message_id, m.posted_at
 )
