@@ -4,20 +4,23 @@ A new extraction joins the event whose sources tell the same story within the me
 window (an equal normalised-text fingerprint, or a MinHash estimate of word-shingle
 overlap above the threshold), or founds a new event. Merging for a version is serialised
 by a transaction-level advisory lock, so concurrent workers never found two events for
-one story; the lock is released at commit (PgBouncer-safe).
+one story; the lock is released at commit (PgBouncer-safe). Everything that depends only
+on the batch (sketches, LSH bands) is computed before the lock is taken, so the serial
+part is the statements that read and write events.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+
+from pydantic import TypeAdapter
 
 from civicquant import similarity
 from civicquant.db import Database
-from civicquant.extraction import Extraction
+from civicquant.extraction import Entity, Extraction
 
 MERGE_WINDOW = timedelta(hours=6)
 # LSH over the 64-value MinHash signature: 21 bands of 3 rows. Two posts become candidates
@@ -26,6 +29,9 @@ MERGE_WINDOW = timedelta(hours=6)
 # with 0.3%, so a post is compared with a handful of sources instead of every recent one.
 BAND_ROWS = 3
 BANDS = 21
+
+# Serialises a post's entities in one call (jsonb stores them the same however spaced).
+_ENTITIES_JSON = TypeAdapter(list[Entity])
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,18 +67,48 @@ class MergeResult:
 
 def bands(signature: tuple[int, ...]) -> list[int]:
     """The LSH band keys of a signature, as signed 64-bit ints (a bigint[] column)."""
+    return _band_keys(_decimal(signature))
+
+
+def _band_keys(slots: Sequence[str]) -> list[int]:
+    """The band keys of a signature given as decimal text (see `_decimal`)."""
     keys = []
-    for band in range(min(BANDS, len(signature) // BAND_ROWS)):
-        rows = signature[band * BAND_ROWS : (band + 1) * BAND_ROWS]
+    for band in range(min(BANDS, len(slots) // BAND_ROWS)):
+        rows = ", ".join(slots[band * BAND_ROWS : (band + 1) * BAND_ROWS])
+        # The text of repr((band, rows)) (BAND_ROWS > 1), which is what stored keys hash.
         digest = hashlib.blake2b(
-            repr((band, rows)).encode("ascii"), digest_size=8, person=b"cq-lsh-band"
+            f"({band}, ({rows}))".encode("ascii"), digest_size=8, person=b"cq-lsh-band"
         ).digest()
         keys.append(int.from_bytes(digest, "big", signed=True))
     return keys
 
 
+def _decimal(values: tuple[int, ...]) -> list[str]:
+    """The values as decimal text, converted in one repr of the tuple rather than one by one."""
+    if len(values) < 2:
+        return [str(value) for value in values]
+    return repr(values)[1:-1].split(", ")
+
+
+@dataclass(frozen=True, slots=True)
+class _Incoming:
+    """A post to merge, with its sketch, its LSH bands (none if empty) and their stored form."""
+
+    post: ExtractedPost
+    sketch: similarity.Sketch
+    bands: tuple[int, ...]
+    signature_text: str  # comma-separated, as attach_sources takes them
+    bands_text: str
+
+
 @dataclass(frozen=True, slots=True)
 class _Source:
+    """A post already in an event (or in one of this batch's new events, id < 0).
+
+    `bands` are the keys it is found by: all of its own for a post of this batch, only the
+    ones it shares with the batch for a stored source (the others cannot match).
+    """
+
     event_id: int
     posted_at: datetime
     fingerprint: str
@@ -121,10 +157,7 @@ def store_extractions(db: Database, posts: Sequence[ExtractedPost], pipeline_ver
             "topic": [p.extraction.topic for p in posts],
             "headline": [p.extraction.headline for p in posts],
             "summary": [p.extraction.summary for p in posts],
-            "entities": [
-                json.dumps([e.model_dump() for e in p.extraction.entities], ensure_ascii=False)
-                for p in posts
-            ],
+            "entities": [_ENTITIES_JSON.dump_json(p.extraction.entities).decode() for p in posts],
             "is_breaking": [p.extraction.is_breaking for p in posts],
             "breaking_window": [p.extraction.breaking_window for p in posts],
             "importance": [p.extraction.importance for p in posts],
@@ -136,6 +169,7 @@ def store_extractions(db: Database, posts: Sequence[ExtractedPost], pipeline_ver
             "prompt_tokens": [p.prompt_tokens for p in posts],
             "completion_tokens": [p.completion_tokens for p in posts],
         },
+        binary=True,  # quoting headlines and summaries as array text costs more than the insert
     )
 
 
@@ -149,54 +183,62 @@ def merge(db: Database, posts: Sequence[ExtractedPost], pipeline_version: str) -
     story moves it. Then its old source row is replaced.
     """
     result = MergeResult()
+    # Sketches are most of the CPU time of merging and depend only on the posts: made
+    # before the lock, concurrent workers make them in parallel and hold the lock for the
+    # statements and the matching, which needs what the statements read.
+    incoming = _sketched(posts)
     db.execute("lock_events", {"pipeline_version": pipeline_version})
-    mergeable = sorted(
-        (p for p in posts if p.extraction.headline.strip()),
-        key=lambda p: (p.posted_at, p.raw_message_id),
-    )
-    if mergeable:
-        sketches = [similarity.sketch(post.text) for post in mergeable]
-        post_bands = [bands(sketch.signature) for sketch in sketches]
-        sources = _Candidates(
-            _recent_sources(db, mergeable, sketches, post_bands, pipeline_version)
-        )
-        # New events get provisional negative ids while matching, so later posts in the
-        # batch can join them; real ids are reserved and the events created in one go.
-        founders: list[tuple[int, ExtractedPost]] = []
-        attached: list[tuple[ExtractedPost, _Source]] = []
-        for post, sketch, keys in zip(mergeable, sketches, post_bands, strict=True):
-            fingerprint, signature = sketch.fingerprint, sketch.signature
+    # New events get provisional negative ids while matching, so later posts in the batch
+    # can join them; attach_sources creates them under real ids.
+    founders: list[_Incoming] = []
+    attached: list[tuple[_Incoming, int]] = []
+    if incoming:
+        sources = _Candidates(_recent_sources(db, incoming, pipeline_version))
+        for item in incoming:
+            post, sketch = item.post, item.sketch
             # Nothing left after normalising (emoji, a bare link): match nothing by it.
-            nearby = [] if sketch.empty else sources.near(fingerprint, keys)
-            event_id = _best_match(nearby, post.posted_at, fingerprint, signature)
+            nearby = [] if sketch.empty else sources.near(sketch.fingerprint, item.bands)
+            event_id = _best_match(nearby, post.posted_at, sketch.fingerprint, sketch.signature)
             if event_id is None:
-                event_id = -(len(founders) + 1)
-                founders.append((event_id, post))
-            source = _Source(
-                event_id,
-                post.posted_at,
-                fingerprint,
-                signature,
-                () if sketch.empty else tuple(keys),
+                founders.append(item)
+                event_id = -len(founders)
+            sources.add(
+                _Source(event_id, post.posted_at, sketch.fingerprint, sketch.signature, item.bands)
             )
-            sources.add(source)
-            attached.append((post, source))
-        real = _create_events(db, founders, pipeline_version)
-        attached = [
-            (post, replace(source, event_id=real.get(source.event_id, source.event_id)))
-            for post, source in attached
-        ]
-        result.created = sorted(real.values())
-        result.joined = sorted({s.event_id for _, s in attached} - set(result.created))
+            attached.append((item, event_id))
     left = _detach(db, posts, pipeline_version)
-    if mergeable:
-        _attach(db, pipeline_version, attached)
+    if attached:
+        result.created = _attach(db, pipeline_version, attached, founders)
+        result.joined = sorted({event_id for _, event_id in attached if event_id > 0})
     touched = sorted({*result.created, *result.joined, *left})
     if touched:
         db.execute("refresh_events", {"event_ids": touched})
     if left:
         db.execute("delete_empty_events", {"event_ids": sorted(left)})
     return result
+
+
+def _sketched(posts: Sequence[ExtractedPost]) -> list[_Incoming]:
+    """The posts to merge (those with a headline), oldest first, with sketches and bands."""
+    mergeable = sorted(
+        (p for p in posts if p.extraction.headline.strip()),
+        key=lambda p: (p.posted_at, p.raw_message_id),
+    )
+    incoming: list[_Incoming] = []
+    for post in mergeable:
+        sketch = similarity.sketch(post.text)
+        slots = _decimal(sketch.signature)
+        keys = () if sketch.empty else tuple(_band_keys(slots))
+        incoming.append(
+            _Incoming(
+                post,
+                sketch,
+                keys,
+                signature_text=",".join(slots),
+                bands_text=",".join(map(str, keys)),
+            )
+        )
+    return incoming
 
 
 def _detach(db: Database, posts: Sequence[ExtractedPost], pipeline_version: str) -> set[int]:
@@ -211,47 +253,21 @@ def _detach(db: Database, posts: Sequence[ExtractedPost], pipeline_version: str)
     return {int(row["event_id"]) for row in rows}
 
 
-def _create_events(
-    db: Database, founders: Sequence[tuple[int, ExtractedPost]], pipeline_version: str
-) -> dict[int, int]:
-    """Create the batch's new events; returns {provisional id: real id}."""
-    if not founders:
-        return {}
-    ids = [int(row["id"]) for row in db.fetch_all("reserve_event_ids", {"count": len(founders)})]
-    db.execute(
-        "create_events",
-        {
-            "pipeline_version": pipeline_version,
-            "ids": ids,
-            "topics": [post.extraction.topic for _, post in founders],
-            "posted_at": [post.posted_at for _, post in founders],
-        },
-    )
-    return {provisional: real for (provisional, _), real in zip(founders, ids, strict=True)}
-
-
 def _recent_sources(
-    db: Database,
-    posts: Sequence[ExtractedPost],
-    sketches: Sequence[similarity.Sketch],
-    post_bands: Sequence[Sequence[int]],
-    pipeline_version: str,
+    db: Database, incoming: Sequence[_Incoming], pipeline_version: str
 ) -> list[_Source]:
+    """Stored sources within the window of the batch that share an LSH band with it."""
+    if not any(item.bands for item in incoming):
+        return []  # only empty sketches: they match nothing
     rows = db.fetch_all(
         "candidate_sources",
         {
             "pipeline_version": pipeline_version,
-            "window_start": posts[0].posted_at - MERGE_WINDOW,
-            "window_end": posts[-1].posted_at + MERGE_WINDOW,
-            "fingerprints": sorted({s.fingerprint for s in sketches if not s.empty}),
-            "bands": sorted(
-                {
-                    band
-                    for s, keys in zip(sketches, post_bands, strict=True)
-                    if not s.empty
-                    for band in keys
-                }
-            ),
+            "window_start": incoming[0].post.posted_at - MERGE_WINDOW,
+            "window_end": incoming[-1].post.posted_at + MERGE_WINDOW,
+            # The stored form, joined: some 2,000 bands as one string, which the server
+            # splits (adapting them as a list of ints took milliseconds per batch).
+            "bands": ",".join(item.bands_text for item in incoming if item.bands),
         },
     )
     return [
@@ -289,19 +305,28 @@ def _best_match(
 
 
 def _attach(
-    db: Database, pipeline_version: str, attached: Sequence[tuple[ExtractedPost, _Source]]
-) -> None:
-    db.execute(
+    db: Database,
+    pipeline_version: str,
+    attached: Sequence[tuple[_Incoming, int]],
+    founders: Sequence[_Incoming],
+) -> list[int]:
+    """Create the new events and add the posts to their events; returns the new events' ids."""
+    rows = db.fetch_all(
         "attach_sources",
         {
             "pipeline_version": pipeline_version,
-            "raw_message_ids": [p.raw_message_id for p, _ in attached],
-            "event_ids": [s.event_id for _, s in attached],
-            "channel_ids": [p.channel_id for p, _ in attached],
-            "message_ids": [p.message_id for p, _ in attached],
-            "posted_at": [p.posted_at for p, _ in attached],
-            "fingerprints": [s.fingerprint for _, s in attached],
-            "signatures": [",".join(map(str, s.signature)) for _, s in attached],
-            "bands": [",".join(map(str, s.bands)) for _, s in attached],
+            "founder_ids": [-number for number in range(1, len(founders) + 1)],
+            "founder_topics": [item.post.extraction.topic for item in founders],
+            "founder_posted_at": [item.post.posted_at for item in founders],
+            "raw_message_ids": [item.post.raw_message_id for item, _ in attached],
+            "event_ids": [event_id for _, event_id in attached],
+            "channel_ids": [item.post.channel_id for item, _ in attached],
+            "message_ids": [item.post.message_id for item, _ in attached],
+            "posted_at": [item.post.posted_at for item, _ in attached],
+            "fingerprints": [item.sketch.fingerprint for item, _ in attached],
+            "signatures": [item.signature_text for item, _ in attached],
+            "bands": [item.bands_text for item, _ in attached],
         },
+        binary=True,
     )
+    return sorted(int(row["id"]) for row in rows)

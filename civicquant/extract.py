@@ -10,6 +10,7 @@ short poll as the fallback where notifications do not arrive (PgBouncer).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import random
 import threading
@@ -307,18 +308,20 @@ class Worker:
             # Our lease expired and another worker took these over: its result stands.
             self.ctx.count("lease_lost", len(pairs) - len(posts))
             log.warning("jobs_lease_lost", jobs=len(pairs) - len(posts))
-        for job, post in pairs:
-            if job.job_id in ours:
-                log.debug(
-                    "extraction_done",
-                    processing_run_id=self.ctx.run_id,
-                    raw_message_id=job.raw_message_id,
-                    status="ok",
-                    attempt_count=job.attempt,
-                    pipeline_version=version,
-                    prompt_version=self.provider.prompt_fingerprint[:12],
-                    topic=post.extraction.topic,
-                )
+        # One event per post: not even built at the default level, where it would be dropped.
+        if log.is_enabled_for(logging.DEBUG):
+            for job, post in pairs:
+                if job.job_id in ours:
+                    log.debug(
+                        "extraction_done",
+                        processing_run_id=self.ctx.run_id,
+                        raw_message_id=job.raw_message_id,
+                        status="ok",
+                        attempt_count=job.attempt,
+                        pipeline_version=version,
+                        prompt_version=self.provider.prompt_fingerprint[:12],
+                        topic=post.extraction.topic,
+                    )
         return merged.touched
 
     def _fail(self, failures: list[tuple[Claimed, str, str]]) -> None:

@@ -120,6 +120,30 @@ def test_same_story_from_two_channels_is_one_event_with_two_sources(
     assert events[0]["importance"] > single - 1e-6 or events[0]["importance"] == 1.0
 
 
+def test_same_story_merged_by_two_workers_at_once_is_one_event(
+    settings: Settings, db: Database, database_url: str
+) -> None:
+    seed(db, [RawPost(1001, 1, T0, text=STORY_A), RawPost(1002, 7, T0, text=STORY_A2)])
+    # Each worker takes one of the two posts and neither finishes before both have read
+    # theirs, so both merge at the same moment: the second must see the first's event.
+    both_read = threading.Barrier(2)
+
+    def hold(text: str) -> None:
+        both_read.wait(timeout=30)
+
+    def one_worker() -> None:
+        with Database.connect(database_url) as own:
+            work(settings, own, ScriptedProvider(hold), max_jobs=1)
+
+    workers = [threading.Thread(target=one_worker) for _ in range(2)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(timeout=60)
+    assert queue.counts(db) == {"v1": {"ok": 2}}
+    assert q(db, "SELECT source_count FROM events") == [{"source_count": 2}]
+
+
 def test_same_story_outside_the_merge_window_is_a_new_event(
     settings: Settings, db: Database
 ) -> None:

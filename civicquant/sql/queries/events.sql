@@ -32,45 +32,84 @@ WHERE pipeline_version = %(pipeline_version)s AND raw_message_id = ANY(%(raw_mes
 RETURNING event_id;
 
 -- candidate_sources --
--- Sources of recent events sharing a fingerprint or an LSH band with the new posts (hash joins, fast under generic plans too).
+-- Recent sources sharing an LSH band with the new posts, each with the bands it shares.
+-- An exact repost has the same signature, so it shares every band: no fingerprint branch is
+-- needed. The bands of the window's sources are unnested once, in the select list (a lateral
+-- unnest became a loop that rebuilt the batch's hash for every source), and hash-joined.
 WITH recent AS MATERIALIZED (
-    SELECT event_id, fingerprint, signature, posted_at, bands FROM event_sources
+    SELECT raw_message_id, event_id, posted_at, fingerprint, signature, bands FROM event_sources
     WHERE pipeline_version = %(pipeline_version)s
       AND posted_at BETWEEN %(window_start)s AND %(window_end)s
-), hits AS (
-    SELECT r.event_id, r.fingerprint, r.signature, r.posted_at, r.bands
-    FROM recent r JOIN unnest(%(fingerprints)s::text[]) AS f(fingerprint) USING (fingerprint)
-    UNION
-    SELECT r.event_id, r.fingerprint, r.signature, r.posted_at, r.bands
-    FROM recent r CROSS JOIN LATERAL unnest(r.bands) AS rb(band)
-    JOIN (SELECT DISTINCT unnest(%(bands)s::bigint[]) AS band) AS wanted USING (band)
+), shared AS (
+    SELECT recent_band.raw_message_id, array_agg(recent_band.band) AS bands
+    FROM (SELECT raw_message_id, unnest(bands) AS band FROM recent) AS recent_band
+    JOIN (SELECT DISTINCT unnest(string_to_array(%(bands)s, ',')::bigint[]) AS band) AS wanted
+      USING (band)
+    GROUP BY recent_band.raw_message_id
 )
-SELECT event_id, fingerprint, signature, posted_at, bands FROM hits ORDER BY event_id;
-
--- reserve_event_ids --
--- Take ids for new events up front, so a batch's events are created in one statement.
-SELECT nextval(pg_get_serial_sequence('events', 'id')) AS id
-FROM generate_series(1, %(count)s);
-
--- create_events --
--- New events under reserved ids; refresh_events fills them in from their sources.
-INSERT INTO events (id, pipeline_version, topic, headline, first_seen_at, last_seen_at)
-OVERRIDING SYSTEM VALUE
-SELECT i, %(pipeline_version)s, t, '', p, p
-FROM unnest(%(ids)s::bigint[], %(topics)s::text[], %(posted_at)s::timestamptz[]) AS u(i, t, p);
+SELECT r.event_id, r.posted_at, r.fingerprint, r.signature, shared.bands
+FROM recent r JOIN shared USING (raw_message_id)
+ORDER BY r.event_id;
 
 -- attach_sources --
--- Add posts to events.
-INSERT INTO event_sources (raw_message_id, pipeline_version, event_id, channel_id, message_id,
-                           posted_at, fingerprint, signature, bands)
-SELECT r, %(pipeline_version)s, e, c, m, p, f, string_to_array(s, ',')::bigint[],
-       string_to_array(b, ',')::bigint[]
-FROM unnest(%(raw_message_ids)s::bigint[], %(event_ids)s::bigint[], %(channel_ids)s::bigint[],
-            %(message_ids)s::bigint[], %(posted_at)s::timestamptz[], %(fingerprints)s::text[],
-            %(signatures)s::text[], %(bands)s::text[]) AS u(r, e, c, m, p, f, s, b);
+-- Found the batch's new events and add posts to events; returns the new events' ids.
+-- A post joining a new event carries its provisional id (-1, -2, ...); ids are taken in that
+-- order, so events keep their creation order. Foreign keys are checked at the statement's
+-- end, when the new events exist.
+WITH founded AS MATERIALIZED (
+    SELECT provisional, nextval(pg_get_serial_sequence('events', 'id')) AS id, topic, posted_at
+    FROM unnest(%(founder_ids)s::bigint[], %(founder_topics)s::text[],
+                %(founder_posted_at)s::timestamptz[]) AS u(provisional, topic, posted_at)
+), created AS (
+    INSERT INTO events (id, pipeline_version, topic, headline, first_seen_at, last_seen_at)
+    OVERRIDING SYSTEM VALUE
+    SELECT id, %(pipeline_version)s::text, topic, '', posted_at, posted_at FROM founded
+), attached AS (
+    INSERT INTO event_sources (raw_message_id, pipeline_version, event_id, channel_id,
+                               message_id, posted_at, fingerprint, signature, bands)
+    SELECT u.r, %(pipeline_version)s::text, coalesce(founded.id, u.e), u.c, u.m, u.p, u.f,
+           string_to_array(u.s, ',')::bigint[], string_to_array(u.b, ',')::bigint[]
+    FROM unnest(%(raw_message_ids)s::bigint[], %(event_ids)s::bigint[],
+                %(channel_ids)s::bigint[], %(message_ids)s::bigint[],
+                %(posted_at)s::timestamptz[], %(fingerprints)s::text[], %(signatures)s::text[],
+                %(bands)s::text[]) AS u(r, e, c, m, p, f, s, b)
+    LEFT JOIN founded ON founded.provisional = u.e
+)
+SELECT id FROM founded;
 
 -- refresh_events --
 -- Recompute events from their sources: importance rises with independent channels.
+-- The text is the lead source's, the most important (then the earliest): one sort per event
+-- of source ids, and one extraction read per event for its text. Every table is read through
+-- an index by the ids at hand: as plain joins the planner may hash a whole table instead (it
+-- does while the tables have no statistics), a cost that grows with the table.
+WITH sources AS MATERIALIZED (
+    SELECT es.event_id, es.pipeline_version, es.raw_message_id, es.channel_id, es.posted_at,
+           x.importance, x.is_breaking, x.breaking_window
+    FROM event_sources es
+    CROSS JOIN LATERAL (
+        SELECT importance, is_breaking, breaking_window FROM extractions x
+        WHERE x.raw_message_id = es.raw_message_id AND x.pipeline_version = es.pipeline_version
+        LIMIT 1
+    ) AS x
+    WHERE es.event_id = ANY(%(event_ids)s::bigint[])
+), summary AS (
+    SELECT event_id,
+           pipeline_version,
+           count(DISTINCT channel_id) AS channels,
+           min(posted_at) AS first_seen_at,
+           max(posted_at) AS last_seen_at,
+           bool_or(is_breaking) AS is_breaking,
+           (array_agg(breaking_window ORDER BY
+                CASE breaking_window WHEN '15m' THEN 1 WHEN '1h' THEN 2 ELSE 3 END)
+                FILTER (WHERE is_breaking AND breaking_window IS NOT NULL))[1]
+               AS breaking_window,
+           max(importance) AS max_importance,
+           (array_agg(raw_message_id ORDER BY importance DESC, posted_at, raw_message_id))[1]
+               AS lead_id
+    FROM sources
+    GROUP BY event_id, pipeline_version
+)
 UPDATE events e
 SET source_count = s.channels,
     first_seen_at = s.first_seen_at,
@@ -78,33 +117,18 @@ SET source_count = s.channels,
     is_breaking = s.is_breaking,
     breaking_window = s.breaking_window,
     importance = least(1.0, s.max_importance + 0.1 * (s.channels - 1)),
-    topic = s.topic,
-    headline = s.headline,
-    summary = s.summary,
-    entities = s.entities,
+    topic = lead.topic,
+    headline = lead.headline,
+    summary = lead.summary,
+    entities = lead.entities,
     updated_at = now()
-FROM (
-    SELECT es.event_id,
-           count(DISTINCT es.channel_id) AS channels,
-           min(es.posted_at) AS first_seen_at,
-           max(es.posted_at) AS last_seen_at,
-           bool_or(x.is_breaking) AS is_breaking,
-           (array_agg(x.breaking_window ORDER BY
-                CASE x.breaking_window WHEN '15m' THEN 1 WHEN '1h' THEN 2 ELSE 3 END)
-                FILTER (WHERE x.is_breaking AND x.breaking_window IS NOT NULL))[1]
-               AS breaking_window,
-           max(x.importance) AS max_importance,
-           (array_agg(x.topic ORDER BY x.importance DESC, es.posted_at, es.raw_message_id))[1] AS topic,
-           (array_agg(x.headline ORDER BY x.importance DESC, es.posted_at, es.raw_message_id))[1] AS headline,
-           (array_agg(x.summary ORDER BY x.importance DESC, es.posted_at, es.raw_message_id))[1] AS summary,
-           (array_agg(x.entities ORDER BY x.importance DESC, es.posted_at, es.raw_message_id))[1] AS entities
-    FROM event_sources es
-    JOIN extractions x
-      ON x.raw_message_id = es.raw_message_id AND x.pipeline_version = es.pipeline_version
-    WHERE es.event_id = ANY(%(event_ids)s::bigint[])
-    GROUP BY es.event_id
-) s
-WHERE e.id = s.event_id;
+FROM summary s
+CROSS JOIN LATERAL (
+    SELECT topic, headline, summary, entities FROM extractions x
+    WHERE x.raw_message_id = s.lead_id AND x.pipeline_version = s.pipeline_version
+    LIMIT 1
+) AS lead
+WHERE e.id = ANY(%(event_ids)s::bigint[]) AND e.id = s.event_id;
 
 -- delete_empty_events --
 -- Events left with no source (all their posts moved on re-extraction).
