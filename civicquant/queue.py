@@ -83,15 +83,7 @@ def claim(
     db: Database, pipeline_version: str, worker: str, limit: int, lease_seconds: float
 ) -> list[dict[str, Any]]:
     """Lease up to `limit` runnable jobs in one statement; each row carries its post's text."""
-    return db.fetch_all(
-        "claim_jobs",
-        {
-            "pipeline_version": pipeline_version,
-            "limit": limit,
-            "worker": worker,
-            "lease_seconds": lease_seconds,
-        },
-    )
+    return complete_and_claim(db, [], pipeline_version, worker, limit, lease_seconds)[1]
 
 
 def complete(db: Database, job_ids: Sequence[int], worker: str) -> set[int]:

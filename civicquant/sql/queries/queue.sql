@@ -56,26 +56,6 @@ UPDATE extraction_jobs
 SET status = 'pending', leased_by = NULL, lease_expires_at = NULL, updated_at = now()
 WHERE status = 'running' AND lease_expires_at < now();
 
--- claim_jobs --
--- Lease a batch of runnable jobs in one statement, skipping rows other workers hold; returns each job with its post's current text.
--- `id = ANY(ARRAY(...))` makes every plan fetch the claimed rows by primary key: joined to the
--- candidates instead, a plan for 100 rows hash-joins a scan of the whole table.
-UPDATE extraction_jobs j
-SET status = 'running', attempts = j.attempts + 1, leased_by = %(worker)s,
-    lease_expires_at = now() + make_interval(secs => %(lease_seconds)s), updated_at = now()
-FROM raw_messages_current m
-WHERE j.id = ANY(ARRAY(
-        SELECT id FROM extraction_jobs
-        WHERE pipeline_version = %(pipeline_version)s
-          AND status IN ('pending', 'failed')
-          AND available_at <= now()
-        ORDER BY available_at, id
-        LIMIT %(limit)s
-        FOR UPDATE SKIP LOCKED))
-  AND m.id = j.raw_message_id
-RETURNING j.id, j.raw_message_id, j.attempts, m.text, m.content_sha256, m.channel_id,
-          m.message_id, m.posted_at;
-
 -- extend_job_leases --
 -- Keep the leases of the jobs this worker is still working on.
 UPDATE extraction_jobs
@@ -91,7 +71,7 @@ WHERE id = ANY(%(ids)s::bigint[]) AND leased_by = %(worker)s AND status = 'runni
 RETURNING id, raw_message_id;
 
 -- complete_and_claim_jobs --
--- Mark the jobs this worker finished done and lease the next ones: one statement, one commit per cycle. Rows with done = true are the completed jobs this worker still held.
+-- Mark the jobs this worker finished done (none: a plain claim) and lease the next runnable ones, skipping rows other workers hold: one statement, one commit. Rows with done = true are the completed jobs this worker still held; the others are the claimed jobs with their post's current text.
 WITH finished AS (
     UPDATE extraction_jobs
     SET status = 'ok', leased_by = NULL, lease_expires_at = NULL, last_error = NULL,
@@ -99,7 +79,8 @@ WITH finished AS (
     WHERE id = ANY(%(done_ids)s::bigint[]) AND leased_by = %(worker)s AND status = 'running'
     RETURNING id, raw_message_id
 ), claimed AS (
-    -- As in claim_jobs.
+    -- `id = ANY(ARRAY(...))` makes every plan fetch the claimed rows by primary key: joined
+    -- to the candidates instead, a plan for 100 rows hash-joins a scan of the whole table.
     UPDATE extraction_jobs j
     SET status = 'running', attempts = j.attempts + 1, leased_by = %(worker)s,
         lease_expires_at = now() + make_interval(secs => %(lease_seconds)s), updated_at = now()
