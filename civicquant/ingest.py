@@ -19,7 +19,7 @@ from typing import Protocol, TypeVar
 import structlog
 
 from civicquant.channels import ChannelSpec
-from civicquant.errors import FloodWaitTooLong, UsageError
+from civicquant.errors import CivicquantError, FloodWaitTooLong, UsageError
 from civicquant.jobs import JobContext
 from civicquant.posts import Channel, RawPost, Source
 from civicquant.rawlog import ChannelState, RawLog, StoreResult
@@ -91,12 +91,18 @@ async def _batches(posts: AsyncIterator[RawPost], size: int) -> AsyncIterator[li
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Lists of `size` items; should reading fail, the items read before it come first."""
     chunk: list[T] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
+    try:
+        for item in items:
+            chunk.append(item)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+    except CivicquantError:
+        if chunk:
+            yield chunk  # a cut-off export keeps every post before the break
+        raise
     if chunk:
         yield chunk
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from civicquant import ingest
 from civicquant.config import Settings
 from civicquant.db import Database
 from civicquant.errors import InputFormatError
+from civicquant.export import ExportFile
 from civicquant.jobs import JobContext
 from civicquant.rawlog import RawLog
 
@@ -66,10 +68,15 @@ def test_cut_off_export_keeps_what_came_before_and_a_rerun_completes(
     cut.write_bytes(data[: int(len(data) * 0.9)])
     rawlog = RawLog(db, pipeline_version="v1")
 
-    with pytest.raises(InputFormatError, match=r"cut\.json"):
+    with pytest.raises(InputFormatError, match=r"cut\.json") as caught:
         ingest.import_export(ctx, rawlog, cut)
     kept = count(db, "SELECT count(*) AS n FROM raw_messages")
-    assert kept >= 1000  # two whole batches committed before the break
+    found = re.search(r"after message (\d+)", str(caught.value))
+    assert found is not None
+    last_read = int(found.group(1))
+    # Every post before the break is stored, the part-filled last batch included.
+    assert kept == sum(1 for post in ExportFile(full) if post.message_id <= last_read)
+    assert kept > 1000
 
     with pytest.raises(InputFormatError):
         ingest.import_export(ctx, rawlog, cut)
