@@ -170,6 +170,7 @@ def _work(
     results: multiprocessing.Queue[tuple[int, float]],
 ) -> None:
     with Database.connect(url, application_name=f"civicquant bench {worker}") as db:
+        db.use_generic_plans()  # as `extract` does on its queue connection
         ready.wait(timeout=120)
         done = 0
         claimed = queue.claim(db, VERSION, worker, limit, LEASE_SECONDS)

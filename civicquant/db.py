@@ -126,6 +126,19 @@ class Database:
             cur.execute(_statement(name, binary), params or {})
             return cur.fetchall()
 
+    def use_generic_plans(self, on: bool = True) -> bool:
+        """Plan each prepared statement once for this session (off: PostgreSQL's default).
+
+        Only for a connection running statements whose best plan does not depend on their
+        parameters (the queue's): there, planning each execution anew costs more than running
+        it. Without prepared statements (PgBouncer in transaction mode) nothing is cached and
+        a session setting would leak to other clients, so it does nothing and returns False.
+        """
+        if self._conn.prepare_threshold is None:
+            return False
+        self.execute("use_generic_plans" if on else "use_custom_plans")
+        return True
+
     def execute_script(self, sql_text: str, label: str) -> None:
         """Run a whole SQL script (a migration); `label` names it in errors."""
         with self._cursor(label) as cur:

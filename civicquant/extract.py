@@ -10,6 +10,7 @@ short poll as the fallback where notifications do not arrive (PgBouncer).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -122,6 +123,8 @@ class Worker:
         next_extend = time.monotonic() + self.options.lease_seconds / 3
         listener = _Listener(self.db, queue.NOTIFY_CHANNEL)
         self._results_db = self._sibling_or_same("civicquant extract results")
+        # This connection now runs only the queue's statements: plan them once, not per claim.
+        generic = self._results_db is not self.db and self.db.use_generic_plans()
         try:
             while True:
                 now = time.monotonic()
@@ -180,6 +183,9 @@ class Worker:
             if in_flight:
                 await self._drain(in_flight)
             listener.close()
+            if generic:
+                with contextlib.suppress(CivicquantError):  # a lost connection says so itself
+                    self.db.use_generic_plans(False)
             if self._results_db is not self.db:
                 self._results_db.close()
                 self._results_db = self.db

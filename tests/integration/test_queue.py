@@ -90,3 +90,52 @@ def test_complete_and_claim_with_nothing_done_is_a_claim(db: Database) -> None:
     assert completed == set()
     assert [row["text"] for row in claimed] == ["post 1"]
     assert queue.complete_and_claim(db, [], "v1", "w1", 5, LEASE) == (set(), [])
+
+
+def claim_plans(db: Database) -> tuple[int, int]:
+    """(generic, custom) plans PostgreSQL made for this session's prepared claim statement."""
+    row = db.connection.execute(
+        "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+        " WHERE statement LIKE '%%FOR UPDATE SKIP LOCKED%%'"
+    ).fetchone()
+    assert row is not None, "the claim statement was never prepared"
+    return int(row["generic_plans"]), int(row["custom_plans"])
+
+
+def drain_one_at_a_time(db: Database) -> None:
+    claimed = queue.claim(db, "v1", "w1", 1, LEASE)
+    while claimed:
+        _, claimed = queue.complete_and_claim(
+            db, [row["id"] for row in claimed], "v1", "w1", 1, LEASE
+        )
+
+
+def test_the_queue_connection_plans_its_claims_once(database_url: str) -> None:
+    with Database.connect(database_url) as db:
+        seed(db, 12)
+        drain_one_at_a_time(db)
+        # PostgreSQL's default: the first five executions of a prepared statement are
+        # planned anew each time (after that it compares costs).
+        assert claim_plans(db)[1] >= 5
+
+    with Database.connect(database_url) as db:
+        db.connection.execute("UPDATE extraction_jobs SET status = 'pending'")
+        assert db.use_generic_plans() is True
+        drain_one_at_a_time(db)
+        generic, custom = claim_plans(db)
+        assert (generic >= 5, custom) == (True, 0)
+        assert all(row["status"] == "ok" for row in jobs(db))
+
+        db.use_generic_plans(False)
+        assert db.connection.execute("SHOW plan_cache_mode").fetchone() == {
+            "plan_cache_mode": "auto"
+        }
+
+
+def test_without_prepared_statements_plans_are_left_alone(database_url: str) -> None:
+    # PgBouncer in transaction mode: a session setting would outlive this client.
+    with Database.connect(database_url, prepared_statements=False) as db:
+        assert db.use_generic_plans() is False
+        assert db.connection.execute("SHOW plan_cache_mode").fetchone() == {
+            "plan_cache_mode": "auto"
+        }

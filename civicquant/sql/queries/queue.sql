@@ -125,3 +125,11 @@ UPDATE extraction_jobs
 SET status = 'pending', attempts = greatest(attempts - 1, 0), leased_by = NULL,
     lease_expires_at = NULL, updated_at = now()
 WHERE id = ANY(%(ids)s::bigint[]) AND leased_by = %(worker)s AND status = 'running';
+
+-- use_generic_plans --
+-- For a connection that runs only the queue's statements: plan each prepared statement once. Their plans do not depend on the values (one index, fetches by key), and planning a claim costs twice what running it does.
+SET plan_cache_mode = force_generic_plan;
+
+-- use_custom_plans --
+-- Back to PostgreSQL's default choice between custom and generic plans.
+RESET plan_cache_mode;
