@@ -1,7 +1,10 @@
 """Telegram Desktop's "Export chat history" JSON file (result.json), read as a stream of raw posts.
 
-The file is streamed with ijson, one message at a time, so memory stays bounded however large the
-export. The format is what Telegram Desktop's `export_output_json.cpp` writes: a top-level object
+The file is read one message at a time, so memory stays bounded however large the export: cut
+apart by Telegram Desktop's own layout and decoded by orjson where the file has that layout
+(`export_layout`), streamed by ijson otherwise and from wherever the layout stops fitting.
+
+The format is what Telegram Desktop's `export_output_json.cpp` writes: a top-level object
 with `name`, `type` and `id` before `messages`; each message has `id`, `type` ("message", "service"
 or "unsupported"), `date_unixtime` as a decimal string, `text` as a string or a list of strings and
 entity objects, and optional media fields. One quirk is not JSON: control characters inside strings
@@ -22,12 +25,12 @@ from typing import IO, Any, TypeGuard
 import ijson
 
 from civicquant.errors import InputFormatError
+from civicquant.export_layout import Messages
 from civicquant.posts import Channel, Media, RawPost
 
 _READ_SIZE = 64 * 1024
 _MAX_ID = 2**63 - 1  # ids and sizes go into PostgreSQL bigint columns
 _BOM = b"\xef\xbb\xbf"
-_UNIXTIME = re.compile(r"[0-9]{1,11}")
 # PostgreSQL text and jsonb reject NUL and unpaired surrogates; U+FFFD keeps UTF-16 offsets.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # Chats whose id is not a channel id (users, basic groups) or that are not one peer's history.
@@ -90,10 +93,31 @@ class ExportFile:
 
     def __iter__(self) -> Iterator[RawPost]:
         self.stats = ExportStats()
+        taken = 0  # messages read by the fast path
         with self._open() as raw:
+            # Telegram Desktop's own layout is cut into messages and decoded in C; at the
+            # first thing that does not fit, the streaming parser takes over where it stopped.
+            laid_out = Messages(_EscapeFilter(raw))
+            for message in laid_out:
+                try:
+                    post = self._read_message(message)
+                except _BadMessage:
+                    break  # the streaming parser reports it, with its position
+                taken += 1
+                if post is not None:
+                    self.stats.posts += 1
+                    yield post
+            if laid_out.complete:
+                return
+            raw.seek(0)
             stream = _EscapeFilter(raw)
             for index, message in enumerate(self._messages(stream)):
-                post = self._read_message(message, index, stream)
+                if index < taken:
+                    continue
+                try:
+                    post = self._read_message(message)
+                except _BadMessage as bad:
+                    raise self._message_error(index, stream, bad.problem, bad.message_id) from None
                 if post is not None:
                     self.stats.posts += 1
                     yield post
@@ -157,15 +181,16 @@ class ExportFile:
         except OSError as exc:
             raise self._read_error(exc) from exc
 
-    def _read_message(self, message: object, index: int, stream: _EscapeFilter) -> RawPost | None:
+    def _read_message(self, message: object) -> RawPost | None:
+        """The post in one decoded message; None for a service message; _BadMessage if malformed."""
         if not isinstance(message, dict):
-            raise self._message_error(index, stream, "is not an object")
+            raise _BadMessage("is not an object")
         message_id = message.get("id")
         if not _is_id(message_id):
-            raise self._message_error(index, stream, "has no valid id")
+            raise _BadMessage("has no valid id")
         message_type = message.get("type")
         if not isinstance(message_type, str):
-            raise self._message_error(index, stream, "has no type", message_id)
+            raise _BadMessage("has no type", message_id)
         if message_type != "message":
             self.stats.last_message_id = message_id
             if message_type == "service":
@@ -175,11 +200,11 @@ class ExportFile:
             return None
         posted_at = _timestamp(message.get("date_unixtime"))
         if posted_at is None:
-            raise self._message_error(index, stream, "has no valid date_unixtime", message_id)
+            raise _BadMessage("has no valid date_unixtime", message_id)
         parts = message.get("text", message.get("text_entities", ""))
         text_and_entities = _text_and_entities(parts)
         if text_and_entities is None:
-            raise self._message_error(index, stream, "has malformed text", message_id)
+            raise _BadMessage("has malformed text", message_id)
         text, entities = text_and_entities
         self.stats.last_message_id = message_id
         return RawPost(
@@ -249,6 +274,15 @@ class ExportFile:
         )
 
 
+class _BadMessage(Exception):
+    """A message that is valid JSON but not a message Telegram Desktop writes."""
+
+    def __init__(self, problem: str, message_id: int | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.message_id = message_id
+
+
 class _EscapeFilter:
     """A byte stream over an export that rewrites `\\xNN` to `\\u00NN`, for ijson to read.
 
@@ -276,7 +310,7 @@ class _EscapeFilter:
             return b""
         while True:
             start = self.raw_offset - len(self._held)
-            chunk = self._raw.read(self._read_size())
+            chunk = self._raw.read(self._read_size(size))
             self.raw_offset += len(chunk)
             if not chunk:
                 self.at_eof = True
@@ -295,10 +329,10 @@ class _EscapeFilter:
                 self.chunk_start = start
                 return data
 
-    def _read_size(self) -> int:
+    def _read_size(self, wanted: int) -> int:
         fine_from = self._byte_by_byte_from
         if fine_from is None:
-            return _READ_SIZE
+            return wanted if wanted > 0 else _READ_SIZE
         if self.raw_offset >= fine_from:
             return 1
         return min(_READ_SIZE, fine_from - self.raw_offset)
@@ -387,7 +421,7 @@ def _measured(text: str) -> tuple[str, int]:
 
 def _timestamp(value: object) -> datetime | None:
     """A Unix time (Telegram Desktop writes it as a decimal string) as an aware UTC datetime."""
-    if isinstance(value, str) and _UNIXTIME.fullmatch(value):
+    if type(value) is str and value.isascii() and value.isdigit() and len(value) <= 11:
         seconds = int(value)
     elif type(value) is int and 0 <= value < 10**11:
         seconds = value

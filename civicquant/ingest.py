@@ -22,13 +22,14 @@ from civicquant.channels import ChannelSpec
 from civicquant.errors import CivicquantError, FloodWaitTooLong, UsageError
 from civicquant.jobs import JobContext
 from civicquant.posts import Channel, RawPost, Source
-from civicquant.rawlog import ChannelState, RawLog, StoreResult
+from civicquant.rawlog import ChannelState, RawLog, StoreResult, post_columns
 from civicquant.reader import ChannelReader, DeletedPosts, EditedPost, NewPost, Update
 from civicquant.timeparse import Window
 
 log = structlog.get_logger("civicquant.ingest")
 
 BATCH_SIZE = 500
+_IMPORT_SWITCH_INTERVAL = 0.0005  # seconds; see import_export
 FETCH_IDS_PER_CALL = 100  # Telegram's limit for messages.getChannelMessages
 PARSED_MARK_EVERY_SECONDS = 60.0
 
@@ -377,6 +378,10 @@ def import_export(
             done, storing = storing, None
             _tally(ctx, done.result())
 
+    # The reader thread never waits, so it would keep the GIL for the whole default switch
+    # interval (5 ms) each time the server answers the writer: the database would idle.
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(_IMPORT_SWITCH_INTERVAL)
     try:
         with ThreadPoolExecutor(1, thread_name_prefix="civicquant-import") as writer:
             try:
@@ -386,10 +391,9 @@ def import_export(
                         contiguous = _touches_mark(rawlog.channel_state(state.channel_id), batch[0])
                     storing = writer.submit(
                         contextvars.copy_context().run,  # the run's log context goes along
-                        rawlog.store,
+                        rawlog.store_columns,
                         state.channel_id,
-                        batch,
-                        "export",
+                        post_columns(batch, "export"),  # here: the writer only waits
                         advance_mark=contiguous,
                     )
                     progress.advance(len(batch), _name(state))
@@ -398,6 +402,7 @@ def import_export(
             finally:
                 stored()  # the batch before a fault or a stop is kept all the same
     finally:
+        sys.setswitchinterval(switch_interval)
         progress.close()
         ctx.count("posts", export.stats.posts)
         ctx.count("service_skipped", export.stats.service_skipped)

@@ -8,9 +8,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+import orjson
+
 Source = Literal["live", "backfill", "export"]
-# Canonical JSON: sorted keys, no spaces, UTF-8 kept as is (one encoder, built once).
+# Canonical JSON: sorted keys, no spaces, UTF-8 kept as is. orjson writes exactly these bytes
+# for the values a post holds (strings, integers, booleans, None, lists, string-keyed dicts);
+# what it refuses (an integer beyond 64 bits, say) goes to the standard library's encoder.
 _CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def canonical_json(value: object) -> bytes:
+    """`value` as canonical JSON, UTF-8 encoded."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson.JSONEncodeError
+        return _CANONICAL.encode(value).encode("utf-8")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +78,18 @@ class RawPost:
         The hash is taken over `{"entities":…,"media":…,"text":…}` in canonical JSON (sorted
         keys, no spaces), the very bytes `json.dumps(…, sort_keys=True)` of that dict gives.
         """
-        entities = _CANONICAL.encode(self.entities)
-        media = _CANONICAL.encode(self.media.as_dict()) if self.media else None
-        payload = (
-            f'{{"entities":{entities},"media":{media or "null"},'
-            f'"text":{_CANONICAL.encode(self.text)}}}'
+        entities = canonical_json(self.entities)
+        media = canonical_json(self.media.as_dict()) if self.media else b"null"
+        payload = b'{"entities":%b,"media":%b,"text":%b}' % (
+            entities,
+            media,
+            canonical_json(self.text),
         )
-        return StoredForm(entities, media, hashlib.sha256(payload.encode("utf-8")).hexdigest())
+        return StoredForm(
+            entities.decode("utf-8"),
+            media.decode("utf-8") if self.media else None,
+            hashlib.sha256(payload).hexdigest(),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,10 @@
 """The raw log: every post as first seen, edits as revisions, deletions as marks.
 
 Everything else civicquant knows is derived from here and can be replayed from here.
-Storing a batch is one transaction: the posts, their revisions, their extraction jobs and
-the channel's high-water mark commit together, so a crash never leaves a post without its
-job or a mark ahead of what is stored.
+Storing a batch commits its new posts, their extraction jobs and the channel's high-water
+mark together (one statement), and the revisions of posts it already held with their jobs
+(a second transaction, only when there are such posts), so a crash never leaves a post
+without its job or a mark ahead of what is stored.
 """
 
 from __future__ import annotations
@@ -103,51 +104,66 @@ class RawLog:
         force_enqueue: bool = False,
         advance_mark: bool = True,
     ) -> StoreResult:
-        """Store one channel's posts in one transaction; idempotent.
+        """Store one channel's posts; idempotent.
 
-        New posts are inserted and enqueued. A stored post whose text changed gets a
-        revision and is re-enqueued. With `force_enqueue` unchanged posts are re-enqueued
-        too. The channel's high-water mark moves to the newest post (never back).
+        New posts are inserted and enqueued, and the channel's high-water mark moves to the
+        newest post (never back), in one statement: one round trip and one commit, however
+        many posts. A post stored before whose text changed gets a revision and is
+        re-enqueued, together in a second transaction, run only when the batch held stored
+        posts; with `force_enqueue` unchanged posts are re-enqueued too.
         """
-        result = StoreResult()
-        if not posts:
-            return result
-        by_id = {post.message_id: post for post in posts}  # a batch may repeat an id
-        batch = sorted(by_id.values(), key=lambda post: post.message_id)
-        with self.db.transaction():
-            inserted = self.db.fetch_all(
-                "insert_raw_messages", _columns(batch, source), binary=True
-            )
-            result.inserted = len(inserted)
-            new_ids = {row["message_id"] for row in inserted}
-            to_enqueue = [row["id"] for row in inserted if row["text"]]
+        return self.store_columns(
+            channel_id,
+            post_columns(posts, source),
+            force_enqueue=force_enqueue,
+            advance_mark=advance_mark,
+        )
 
-            existing = [post for post in batch if post.message_id not in new_ids]
-            if existing:
-                revised_ids, unchanged_ids = self._revise(channel_id, existing, source)
+    def store_columns(
+        self,
+        channel_id: int,
+        columns: PostColumns,
+        *,
+        force_enqueue: bool = False,
+        advance_mark: bool = True,
+    ) -> StoreResult:
+        """`store` for posts already turned into columns (`post_columns`), e.g. by a reader
+        thread while this one waits on the database."""
+        result = StoreResult()
+        if not columns.posts:
+            return result
+        newest = columns.posts[-1]
+        row = self.db.fetch_one(
+            "store_new_posts",
+            {
+                **columns.values,
+                "pipeline_version": self.pipeline_version,
+                "enqueue": self.enqueue,
+                "mark_channel_id": channel_id,
+                "advance_mark": advance_mark,
+                "newest_id": newest.message_id,
+                "newest_at": newest.posted_at,
+            },
+            binary=True,
+        )
+        assert row is not None  # an aggregate row, always
+        inserted = set(row["inserted"])
+        result.inserted = len(inserted)
+        result.enqueued = int(row["enqueued"])
+        existing = [post for post in columns.posts if post.message_id not in inserted]
+        if existing:
+            with self.db.transaction():
+                revised_ids, unchanged_ids = self._revise(channel_id, existing, columns.source)
                 result.revised = len(revised_ids)
                 result.unchanged = len(unchanged_ids)
-                to_enqueue.extend(revised_ids)
-                if force_enqueue:
-                    to_enqueue.extend(unchanged_ids)
-
-            if self.enqueue and to_enqueue:
-                result.enqueued = queue.enqueue(
-                    self.db,
-                    to_enqueue,
-                    self.pipeline_version,
-                    force=force_enqueue or bool(result.revised),
-                )
-            if advance_mark:
-                newest = batch[-1]
-                self.db.execute(
-                    "advance_high_water_mark",
-                    {
-                        "channel_id": channel_id,
-                        "message_id": newest.message_id,
-                        "posted_at": newest.posted_at,
-                    },
-                )
+                to_enqueue = revised_ids + (unchanged_ids if force_enqueue else [])
+                if self.enqueue and to_enqueue:
+                    result.enqueued += queue.enqueue(
+                        self.db,
+                        to_enqueue,
+                        self.pipeline_version,
+                        force=force_enqueue or bool(revised_ids),
+                    )
         return result
 
     def _revise(
@@ -215,6 +231,22 @@ class RawLog:
         self.db.execute(
             "record_flood_wait", {"job_name": job_name, "seconds": seconds, "slept": slept}
         )
+
+
+@dataclass(frozen=True, slots=True)
+class PostColumns:
+    """A batch of one channel's posts as `store_new_posts` takes them: a list per column."""
+
+    posts: list[RawPost]  # by message id, each id once
+    source: Source
+    values: dict[str, list[Any]]
+
+
+def post_columns(posts: Sequence[RawPost], source: Source) -> PostColumns:
+    """The batch sorted by message id (the last of a repeated id wins), as columns."""
+    by_id = {post.message_id: post for post in posts}
+    batch = sorted(by_id.values(), key=lambda post: post.message_id)
+    return PostColumns(batch, source, _columns(batch, source))
 
 
 def _columns(posts: Sequence[RawPost], source: Source) -> dict[str, list[Any]]:

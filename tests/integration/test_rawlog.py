@@ -71,3 +71,35 @@ def test_a_big_batch_with_some_posts_stored_inserts_only_the_others(
 
     assert (result.inserted, result.unchanged) == (BATCH, 10)
     assert [row["message_id"] for row in stored(db)] == list(range(1, BATCH + 11))
+
+
+def test_a_batch_of_new_edited_and_unchanged_posts_moves_the_mark_and_queues_new_and_edited(
+    rawlog: RawLog, db: Database
+) -> None:
+    rawlog.store(1001, [post(1), post(2)], "live", advance_mark=False)
+    db.connection.execute("UPDATE extraction_jobs SET status = 'ok'")
+
+    result = rawlog.store(1001, [post(3), post(2, text="post 2, corrected"), post(1)], "backfill")
+
+    assert (result.inserted, result.revised, result.unchanged, result.enqueued) == (1, 1, 1, 2)
+    pending = db.connection.execute(
+        "SELECT m.message_id FROM extraction_jobs j JOIN raw_messages m ON m.id = j.raw_message_id"
+        " WHERE j.status = 'pending' ORDER BY 1"
+    ).fetchall()
+    assert [row["message_id"] for row in pending] == [2, 3]
+    current = db.connection.execute(
+        "SELECT text FROM raw_messages_current WHERE message_id = 2"
+    ).fetchone()
+    assert current == {"text": "post 2, corrected"}
+    assert rawlog.channel_state(1001).last_message_id == 3
+
+
+def test_without_the_queue_posts_are_stored_with_no_job(db: Database) -> None:
+    rawlog = RawLog(db, pipeline_version="v1", enqueue=False)
+    rawlog.save_channel(WIRE)
+
+    result = rawlog.store(1001, [post(1), post(2)], "live")
+
+    assert (result.inserted, result.enqueued) == (2, 0)
+    assert [row["has_job"] for row in stored(db)] == [False, False]
+    assert rawlog.channel_state(1001).last_message_id == 2

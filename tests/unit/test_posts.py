@@ -77,3 +77,43 @@ def test_content_hash_is_the_hash_of_canonical_json_whatever_the_post(
 ) -> None:
     post = RawPost(1, 2, T0, text=text, entities=entities, media=media)
     assert post.stored_form().content_sha256 == hash_by_definition(post)
+
+
+# Every character a stored text can hold, control characters and line separators included.
+any_storable_char = st.characters(blacklist_categories=("Cs",)) | st.sampled_from(
+    '\x01\x07\x1f\x7f\u2028\u2029\ufeff"\\/'
+)
+telegram_entity = st.fixed_dictionaries(
+    {
+        "type": st.sampled_from(["mention_name", "custom_emoji", "blockquote"]),
+        "offset": st.integers(0, 99),
+    },
+    optional={
+        "user_id": st.integers(1, 2**63 - 1),
+        "document_id": st.integers(-(2**63), 2**64 - 1),
+        "language": st.text(alphabet=any_storable_char),
+        "collapsed": st.booleans(),
+        "extra": st.none() | st.lists(st.integers(0, 3) | st.text(alphabet=any_storable_char)),
+    },
+)
+
+
+@given(
+    text=st.text(alphabet=any_storable_char),
+    entities=st.lists(telegram_entity, max_size=4),
+    media=media,
+)
+def test_content_hash_holds_for_any_character_and_any_64_bit_id(
+    text: str, entities: list[dict[str, Any]], media: Media | None
+) -> None:
+    post = RawPost(1, 2, T0, text=text, entities=entities, media=media)
+    form = post.stored_form()
+    assert form.content_sha256 == hash_by_definition(post)
+    assert json.loads(form.entities) == entities
+
+
+def test_values_beyond_64_bits_are_written_by_the_standard_encoder() -> None:
+    post = RawPost(1, 2, T0, text="x", entities=[{"type": "bold", "offset": 2**70, "length": 1}])
+    form = post.stored_form()
+    assert form.entities == '[{"length":1,"offset":1180591620717411303424,"type":"bold"}]'
+    assert form.content_sha256 == hash_by_definition(post)

@@ -26,19 +26,40 @@ ORDER BY channel_id;
 SELECT channel_id, username, title, last_message_id, last_message_at, last_parsed_at
 FROM channels ORDER BY channel_id;
 
--- insert_raw_messages --
--- Insert a batch of posts; rows already stored are left as they are. Returns the new rows.
-INSERT INTO raw_messages (channel_id, message_id, text, entities, media, views, forwards,
-                          reply_to, grouped_id, forwarded_from, author, posted_at, edit_date,
-                          content_sha256, source)
-SELECT * FROM unnest(
-    %(channel_id)s::bigint[], %(message_id)s::bigint[], %(text)s::text[], %(entities)s::jsonb[],
-    %(media)s::jsonb[], %(views)s::integer[], %(forwards)s::integer[], %(reply_to)s::bigint[],
-    %(grouped_id)s::bigint[], %(forwarded_from)s::text[], %(author)s::text[],
-    %(posted_at)s::timestamptz[], %(edit_date)s::timestamptz[], %(content_sha256)s::text[],
-    %(source)s::text[])
-ON CONFLICT (channel_id, message_id) DO NOTHING
-RETURNING id, message_id, text;
+-- store_new_posts --
+-- One statement, so one commit: insert the batch's posts not stored yet, add their extraction jobs (with enqueue) and wake the extract workers, and move the channel's high-water mark to the batch's newest post (with advance_mark, never back). Returns the message ids inserted; the batch's other posts were stored already.
+WITH inserted AS (
+    INSERT INTO raw_messages (channel_id, message_id, text, entities, media, views, forwards,
+                              reply_to, grouped_id, forwarded_from, author, posted_at,
+                              edit_date, content_sha256, source)
+    SELECT * FROM unnest(
+        %(channel_id)s::bigint[], %(message_id)s::bigint[], %(text)s::text[],
+        %(entities)s::jsonb[], %(media)s::jsonb[], %(views)s::integer[], %(forwards)s::integer[],
+        %(reply_to)s::bigint[], %(grouped_id)s::bigint[], %(forwarded_from)s::text[],
+        %(author)s::text[], %(posted_at)s::timestamptz[], %(edit_date)s::timestamptz[],
+        %(content_sha256)s::text[], %(source)s::text[])
+    ON CONFLICT (channel_id, message_id) DO NOTHING
+    RETURNING id, message_id, text <> '' AS has_text
+), jobs AS (
+    INSERT INTO extraction_jobs (raw_message_id, pipeline_version)
+    SELECT id, %(pipeline_version)s::text FROM inserted WHERE has_text AND %(enqueue)s::boolean
+    ON CONFLICT (raw_message_id, pipeline_version) DO NOTHING
+    RETURNING id
+), mark AS (
+    UPDATE channels
+    SET last_message_at = CASE WHEN %(newest_id)s::bigint >= coalesce(last_message_id, 0)
+                               THEN %(newest_at)s::timestamptz ELSE last_message_at END,
+        last_message_id = greatest(coalesce(last_message_id, 0), %(newest_id)s::bigint),
+        updated_at = now()
+    WHERE channel_id = %(mark_channel_id)s::bigint AND %(advance_mark)s::boolean
+    RETURNING channel_id
+)
+SELECT ARRAY(SELECT message_id FROM inserted) AS inserted,
+       (SELECT count(*) FROM jobs) AS enqueued,
+       (SELECT count(*) FROM mark) AS marked,
+       (SELECT count(*) FROM (
+            SELECT pg_notify('civicquant_extract', %(pipeline_version)s::text)
+            WHERE EXISTS (SELECT 1 FROM jobs)) AS n) AS notified;
 
 -- current_versions --
 -- What the stored posts of one channel say now (latest revision, else the original).
@@ -52,15 +73,6 @@ INSERT INTO raw_message_revisions (raw_message_id, text, entities, media, edit_d
 SELECT * FROM unnest(
     %(raw_message_id)s::bigint[], %(text)s::text[], %(entities)s::jsonb[], %(media)s::jsonb[],
     %(edit_date)s::timestamptz[], %(content_sha256)s::text[], %(source)s::text[]);
-
--- advance_high_water_mark --
--- Move a channel's high-water mark forward (never back) and note when it was read.
-UPDATE channels
-SET last_message_at = CASE WHEN %(message_id)s::bigint >= coalesce(last_message_id, 0)
-                           THEN %(posted_at)s::timestamptz ELSE last_message_at END,
-    last_message_id = greatest(coalesce(last_message_id, 0), %(message_id)s::bigint),
-    updated_at = now()
-WHERE channel_id = %(channel_id)s;
 
 -- mark_parsed --
 -- Note that a reader caught this channel up just now.

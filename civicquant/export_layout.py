@@ -1,0 +1,93 @@
+"""The messages of a result.json laid out as Telegram Desktop writes it, cut apart without a parser.
+
+Telegram Desktop indents its JSON one space per level, so each message is an object opened by
+`  {` on a line of its own and closed by `  }` followed by `,` or, after the last one, by the
+`]` of `messages`. A raw line break can only stand between JSON tokens (inside a string it
+is written `\\n`), so these markers cannot occur inside a text: the file can be cut into one
+object per message with `bytes.find`, and each object decoded on its own by orjson, in C.
+
+Anything else (another layout, a cut-off file, a message orjson will not take, such as one
+with an unpaired surrogate escape) ends the fast path early: `Messages.complete` stays False
+and the caller reads the rest with the streaming parser, which accepts every valid export
+and names the fault exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+import orjson
+
+_CHUNK = 1 << 20
+_START = b'\n "messages": [\n  {\n'
+_CLOSE = b"\n  }"
+_NEXT = b",\n  {\n"
+_LAST = b"\n ]"
+_HEADER_LIMIT = 1 << 16  # name, type and id come first: the messages start within this
+
+
+class Messages:
+    """The decoded message objects, in file order; `complete` once the list ended cleanly.
+
+    `stream` hands out the file's bytes from the start, with Telegram's `\\xNN` escapes
+    already made JSON (export._EscapeFilter).
+    """
+
+    def __init__(self, stream: _Stream) -> None:
+        self._stream = stream
+        self.complete = False
+
+    def __iter__(self) -> Iterator[Any]:
+        read = self._stream.read
+        buf = b""
+        while len(buf) < _HEADER_LIMIT:
+            chunk = read(_CHUNK)
+            if not chunk:
+                break
+            buf += chunk
+        found = buf.find(_START)
+        if found < 0:
+            return
+        start = found + len(_START) - 2  # the `{` of the first message
+        eof = False
+        while True:
+            close = buf.find(_CLOSE, start)
+            if close < 0 or (not eof and len(buf) < close + len(_CLOSE) + len(_NEXT)):
+                if eof:
+                    return  # cut off (or trailing garbage): the streaming reader says which
+                chunk = read(_CHUNK)
+                eof = not chunk
+                buf = buf[start:] + chunk
+                start = 0
+                continue
+            end = close + len(_CLOSE)
+            try:
+                message = orjson.loads(buf[start:end])
+            except orjson.JSONDecodeError:
+                return
+            after = buf[end : end + len(_NEXT)]
+            if after == _NEXT:
+                yield message
+                start = end + len(_NEXT) - 2  # the `{` of the next one
+            elif after.startswith(_LAST):
+                yield message
+                self.complete = _ends_cleanly(buf[end + len(_LAST) :], read)
+                return
+            else:
+                return
+
+
+class _Stream(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def _ends_cleanly(tail: bytes, read: Callable[[int], bytes]) -> bool:
+    """After `messages`, only the closing brace (Telegram writes nothing after the list)."""
+    rest = tail
+    while len(rest) <= _HEADER_LIMIT:
+        chunk = read(_CHUNK)
+        if not chunk:
+            return rest.strip() == b"}"
+        rest += chunk
+    return False
