@@ -127,8 +127,11 @@ class RawLog:
         force_enqueue: bool = False,
         advance_mark: bool = True,
     ) -> StoreResult:
-        """`store` for posts already turned into columns (`post_columns`), e.g. by a reader
-        thread while this one waits on the database."""
+        """`store` for a batch already turned into columns by `post_columns`.
+
+        An import builds the columns in its reading thread, so the thread that stores only
+        waits on the database.
+        """
         result = StoreResult()
         if not columns.posts:
             return result
