@@ -208,6 +208,20 @@ def test_backfill_killed_mid_import_is_completed_exactly_once_by_the_rerun(
     wait_until(lambda: stored() > 0, timeout=60, interval=0.01, what="the first batch")
     victim.kill(signal.SIGKILL)
     victim.wait(timeout=10)
+    # A batch's statement the victim had already sent still runs to its commit: count once
+    # its server process has noticed the dead client and gone.
+    wait_until(
+        lambda: (
+            not query(
+                database_url,
+                "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+            )
+        ),
+        timeout=30,
+        interval=0.05,
+        what="the killed import's connection to close",
+    )
     at_kill = stored()
     assert 0 < at_kill < EXPORT_POSTS, f"the kill should land mid-import ({at_kill} stored)"
 
