@@ -266,6 +266,7 @@ class _State:
     last_message_id: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     usernames: dict[str, int] = field(default_factory=dict)
     hold_after: int | None = None
+    held: int = 0
     released: threading.Event = field(default_factory=threading.Event)
 
 
@@ -341,6 +342,13 @@ class FakeBotApi:
             self._state.hold_after = len(self._state.sent_messages) + messages
             self._state.released.clear()
 
+    @property
+    def held(self) -> int:
+        """How many sendMessage calls have reached the server and are waiting for
+        `release()`: a sender killed after this is positive had its request arrive."""
+        with self._state.lock:
+            return self._state.held
+
     def release(self) -> None:
         """Let held sendMessage calls through."""
         with self._state.lock:
@@ -365,8 +373,12 @@ class FakeBotApi:
                     and self._state.hold_after is not None
                     and len(self._state.sent_messages) >= self._state.hold_after
                 )
+                if hold:
+                    self._state.held += 1
             if hold:
                 self._state.released.wait(timeout=60)
+                with self._state.lock:
+                    self._state.held -= 1
             if scripted is not None:
                 raise _Answer(scripted)
             if method.lower() == "getme":

@@ -162,7 +162,8 @@ def test_digest_killed_while_a_part_is_in_flight_is_not_resent_without_force(
             interval=0.02,
             what="the digest to be sending its second part",
         )
-        wait_until(lambda: bot.calls("getMe"), timeout=10, what="the bot to be used")
+        # The ledger says part 2 is about to go; kill only once its request has arrived.
+        wait_until(lambda: bot.held, timeout=10, what="the second part to reach the bot")
         victim.kill(signal.SIGKILL)
         victim.wait(timeout=10)
         bot.release()  # the orphaned request goes through: the part did reach the chat
