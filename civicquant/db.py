@@ -126,6 +126,17 @@ class Database:
             cur.execute(_statement(name, binary), params or {})
             return cur.fetchall()
 
+    def deadlock_victim(self, exc: DatabaseError) -> bool:
+        """Whether a failed statement lost a deadlock outside any transaction.
+
+        Such a statement rolled back whole and nothing else was undone with it, so running it
+        again is safe; inside a transaction the whole transaction must be retried instead.
+        """
+        return (
+            isinstance(exc.__cause__, psycopg.errors.DeadlockDetected)
+            and self._conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        )
+
     def use_generic_plans(self, on: bool = True) -> bool:
         """Plan each prepared statement once for this session (off: PostgreSQL's default).
 

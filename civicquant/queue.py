@@ -12,8 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from civicquant.db import Database
+from civicquant.errors import DatabaseError
 
 NOTIFY_CHANNEL = "civicquant_extract"
+_DEADLOCK_ATTEMPTS = 3
 
 
 def enqueue(
@@ -105,16 +107,23 @@ def complete_and_claim(
     For a worker with nothing to write but the job's status; returns (the completed ids this
     worker still held, the newly claimed rows as `claim` returns them).
     """
-    rows = db.fetch_all(
-        "complete_and_claim_jobs",
-        {
-            "done_ids": list(done_ids),
-            "pipeline_version": pipeline_version,
-            "limit": limit,
-            "worker": worker,
-            "lease_seconds": lease_seconds,
-        },
-    )
+    params = {
+        "done_ids": list(done_ids),
+        "pipeline_version": pipeline_version,
+        "limit": limit,
+        "worker": worker,
+        "lease_seconds": lease_seconds,
+    }
+    for attempt in range(1, _DEADLOCK_ATTEMPTS + 1):
+        try:
+            rows = db.fetch_all("complete_and_claim_jobs", params)
+            break
+        except DatabaseError as exc:
+            # Workers completing and claiming at the same moment can deadlock inside
+            # PostgreSQL's row locking (SKIP LOCKED still waits for a row's newer version
+            # being written); the statement rolled back whole, so it is run again.
+            if attempt == _DEADLOCK_ATTEMPTS or not db.deadlock_victim(exc):
+                raise
     completed = {int(row["id"]) for row in rows if row["done"]}
     claimed = [{k: v for k, v in row.items() if k != "done"} for row in rows if not row["done"]]
     return completed, claimed

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import psycopg
 
 from civicquant import queue
 from civicquant.db import Database
@@ -139,3 +143,64 @@ def test_without_prepared_statements_plans_are_left_alone(database_url: str) -> 
         assert db.connection.execute("SHOW plan_cache_mode").fetchone() == {
             "plan_cache_mode": "auto"
         }
+
+
+def test_complete_and_claim_that_loses_a_deadlock_is_run_again(
+    database_url: str, db: Database
+) -> None:
+    """A real deadlock: the statement waits on a lock another session holds while that
+    session waits on the statement. PostgreSQL aborts the statement; it is run again."""
+    seed(db, 3)
+    held = queue.claim(db, "v1", "w1", 1, LEASE)
+    # Every UPDATE of the queue takes advisory locks 1 then 2 first.
+    db.connection.execute(
+        "CREATE FUNCTION lock_one_then_two() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " PERFORM pg_advisory_xact_lock(1); PERFORM pg_advisory_xact_lock(2); RETURN NULL; END $$"
+    )
+    db.connection.execute(
+        "CREATE TRIGGER lock_one_then_two BEFORE UPDATE ON extraction_jobs"
+        " FOR EACH STATEMENT EXECUTE FUNCTION lock_one_then_two()"
+    )
+    outcome: dict[str, Any] = {}
+    with (
+        Database.connect(database_url) as worker,
+        psycopg.connect(database_url, autocommit=True) as other,
+    ):
+        worker.connection.execute("SET deadlock_timeout = '50ms'")  # the worker is the victim
+        other.execute("SET deadlock_timeout = '30s'")
+        worker_pid = worker.connection.info.backend_pid
+        with other.transaction():
+            other.execute("SELECT pg_advisory_xact_lock(2)")
+
+            def run() -> None:
+                try:
+                    outcome["result"] = queue.complete_and_claim(
+                        worker, [row["id"] for row in held], "v1", "w1", 1, LEASE
+                    )
+                except Exception as exc:
+                    outcome["error"] = exc
+
+            thread = threading.Thread(target=run)
+            thread.start()
+            wait_until_waiting_for_a_lock(db, worker_pid)
+            # The cycle closes here. The worker, with the shorter deadlock_timeout, is aborted
+            # and this gets lock 1; had the worker not been, this would fail after 30 s.
+            other.execute("SELECT pg_advisory_xact_lock(1)")
+        thread.join(timeout=30)
+
+    assert "error" not in outcome, outcome.get("error")
+    completed, claimed = outcome["result"]
+    assert completed == {held[0]["id"]}
+    assert [row["text"] for row in claimed] == ["post 2"]
+
+
+def wait_until_waiting_for_a_lock(db: Database, pid: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        row = db.connection.execute(
+            "SELECT count(*) AS n FROM pg_locks WHERE pid = %s AND NOT granted", (pid,)
+        ).fetchone()
+        if row is not None and row["n"]:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the worker never waited for the lock")
