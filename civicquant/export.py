@@ -25,7 +25,7 @@ from typing import IO, Any, TypeGuard
 import ijson
 
 from civicquant.errors import InputFormatError
-from civicquant.export_layout import Messages
+from civicquant.export_layout import Messages, rewrite_escapes
 from civicquant.posts import Channel, Media, RawPost
 
 _READ_SIZE = 64 * 1024
@@ -97,7 +97,7 @@ class ExportFile:
         with self._open() as raw:
             # Telegram Desktop's own layout is cut into messages and decoded in C; at the
             # first thing that does not fit, the streaming parser takes over where it stopped.
-            laid_out = Messages(_EscapeFilter(raw))
+            laid_out = Messages(raw)
             for message in laid_out:
                 try:
                     post = self._read_message(message)
@@ -324,7 +324,7 @@ class _EscapeFilter:
             else:
                 self._held = b""
             if b"\\x" in data:
-                data = _rewrite_escapes(data)
+                data = rewrite_escapes(data)
             if data:
                 self.chunk_start = start
                 return data
@@ -336,15 +336,6 @@ class _EscapeFilter:
         if self.raw_offset >= fine_from:
             return 1
         return min(_READ_SIZE, fine_from - self.raw_offset)
-
-
-def _rewrite_escapes(data: bytes) -> bytes:
-    """Telegram Desktop's `\\xNN` made `\\u00NN`; an escaped backslash is kept as it is.
-
-    In JSON a backslash pair is always an escaped backslash, so splitting on pairs from the
-    left first is what keeps `\\\\x41` (a backslash, then "x41") intact. All of it runs in C.
-    """
-    return b"\\\\".join(part.replace(b"\\x", b"\\u00") for part in data.split(b"\\\\"))
 
 
 def _locate_json_error(path: Path, chunk_start: int) -> int:

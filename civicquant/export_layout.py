@@ -30,8 +30,8 @@ _HEADER_LIMIT = 1 << 16  # name, type and id come first: the messages start with
 class Messages:
     """The decoded message objects, in file order; `complete` once the list ended cleanly.
 
-    `stream` hands out the file's bytes from the start, with Telegram's `\\xNN` escapes
-    already made JSON (export._EscapeFilter).
+    `stream` hands out the file's bytes from the start, as they are: Telegram's `\\xNN`
+    escapes are made JSON in the messages that hold any.
     """
 
     def __init__(self, stream: _Stream) -> None:
@@ -62,9 +62,8 @@ class Messages:
                 start = 0
                 continue
             end = close + len(_CLOSE)
-            try:
-                message = orjson.loads(buf[start:end])
-            except orjson.JSONDecodeError:
+            message = _decode(buf[start:end])
+            if message is _UNDECODABLE:
                 return
             after = buf[end : end + len(_NEXT)]
             if after == _NEXT:
@@ -76,6 +75,37 @@ class Messages:
                 return
             else:
                 return
+
+
+_UNDECODABLE = object()
+
+
+def _decode(text: bytes) -> Any:
+    """One message, or `_UNDECODABLE` if orjson refuses it even with Telegram's escapes made JSON.
+
+    A `\\xNN` escape is not JSON, so orjson refuses a message holding one: only those few are
+    rewritten and decoded again, and no message is searched for escapes beforehand.
+    """
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        if b"\\x" not in text:
+            return _UNDECODABLE
+    try:
+        return orjson.loads(rewrite_escapes(text))
+    except orjson.JSONDecodeError:
+        return _UNDECODABLE
+
+
+def rewrite_escapes(data: bytes) -> bytes:
+    """Telegram Desktop's `\\xNN` made `\\u00NN`; an escaped backslash is kept as it is.
+
+    In JSON a backslash pair is always an escaped backslash, so splitting on pairs from the
+    left first is what keeps `\\\\x41` (a backslash, then "x41") intact. All of it runs in C.
+    """
+    if b"\\\\" not in data:
+        return data.replace(b"\\x", b"\\u00")  # no escaped backslash: nothing to keep apart
+    return b"\\\\".join(part.replace(b"\\x", b"\\u00") for part in data.split(b"\\\\"))
 
 
 class _Stream(Protocol):

@@ -10,7 +10,9 @@ import asyncio
 import contextvars
 import sys
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,16 +21,20 @@ from typing import Protocol, TypeVar
 import structlog
 
 from civicquant.channels import ChannelSpec
+from civicquant.db import Database
 from civicquant.errors import CivicquantError, FloodWaitTooLong, UsageError
 from civicquant.jobs import JobContext
 from civicquant.posts import Channel, RawPost, Source
-from civicquant.rawlog import ChannelState, RawLog, StoreResult, post_columns
+from civicquant.rawlog import ChannelState, PostColumns, RawLog, StoreResult, post_columns
 from civicquant.reader import ChannelReader, DeletedPosts, EditedPost, NewPost, Update
 from civicquant.timeparse import Window
 
 log = structlog.get_logger("civicquant.ingest")
 
 BATCH_SIZE = 500
+# An import stores larger batches: fewer round trips and commits, and the reading thread
+# hands the GIL to the storing one less often (5% more posts/s than 500 on 2 cores).
+IMPORT_BATCH_SIZE = 2000
 _IMPORT_SWITCH_INTERVAL = 0.0005  # seconds; see import_export
 FETCH_IDS_PER_CALL = 100  # Telegram's limit for messages.getChannelMessages
 PARSED_MARK_EVERY_SECONDS = 60.0
@@ -348,16 +354,20 @@ def flood_wait_too_long(ctx: JobContext, rawlog: RawLog, exc: FloodWaitTooLong) 
 
 
 def import_export(
-    ctx: JobContext, rawlog: RawLog, path: Path, *, username: str | None = None
+    ctx: JobContext,
+    rawlog: RawLog,
+    path: Path,
+    *,
+    username: str | None = None,
+    batch_size: int = IMPORT_BATCH_SIZE,
 ) -> None:
     """Import a Telegram Desktop export into the raw log; a re-run duplicates nothing.
 
     Posts are committed batch by batch, so a file that turns out to be cut off keeps what
-    came before the break (the error names the position). One thread stores a batch while
-    this one reads the next: the database works while Python parses.
+    came before the break (the error names the position). Two threads store batches over two
+    connections while this one reads the next (`_Storing`): the database works while Python
+    parses and while the other batch's parameters are encoded.
     """
-    from concurrent.futures import Future, ThreadPoolExecutor
-
     from civicquant.export import ExportFile
 
     export = ExportFile(path)
@@ -369,44 +379,108 @@ def import_export(
     ctx.notes["channel"] = _name(state)
     progress = _Progress(f"import {path.name}")
     contiguous: bool | None = None
-    storing: Future[StoreResult] | None = None
-
-    def stored() -> None:
-        """Wait for the batch in flight (the connection is the writer's until then)."""
-        nonlocal storing
-        if storing is not None:
-            done, storing = storing, None
-            _tally(ctx, done.result())
-
     # The reader thread never waits, so it would keep the GIL for the whole default switch
-    # interval (5 ms) each time the server answers the writer: the database would idle.
+    # interval (5 ms) each time the server answers a writer: the database would idle.
     switch_interval = sys.getswitchinterval()
     sys.setswitchinterval(_IMPORT_SWITCH_INTERVAL)
+    storing = _Storing(ctx, rawlog, state.channel_id)
     try:
-        with ThreadPoolExecutor(1, thread_name_prefix="civicquant-import") as writer:
-            try:
-                for batch in _chunks(iter(export), BATCH_SIZE):
-                    stored()
-                    if contiguous is None:
-                        contiguous = _touches_mark(rawlog.channel_state(state.channel_id), batch[0])
-                    storing = writer.submit(
-                        contextvars.copy_context().run,  # the run's log context goes along
-                        rawlog.store_columns,
-                        state.channel_id,
-                        post_columns(batch, "export"),  # here: the writer only waits
-                        advance_mark=contiguous,
-                    )
-                    progress.advance(len(batch), _name(state))
-                    if ctx.stop.is_set():
-                        break
-            finally:
-                stored()  # the batch before a fault or a stop is kept all the same
+        try:
+            for batch in _chunks(iter(export), batch_size):
+                if contiguous is None:
+                    contiguous = _touches_mark(rawlog.channel_state(state.channel_id), batch[0])
+                # Columns are built here: the writer threads only encode and wait.
+                storing.submit(post_columns(batch, "export"), advance_mark=contiguous)
+                progress.advance(len(batch), _name(state))
+                if ctx.stop.is_set():
+                    break
+        finally:
+            storing.close()  # the batches before a fault or a stop are kept all the same
     finally:
         sys.setswitchinterval(switch_interval)
         progress.close()
         ctx.count("posts", export.stats.posts)
         ctx.count("service_skipped", export.stats.service_skipped)
         ctx.count("unsupported_skipped", export.stats.unsupported_skipped)
+
+
+class _Storing:
+    """An import's batches being stored, over two connections, their marks moved in file order.
+
+    Two batches can be in flight, each on its own connection, so they may commit in either
+    order: each is stored without touching the high-water mark, and the mark moves over a
+    batch only once it and every batch before it are stored, so it never passes a hole.
+    Without a second connection (one not opened by `Database.connect`) batches go one by one.
+    """
+
+    def __init__(self, ctx: JobContext, rawlog: RawLog, channel_id: int) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._ctx = ctx
+        self._channel_id = channel_id
+        self._rawlog = rawlog
+        self._idle = [rawlog]
+        self._extra: Database | None = None  # opened for a second batch, not before
+        self._may_add = True
+        self._pool = ThreadPoolExecutor(2, thread_name_prefix="civicquant-import")
+        self._in_flight: deque[tuple[Future[StoreResult], RawLog, RawPost | None]] = deque()
+        self._failed = False
+
+    def submit(self, columns: PostColumns, *, advance_mark: bool) -> None:
+        """Store a batch on an idle connection (waiting for the oldest batch if none is)."""
+        if not self._idle and not self._add_connection():
+            self._finish_oldest()
+        rawlog = self._idle.pop()
+        future = self._pool.submit(
+            contextvars.copy_context().run,  # the run's log context goes along
+            rawlog.store_columns,
+            self._channel_id,
+            columns,
+            advance_mark=False,
+        )
+        newest = columns.posts[-1] if advance_mark and columns.posts else None
+        self._in_flight.append((future, rawlog, newest))
+
+    def _add_connection(self) -> bool:
+        """Open the second connection, once; False if there is none to be had."""
+        if not self._may_add:
+            return False
+        self._may_add = False
+        try:
+            self._extra = self._rawlog.db.open_sibling("civicquant import writer")
+        except CivicquantError:
+            return False
+        version, enqueue = self._rawlog.pipeline_version, self._rawlog.enqueue
+        self._idle.append(RawLog(self._extra, pipeline_version=version, enqueue=enqueue))
+        return True
+
+    def close(self) -> None:
+        """Wait for every batch in flight, moving the mark over each up to any that failed."""
+        failure: CivicquantError | None = None
+        try:
+            while self._in_flight:
+                try:
+                    self._finish_oldest()
+                except CivicquantError as exc:
+                    failure = failure or exc
+        finally:
+            self._pool.shutdown()
+            if self._extra is not None:
+                self._extra.close()
+        if failure is not None:
+            raise failure
+
+    def _finish_oldest(self) -> None:
+        future, rawlog, newest = self._in_flight.popleft()
+        self._idle.append(rawlog)
+        try:
+            result = future.result()
+        except BaseException:
+            self._failed = True  # a hole: the mark moves no further
+            raise
+        _tally(self._ctx, result)
+        if newest is not None and not self._failed:
+            rawlog.advance_mark(self._channel_id, newest.message_id, newest.posted_at)
 
 
 # -- job entry points: what the CLI runs under run_job --------------------------------

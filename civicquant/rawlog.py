@@ -169,6 +169,16 @@ class RawLog:
                     )
         return result
 
+    def advance_mark(self, channel_id: int, newest_id: int, newest_at: datetime) -> None:
+        """Move the channel's high-water mark to a post stored with `advance_mark=False`.
+
+        Only over a stretch stored without a hole: the mark says everything up to it is stored.
+        """
+        self.db.execute(
+            "advance_mark",
+            {"channel_id": channel_id, "newest_id": newest_id, "newest_at": newest_at},
+        )
+
     def _revise(
         self, channel_id: int, posts: Sequence[RawPost], source: Source
     ) -> tuple[list[int], list[int]]:

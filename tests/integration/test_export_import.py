@@ -15,7 +15,7 @@ from bench.gen_export import generate
 from civicquant import ingest
 from civicquant.config import Settings
 from civicquant.db import Database
-from civicquant.errors import InputFormatError
+from civicquant.errors import DatabaseError, InputFormatError
 from civicquant.export import ExportFile
 from civicquant.jobs import JobContext
 from civicquant.rawlog import RawLog
@@ -69,14 +69,18 @@ def test_cut_off_export_keeps_what_came_before_and_a_rerun_completes(
     rawlog = RawLog(db, pipeline_version="v1")
 
     with pytest.raises(InputFormatError, match=r"cut\.json") as caught:
-        ingest.import_export(ctx, rawlog, cut)
+        ingest.import_export(ctx, rawlog, cut, batch_size=150)  # batches on both connections
     kept = count(db, "SELECT count(*) AS n FROM raw_messages")
     found = re.search(r"after message (\d+)", str(caught.value))
     assert found is not None
     last_read = int(found.group(1))
-    # Every post before the break is stored, the part-filled last batch included.
+    # Every post before the break is stored, the part-filled last batch included, and the
+    # high-water mark stands on the last of them.
     assert kept == sum(1 for post in ExportFile(full) if post.message_id <= last_read)
     assert kept > 1000
+    assert count(db, "SELECT last_message_id AS n FROM channels") == count(
+        db, "SELECT max(message_id) AS n FROM raw_messages"
+    )
 
     with pytest.raises(InputFormatError):
         ingest.import_export(ctx, rawlog, cut)
@@ -85,6 +89,37 @@ def test_cut_off_export_keeps_what_came_before_and_a_rerun_completes(
     ingest.import_export(ctx, rawlog, full)
     assert count(db, "SELECT count(*) AS n FROM raw_messages") == 1300
     assert count(db, "SELECT count(*) - count(DISTINCT message_id) AS n FROM raw_messages") == 0
+
+
+def test_a_batch_the_database_refuses_stops_the_mark_before_it(
+    ctx: JobContext, db: Database, tmp_path: Path
+) -> None:
+    export = tmp_path / "export.json"
+    generate(1500, export)
+    ids = sorted(post.message_id for post in ExportFile(export))
+    refused = ids[700]  # in the fifth batch of 150
+    db.connection.execute(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        f" IF NEW.message_id = {refused} THEN RAISE EXCEPTION 'disk full'; END IF;"
+        " RETURN NEW; END $$"
+    )
+    db.connection.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON raw_messages FOR EACH ROW EXECUTE FUNCTION refuse()"
+    )
+    rawlog = RawLog(db, pipeline_version="v1")
+
+    with pytest.raises(DatabaseError, match="disk full"):
+        ingest.import_export(ctx, rawlog, export, batch_size=150)
+
+    stored = {
+        row["message_id"] for row in db.connection.execute("SELECT message_id FROM raw_messages")
+    }
+    mark = count(db, "SELECT last_message_id AS n FROM channels")
+    # Batches after the refused one may have been stored on the other connection, but the
+    # mark says "everything up to here is stored": it stands before the hole.
+    assert refused not in stored and set(ids[:600]) <= stored
+    assert mark is not None and mark < refused
+    assert {i for i in ids if i <= mark} <= stored
 
 
 def small_export(path: Path, text: str) -> Path:

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from civicquant.errors import InputFormatError
-from civicquant.export import ExportFile, _EscapeFilter
+from civicquant.export import ExportFile
 from civicquant.export_layout import Messages
 
 REAL_EXPORT = (
@@ -63,7 +63,7 @@ def test_every_message_of_a_real_export_is_cut_out_by_the_layout() -> None:
     if not REAL_EXPORT.exists():
         pytest.skip("../shared/data/trantor_library_result.json is absent")
     with REAL_EXPORT.open("rb") as raw:
-        layout = Messages(_EscapeFilter(raw))
+        layout = Messages(raw)
         ids = [item["id"] for item in layout]
         assert layout.complete
     streamed = json.loads(REAL_EXPORT.read_bytes())["messages"]

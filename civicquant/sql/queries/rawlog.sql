@@ -61,6 +61,15 @@ SELECT ARRAY(SELECT message_id FROM inserted) AS inserted,
             SELECT pg_notify('civicquant_extract', %(pipeline_version)s::text)
             WHERE EXISTS (SELECT 1 FROM jobs)) AS n) AS notified;
 
+-- advance_mark --
+-- Move a channel's high-water mark to a stored post (never back): for posts stored without it.
+UPDATE channels
+SET last_message_at = CASE WHEN %(newest_id)s::bigint >= coalesce(last_message_id, 0)
+                           THEN %(newest_at)s::timestamptz ELSE last_message_at END,
+    last_message_id = greatest(coalesce(last_message_id, 0), %(newest_id)s::bigint),
+    updated_at = now()
+WHERE channel_id = %(channel_id)s;
+
 -- current_versions --
 -- What the stored posts of one channel say now (latest revision, else the original).
 SELECT id, message_id, text, content_sha256 FROM raw_messages_current
