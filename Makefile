@@ -9,6 +9,7 @@ $(BIN)/civicquant: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m compileall -q civicquant
 	touch $@
 
 install: $(BIN)/civicquant

@@ -24,6 +24,7 @@ from bench import (
     extract_llm,
     extract_rules,
     live_ingest,
+    processes,
     queue_claims,
     soak,
 )
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     started_at = datetime.now(UTC)
     started = time.monotonic()
     load_before = load_average()
+    processes.compile_package()
     rows: list[Row] = []
     with server() as srv, tempfile.TemporaryDirectory(prefix="cq-bench-") as workdir:
         machine = this_machine(srv.version)

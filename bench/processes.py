@@ -26,6 +26,19 @@ GNU_TIME = Path("/usr/bin/time")
 _SETTING_PREFIXES = ("TG_", "LLM_", "DATABASE_URL", "CIVICQUANT_", "LOG_", "DIGEST_", "EXTRACT")
 
 
+def compile_package() -> None:
+    """Write civicquant's bytecode, as installing a wheel does, before any child is timed.
+
+    The package is installed editable, and with PYTHONDONTWRITEBYTECODE set (as it is on the
+    CI machines) nothing writes the bytecode at import: every child would compile all the
+    modules it imports from source (here 50 ms of `civicquant health`'s start, 130 ms of
+    `extract`'s), which no packaged install pays.
+    """
+    import compileall
+
+    compileall.compile_dir(REPO_ROOT / "civicquant", quiet=1)
+
+
 def civicquant() -> str:
     """The `civicquant` executable installed beside this interpreter."""
     return str(Path(sys.executable).with_name("civicquant"))

@@ -121,7 +121,9 @@ class Worker:
         ready_since = 0.0
         next_reclaim = 0.0
         next_extend = time.monotonic() + self.options.lease_seconds / 3
-        listener = _Listener(self.db, queue.NOTIFY_CHANNEL)
+        # LISTEN before the first claim, so no notification falls between an empty claim and
+        # the wait; a oneshot run never waits, so it opens no connection for it.
+        listener = None if self.options.oneshot else _Listener(self.db, queue.NOTIFY_CHANNEL)
         self._results_db = self._sibling_or_same("civicquant extract results")
         # This connection now runs only the queue's statements: plan them once, not per claim.
         generic = self._results_db is not self.db and self.db.use_generic_plans()
@@ -170,7 +172,7 @@ class Worker:
                     break
                 if not queue_empty:
                     continue  # a batch just finished: claim the next before deciding to wait
-                if self.options.oneshot:
+                if listener is None:  # oneshot
                     break
                 wait = self.options.idle_poll_seconds
                 if deadline is not None:
@@ -182,7 +184,8 @@ class Worker:
                 await self._finish(ready)
             if in_flight:
                 await self._drain(in_flight)
-            listener.close()
+            if listener is not None:
+                listener.close()
             if generic:
                 with contextlib.suppress(CivicquantError):  # a lost connection says so itself
                     self.db.use_generic_plans(False)

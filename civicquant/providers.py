@@ -2,8 +2,9 @@
 
 Two providers exist: `RulesAdapter` (the offline rule-based extractor, `civicquant.rules`)
 and `civicquant.llm.OpenAICompatibleProvider` (any server speaking the Chat Completions
-protocol). `make_provider` picks one from LLM_PROVIDER and imports the LLM module, and with
-it httpx, only when it is needed, so commands that never extract start fast under cron.
+protocol). `make_provider` picks one from LLM_PROVIDER and imports only that one's module:
+the rules (their patterns are compiled at import) or the LLM client with httpx, so a
+command starts without the other's import cost under cron.
 
 Callers may run several `extract` calls at once on one provider; `aclose` releases its
 connections once the caller is done.
@@ -17,7 +18,6 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
 
-from civicquant import rules
 from civicquant.errors import CivicquantError
 from civicquant.extraction import Extraction
 
@@ -81,6 +81,9 @@ class RulesAdapter:
     """The rule-based extractor as a Provider: offline, deterministic, no tokens."""
 
     def __init__(self) -> None:
+        from civicquant import rules
+
+        self._extract = rules.extract
         self.name = "rules"
         self.model = rules.RULES_VERSION
         self.prompt_fingerprint = fingerprint(rules.RULES_VERSION)
@@ -88,7 +91,7 @@ class RulesAdapter:
     async def extract(self, text: str) -> ProviderResult:
         """`rules.extract(text)` with its latency; it is fast enough to run on the loop."""
         started = time.perf_counter()
-        extraction = rules.extract(text)
+        extraction = self._extract(text)
         latency_ms = (time.perf_counter() - started) * 1000
         return ProviderResult(extraction, latency_ms, prompt_tokens=None, completion_tokens=None)
 
