@@ -4,6 +4,9 @@ The LLM is tests/fakes/chat_server.py's ChatServer on 127.0.0.1, holding every a
 200 ms (its default answer is the rules extraction of the post). With 16 calls in flight
 the ideal is 16 / 0.2 s = 80 posts/s; the figure is reported as a share of that. Timed
 from process start to exit, as cron sees it (so start-up and the last batch's commit count).
+2,000 posts keep the LLM busy 25 s, about half of a cron tick's `extract --max-runtime 55s`:
+with 800 (10 s) the process's fixed ~0.7 s before its first call and ~0.2 s after its last
+answer were 9% of the wall time, more than any one cron run pays.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ def run(ctx: Context) -> list[Row]:
         sys.path.insert(0, str(processes.REPO_ROOT))
     from tests.fakes.chat_server import ChatServer
 
-    posts = ctx.size(800, 160)
+    posts = ctx.size(2_000, 160)
     ideal = CONCURRENCY / DELAY_SECONDS
     with scratch_database(ctx.server, "extract_llm") as url:
         jobs = seed.store_posts(url, posts)
