@@ -20,8 +20,8 @@ from bench.context import Context
 from bench.pg import scratch_database
 from bench.results import Row, verdict
 from civicquant.db import Database
-from civicquant.posts import Channel, RawPost
-from civicquant.rawlog import RawLog
+from civicquant.ingest.posts import Channel, RawPost
+from civicquant.ingest.rawlog import RawLog
 
 CIVICQUANT = os.path.join(os.path.dirname(sys.executable), "civicquant")
 CITIES = [

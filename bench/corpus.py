@@ -12,7 +12,7 @@ import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from civicquant.posts import RawPost
+from civicquant.ingest.posts import RawPost
 
 MARKERS = ("", "", "", "BREAKING: ", "JUST IN: ", "🚨 ", "⚡️ FLASH: ", "UPDATE: ", "🔴 URGENT: ")
 BANKS = ("Federal Reserve", "ECB", "Bank of England", "Bank of Japan", "SNB", "RBA", "PBOC")

@@ -16,8 +16,8 @@ from bench.pg import scratch_database
 from bench.results import Row, verdict
 from civicquant.config import Settings
 from civicquant.db import Database
-from civicquant.digest import Window, window_events
-from civicquant.render import render_digest
+from civicquant.publish.digest import Window, window_events
+from civicquant.publish.render import render_digest
 
 TARGET_RATIO = 1.2
 WINDOW = Window(datetime(2026, 6, 1, 8, tzinfo=UTC), datetime(2026, 6, 1, 12, tzinfo=UTC))

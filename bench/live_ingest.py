@@ -16,8 +16,8 @@ from bench.context import Context
 from bench.pg import scratch_database
 from bench.results import Row, fmt, verdict
 from civicquant.db import Database
-from civicquant.posts import Channel
-from civicquant.rawlog import RawLog
+from civicquant.ingest.posts import Channel
+from civicquant.ingest.rawlog import RawLog
 
 TARGET_P50_MS = 20.0
 

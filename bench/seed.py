@@ -7,8 +7,8 @@ from itertools import islice
 
 from bench import corpus
 from civicquant.db import Database
-from civicquant.posts import Channel, RawPost
-from civicquant.rawlog import RawLog
+from civicquant.ingest.posts import Channel, RawPost
+from civicquant.ingest.rawlog import RawLog
 
 CHANNEL_ID = 1_777_000_001
 PIPELINE_VERSION = "v1"  # the default EXTRACTION_PIPELINE_VERSION the CLI runs with

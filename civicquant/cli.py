@@ -138,7 +138,7 @@ ChannelsOption = Annotated[
 
 
 def _channel_specs(settings: Settings, channels: str | None) -> list[Any]:
-    from civicquant.channels import parse_channel_specs
+    from civicquant.ingest.channels import parse_channel_specs
 
     return parse_channel_specs(channels if channels is not None else settings.tg_source_channels)
 
@@ -157,8 +157,8 @@ def listen(
 
     Example: civicquant listen --duration 55m
     """
-    from civicquant import ingest
-    from civicquant.jobs import run_job
+    from civicquant.ingest import live as ingest
+    from civicquant.runtime.runner import run_job
     from civicquant.timeparse import parse_duration
 
     settings = _settings()
@@ -204,9 +204,10 @@ def backfill(
 
     Example: civicquant backfill --since 2026-11-20T00:00:00Z --until 2026-11-21T00:00:00Z
     """
-    from civicquant import ingest, sessions
     from civicquant.errors import UsageError
-    from civicquant.jobs import run_job
+    from civicquant.ingest import live as ingest
+    from civicquant.runtime.runner import run_job
+    from civicquant.telegram import sessions
     from civicquant.timeparse import parse_window
 
     modes = [
@@ -270,8 +271,8 @@ def enqueue(
     Example: civicquant enqueue --since 2026-11-01T00:00:00Z --pipeline-version v2
     """
     from civicquant import queue
-    from civicquant.jobs import run_job
-    from civicquant.rawlog import RawLog
+    from civicquant.ingest.rawlog import RawLog
+    from civicquant.runtime.runner import run_job
     from civicquant.timeparse import parse_window
 
     settings = _settings()
@@ -336,8 +337,8 @@ def extract(
 
     Example: civicquant extract --max-runtime 55s
     """
-    from civicquant.extract import WorkerOptions, extract_job
-    from civicquant.jobs import run_job
+    from civicquant.extract.worker import WorkerOptions, extract_job
+    from civicquant.runtime.runner import run_job
     from civicquant.timeparse import parse_duration
 
     settings = _settings()
@@ -379,9 +380,9 @@ def compare(
 
     Example: civicquant compare v1 v2 --since 2026-11-01T00:00:00Z --format json
     """
-    from civicquant import compare as comparison
     from civicquant.db import open_database
-    from civicquant.rawlog import RawLog
+    from civicquant.extract import compare as comparison
+    from civicquant.ingest.rawlog import RawLog
     from civicquant.timeparse import parse_window
 
     settings = _settings(logging=False)
@@ -444,8 +445,8 @@ def digest(
 
     Example: civicquant digest --queue vip --dry-run --at 2026-11-20T10:00:00Z
     """
-    from civicquant.digest import DigestOptions, digest_job
-    from civicquant.jobs import run_job
+    from civicquant.publish.digest import DigestOptions, digest_job
+    from civicquant.runtime.runner import run_job
     from civicquant.timeparse import parse_instant
 
     settings = _settings()
@@ -508,9 +509,9 @@ def prune(
 
     Example: civicquant prune --older-than 45d --archive-dir /var/backups/civicquant --dry-run
     """
-    from civicquant import prune as retention
     from civicquant.errors import UsageError
-    from civicquant.jobs import run_job
+    from civicquant.ops import retention
+    from civicquant.runtime.runner import run_job
 
     settings = _settings()
     if restore is not None:
@@ -562,7 +563,7 @@ def login(
     """
     import asyncio
 
-    from civicquant import sessions
+    from civicquant.telegram import sessions
 
     settings = _settings()
     session = asyncio.run(sessions.login(settings, save_to=save_to))
@@ -610,7 +611,7 @@ def health(
 
     Example: civicquant health --format prometheus --output /var/lib/node_exporter/civicquant.prom
     """
-    from civicquant import health as health_report
+    from civicquant.ops import health as health_report
 
     settings = _settings(logging=False)
     report = health_report.check(settings)
@@ -637,8 +638,8 @@ def runs(
 
     Example: civicquant runs --job extract --limit 5
     """
-    from civicquant import runs as job_runs
     from civicquant.db import open_database
+    from civicquant.runtime import runs as job_runs
 
     settings = _settings(logging=False)
     with open_database(settings, application_name="civicquant runs") as db:
@@ -663,7 +664,7 @@ def cron(
 
     Example: civicquant --env-file /etc/civicquant.env cron | crontab -
     """
-    from civicquant import crontab
+    from civicquant.ops import crontab
 
     settings = _settings(logging=False)
     env_file = Path(os.environ.get("CIVICQUANT_ENV_FILE") or ".env")

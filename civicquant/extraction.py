@@ -1,6 +1,6 @@
 """What an extractor reads from one post: topic, headline, summary, entities and urgency.
 
-Every provider returns an `Extraction`: the rule-based extractor (`civicquant.rules`) and
+Every provider returns an `Extraction`: the rule-based extractor (`civicquant.extract.rules`) and
 an OpenAI-compatible LLM, whose JSON answer is validated against this model and whose
 response schema is `Extraction.model_json_schema()`. So the model stays schema-friendly:
 every field required (nullable where absent is meaningful), no extra keys, bounds and

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from civicquant.db import Database
-from civicquant.posts import Channel, RawPost
-from civicquant.rawlog import RawLog
+from civicquant.ingest.posts import Channel, RawPost
+from civicquant.ingest.rawlog import RawLog
 from tests.acceptance.conftest import run_cli
 from tests.fakes import bot_api
 from tests.fakes.bot_api import FakeBotApi

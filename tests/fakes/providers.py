@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from civicquant import rules
 from civicquant.errors import CivicquantError
-from civicquant.providers import ProviderResult
+from civicquant.extract.providers import ProviderResult
+from civicquant.extract.rules import extractor as rules
 
 
 class ScriptedProvider:

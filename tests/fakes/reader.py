@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from civicquant.channels import ChannelSpec
 from civicquant.errors import TelegramError
-from civicquant.posts import Channel, RawPost
-from civicquant.reader import DeletedPosts, EditedPost, FloodWaitPolicy, NewPost, Update
+from civicquant.ingest.channels import ChannelSpec
+from civicquant.ingest.posts import Channel, RawPost
+from civicquant.ingest.reader import DeletedPosts, EditedPost, FloodWaitPolicy, NewPost, Update
 
 Method = Literal["resolve", "history", "fetch", "updates"]
 

@@ -1,6 +1,6 @@
 """A real job process for lease tests: `python -m tests.helpers.job_process NAME [options]`.
 
-Runs `civicquant.jobs.run_job` with a body that reports on stdout when it holds the
+Runs `civicquant.runtime.runner.run_job` with a body that reports on stdout when it holds the
 lease and then waits (cooperatively, or not) for a signal or a timeout.
 """
 
@@ -13,7 +13,7 @@ import time
 from civicquant import logs
 from civicquant.config import load_settings
 from civicquant.errors import CivicquantError
-from civicquant.jobs import JobContext, run_job
+from civicquant.runtime.runner import JobContext, run_job
 
 
 def main() -> int:

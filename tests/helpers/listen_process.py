@@ -1,6 +1,6 @@
 """A real `listen` process without Telegram: `python -m tests.helpers.listen_process [options]`.
 
-Runs `civicquant.ingest.listen` under `civicquant.jobs.run_job` (lease `listen`,
+Runs `civicquant.ingest.live.listen` under `civicquant.runtime.runner.run_job` (lease `listen`,
 cooperative), as `civicquant listen` does, but against a `FakeReader` whose live stream
 never ends: a background task pushes a new post every `--interval` seconds, with message
 ids counting up from just after the channel's high-water mark, so a second run carries on
@@ -23,14 +23,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from civicquant import logs
-from civicquant.channels import ChannelSpec
 from civicquant.config import load_settings
 from civicquant.errors import CivicquantError
-from civicquant.ingest import ListenOptions, listen
-from civicquant.jobs import JobContext, run_job
-from civicquant.posts import Channel, RawPost, Source
-from civicquant.rawlog import RawLog, StoreResult
-from civicquant.reader import NewPost
+from civicquant.ingest.channels import ChannelSpec
+from civicquant.ingest.live import ListenOptions, listen
+from civicquant.ingest.posts import Channel, RawPost, Source
+from civicquant.ingest.rawlog import RawLog, StoreResult
+from civicquant.ingest.reader import NewPost
+from civicquant.runtime.runner import JobContext, run_job
 from tests.fakes.reader import FakeReader
 
 STORIES = [

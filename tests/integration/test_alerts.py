@@ -9,14 +9,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from civicquant.alerts import FlashAlerts
 from civicquant.config import Settings, load_settings
 from civicquant.db import Database
 from civicquant.errors import CivicquantError
-from civicquant.extract import Worker, WorkerOptions
-from civicquant.jobs import JobContext, run_job
-from civicquant.posts import Channel, RawPost
-from civicquant.rawlog import RawLog
+from civicquant.extract.worker import Worker, WorkerOptions
+from civicquant.ingest.posts import Channel, RawPost
+from civicquant.ingest.rawlog import RawLog
+from civicquant.publish.flash import FlashAlerts
+from civicquant.runtime.runner import JobContext, run_job
 from tests.fakes import bot_api
 from tests.fakes.bot_api import FakeBotApi
 from tests.fakes.providers import ScriptedProvider

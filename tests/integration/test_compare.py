@@ -11,17 +11,18 @@ from typing import Any
 
 import pytest
 
-from civicquant import queue, rules
-from civicquant.compare import compare, render_json, render_text
+from civicquant import queue
 from civicquant.config import Settings
 from civicquant.db import Database
 from civicquant.errors import UsageError
-from civicquant.extract import Worker, WorkerOptions
+from civicquant.extract.compare import compare, render_json, render_text
+from civicquant.extract.providers import ProviderError, ProviderResult
+from civicquant.extract.rules import extractor as rules
+from civicquant.extract.worker import Worker, WorkerOptions
 from civicquant.extraction import Entity
-from civicquant.jobs import JobContext
-from civicquant.posts import Channel, RawPost
-from civicquant.providers import ProviderError, ProviderResult
-from civicquant.rawlog import RawLog
+from civicquant.ingest.posts import Channel, RawPost
+from civicquant.ingest.rawlog import RawLog
+from civicquant.runtime.runner import JobContext
 from tests.fakes.providers import ScriptedProvider, failing_with
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)

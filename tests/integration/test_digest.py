@@ -12,12 +12,12 @@ import pytest
 
 from civicquant.config import Settings, load_settings
 from civicquant.db import Database
-from civicquant.digest import DigestOptions, aligned_window, digest_job
 from civicquant.errors import CivicquantError
-from civicquant.extract import Worker, WorkerOptions
-from civicquant.jobs import JobContext
-from civicquant.posts import Channel, RawPost
-from civicquant.rawlog import RawLog
+from civicquant.extract.worker import Worker, WorkerOptions
+from civicquant.ingest.posts import Channel, RawPost
+from civicquant.ingest.rawlog import RawLog
+from civicquant.publish.digest import DigestOptions, aligned_window, digest_job
+from civicquant.runtime.runner import JobContext
 from tests.fakes import bot_api
 from tests.fakes.bot_api import FakeBotApi
 from tests.fakes.providers import ScriptedProvider

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from bench.gen_export import generate
-from civicquant import ingest
 from civicquant.config import Settings
 from civicquant.db import Database
 from civicquant.errors import DatabaseError, InputFormatError
-from civicquant.export import ExportFile
-from civicquant.jobs import JobContext
-from civicquant.rawlog import RawLog
+from civicquant.ingest import live as ingest
+from civicquant.ingest.export_file import ExportFile
+from civicquant.ingest.rawlog import RawLog
+from civicquant.runtime.runner import JobContext
 
 SHARED_EXPORT = (
     Path(__file__).resolve().parents[3] / "shared" / "data" / "trantor_library_result.json"

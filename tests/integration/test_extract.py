@@ -10,11 +10,11 @@ from typing import Any
 from civicquant import queue
 from civicquant.config import Settings
 from civicquant.db import Database
-from civicquant.extract import Worker, WorkerOptions, retry_delay
-from civicquant.jobs import JobContext
-from civicquant.posts import Channel, RawPost
-from civicquant.providers import ExtractionValidationError, ProviderError
-from civicquant.rawlog import RawLog
+from civicquant.extract.providers import ExtractionValidationError, ProviderError
+from civicquant.extract.worker import Worker, WorkerOptions, retry_delay
+from civicquant.ingest.posts import Channel, RawPost
+from civicquant.ingest.rawlog import RawLog
+from civicquant.runtime.runner import JobContext
 from tests.fakes.providers import ScriptedProvider, failing_with
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)

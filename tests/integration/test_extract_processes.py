@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from civicquant.db import Database
-from civicquant.posts import Channel, RawPost
-from civicquant.rawlog import RawLog
+from civicquant.ingest.posts import Channel, RawPost
+from civicquant.ingest.rawlog import RawLog
 from tests.fakes.chat_server import ChatServer
 
 CIVICQUANT = Path(sys.executable).parent / "civicquant"

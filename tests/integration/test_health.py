@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from civicquant import health
 from civicquant.config import Settings
 from civicquant.db import Database
-from civicquant.posts import Channel, RawPost
-from civicquant.rawlog import RawLog
+from civicquant.ingest.posts import Channel, RawPost
+from civicquant.ingest.rawlog import RawLog
+from civicquant.ops import health
 
 
 def add_run(

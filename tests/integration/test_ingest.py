@@ -10,15 +10,16 @@ from typing import Any
 
 import pytest
 
-from civicquant import ingest, queue
-from civicquant.channels import parse_channel_specs
+from civicquant import queue
 from civicquant.config import Settings
 from civicquant.db import Database
 from civicquant.errors import FloodWaitTooLong
-from civicquant.jobs import JobContext
-from civicquant.posts import Channel, RawPost
-from civicquant.rawlog import RawLog
-from civicquant.reader import DeletedPosts, EditedPost, NewPost
+from civicquant.ingest import live as ingest
+from civicquant.ingest.channels import parse_channel_specs
+from civicquant.ingest.posts import Channel, RawPost
+from civicquant.ingest.rawlog import RawLog
+from civicquant.ingest.reader import DeletedPosts, EditedPost, NewPost
+from civicquant.runtime.runner import JobContext
 from civicquant.timeparse import Window
 from tests.fakes.reader import FakeReader
 

@@ -5,7 +5,7 @@ import pytest
 from civicquant.config import Settings
 from civicquant.db import Database
 from civicquant.errors import CivicquantError, ConfigError
-from civicquant.jobs import JobContext, run_job
+from civicquant.runtime.runner import JobContext, run_job
 
 
 def test_successful_job_records_counts_and_releases_its_lease(

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from civicquant import leases
 from civicquant.db import Database
+from civicquant.runtime import leases
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from civicquant import prune
 from civicquant.config import Settings
 from civicquant.db import Database
 from civicquant.errors import InputFormatError, UsageError
-from civicquant.jobs import JobContext, run_job
+from civicquant.ops import retention as prune
+from civicquant.runtime.runner import JobContext, run_job
 
 DAY = (datetime.now(UTC) - timedelta(days=40)).replace(hour=1, minute=0, second=0, microsecond=0)
 OTHER_DAY = DAY - timedelta(days=3)

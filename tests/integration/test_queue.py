@@ -11,8 +11,8 @@ import psycopg
 
 from civicquant import queue
 from civicquant.db import Database
-from civicquant.posts import Channel, RawPost
-from civicquant.rawlog import RawLog
+from civicquant.ingest.posts import Channel, RawPost
+from civicquant.ingest.rawlog import RawLog
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 WIRE = Channel(1001, "wirewatch")

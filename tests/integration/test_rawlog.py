@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from civicquant.db import Database
-from civicquant.posts import Channel, Media, RawPost
-from civicquant.rawlog import RawLog
+from civicquant.ingest.posts import Channel, Media, RawPost
+from civicquant.ingest.rawlog import RawLog
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 WIRE = Channel(1001, "wirewatch")

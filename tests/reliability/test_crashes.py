@@ -16,9 +16,9 @@ import pytest
 
 from bench.gen_export import generate
 from civicquant.db import Database
-from civicquant.export import ExportFile
-from civicquant.posts import Channel, RawPost
-from civicquant.rawlog import RawLog
+from civicquant.ingest.export_file import ExportFile
+from civicquant.ingest.posts import Channel, RawPost
+from civicquant.ingest.rawlog import RawLog
 from tests.fakes import bot_api
 from tests.fakes.bot_api import FakeBotApi
 from tests.reliability.support import (

@@ -29,8 +29,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from civicquant import migrations
 from civicquant.db import Database
-from civicquant.posts import Channel, RawPost
-from civicquant.rawlog import RawLog
+from civicquant.ingest.posts import Channel, RawPost
+from civicquant.ingest.rawlog import RawLog
 from tests.helpers.listen_process import live_text
 from tests.reliability.support import (
     ERROR_PREFIX,

@@ -24,11 +24,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from civicquant.channels import ChannelSpec, parse_channel_specs
 from civicquant.errors import CivicquantError
-from civicquant.export import ExportFile
-from civicquant.llm import OpenAICompatibleProvider
-from civicquant.render import (
+from civicquant.extract.llm import OpenAICompatibleProvider
+from civicquant.ingest.channels import ChannelSpec, parse_channel_specs
+from civicquant.ingest.export_file import ExportFile
+from civicquant.publish.render import (
     HEADLINE_MAX_CHARS,
     MESSAGE_LIMIT,
     DigestEvent,

@@ -21,8 +21,8 @@ from functools import partial
 import pytest
 
 from civicquant.db import Database
-from civicquant.posts import Channel, RawPost
-from civicquant.rawlog import RawLog
+from civicquant.ingest.posts import Channel, RawPost
+from civicquant.ingest.rawlog import RawLog
 from tests.reliability.support import Processes, Running, cli_env, query, wait_until
 
 pytestmark = pytest.mark.reliability

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from bench.gen_export import generate
-from civicquant import leases
 from civicquant.db import Database
 from civicquant.errors import CivicquantError
+from civicquant.runtime import leases
 from tests.reliability.bouncer import Bouncer, Unavailable, running
 from tests.reliability.support import (
     ROOT,

@@ -16,7 +16,7 @@ import pytest
 from civicquant.config import load_settings
 from civicquant.errors import ConfigError, FloodWaitTooLong, TelegramError
 from civicquant.logs import REDACTED, configure_logging, reset_logging
-from civicquant.publish import (
+from civicquant.publish.publisher import (
     DryRunPublisher,
     PublishedDraft,
     PublishError,
@@ -24,7 +24,7 @@ from civicquant.publish import (
     TransientPublishError,
     make_publisher,
 )
-from civicquant.telegram_bot import BotPublisher, bot_api_base_url
+from civicquant.telegram.bot_api import BotPublisher, bot_api_base_url
 from tests.fakes.bot_api import (
     BAD_GATEWAY,
     BOT_KICKED,

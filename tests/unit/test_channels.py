@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from civicquant.channels import ChannelSpec, parse_channel_spec, parse_channel_specs
 from civicquant.errors import UsageError
+from civicquant.ingest.channels import ChannelSpec, parse_channel_spec, parse_channel_specs
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from civicquant import crontab
 from civicquant.config import DEFAULT_JOB_INTERVALS
+from civicquant.ops import crontab
 
 
 def test_rendered_crontab_has_absolute_paths_and_no_placeholders(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-from civicquant import events, similarity
+from civicquant.events import merge as events
+from civicquant.events import similarity
 
 STORY = "BREAKING: Federal Reserve holds interest rates at 5.25%-5.5%, signals two cuts next year"
 

@@ -1,4 +1,4 @@
-"""civicquant.export: Telegram Desktop's result.json streamed into RawPost objects."""
+"""civicquant.ingest.export_file: Telegram Desktop's result.json streamed into RawPost objects."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from civicquant.errors import InputFormatError
-from civicquant.export import ExportFile, _EscapeFilter
-from civicquant.posts import Channel, Media, RawPost
+from civicquant.ingest.export_file import ExportFile, _EscapeFilter
+from civicquant.ingest.posts import Channel, Media, RawPost
 
 EXPORTS = Path(__file__).resolve().parent / "exports"
 SAMPLES = Path(__file__).resolve().parents[2] / "civicquant" / "samples"

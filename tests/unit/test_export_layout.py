@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from civicquant.errors import InputFormatError
-from civicquant.export import ExportFile
-from civicquant.export_layout import Messages
+from civicquant.ingest.export_file import ExportFile
+from civicquant.ingest.export_layout import Messages
 
 REAL_EXPORT = (
     Path(__file__).resolve().parents[3] / "shared" / "data" / "trantor_library_result.json"

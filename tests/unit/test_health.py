@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from civicquant.health import (
+from civicquant.ops.health import (
     Check,
     HealthReport,
     JobFreshness,

@@ -18,18 +18,22 @@ from typing import Any
 import pytest
 import structlog
 
-from civicquant import rules
 from civicquant.config import Secret, load_settings
 from civicquant.errors import ConfigError
-from civicquant.extraction import BREAKING_WINDOWS, TOPICS, Extraction
-from civicquant.llm import OpenAICompatibleProvider, default_system_prompt, load_system_prompt
-from civicquant.providers import (
+from civicquant.extract.llm import (
+    OpenAICompatibleProvider,
+    default_system_prompt,
+    load_system_prompt,
+)
+from civicquant.extract.providers import (
     ExtractionValidationError,
     ProviderError,
     ProviderResult,
     RulesAdapter,
     make_provider,
 )
+from civicquant.extract.rules import extractor as rules
+from civicquant.extraction import BREAKING_WINDOWS, TOPICS, Extraction
 from tests.fakes.chat_server import (
     CHAT_PATH,
     ChatServer,
@@ -552,9 +556,9 @@ def test_rules_provider_does_not_import_httpx_or_the_llm_module() -> None:
     code = (
         "import sys\n"
         "from civicquant.config import Settings\n"
-        "from civicquant.providers import make_provider\n"
+        "from civicquant.extract.providers import make_provider\n"
         "make_provider(Settings())\n"
-        "print(sorted(m for m in ('httpx', 'civicquant.llm') if m in sys.modules))\n"
+        "print(sorted(m for m in ('httpx', 'civicquant.extract.llm') if m in sys.modules))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60

@@ -51,14 +51,14 @@ def test_json_line_carries_job_run_id_event_level_and_utc_timestamp(stream: io.S
     configure_logging(fmt="json", stream=stream)
     bind_run("ingest", "run-42")
 
-    get_logger("civicquant.ingest").info("messages_fetched", channel="news", messages=3)
+    get_logger("civicquant.ingest.live").info("messages_fetched", channel="news", messages=3)
 
     [line] = json_lines(stream)
     assert line["job"] == "ingest"
     assert line["run_id"] == "run-42"
     assert line["event"] == "messages_fetched"
     assert line["level"] == "info"
-    assert line["logger"] == "civicquant.ingest"
+    assert line["logger"] == "civicquant.ingest.live"
     assert line["messages"] == 3
     assert datetime.fromisoformat(line["timestamp"]).utcoffset() is not None
     assert line["timestamp"].endswith("Z")
@@ -83,7 +83,7 @@ def test_stdlib_record_is_a_json_line_with_logger_name_and_run_binding(
 def test_debug_lines_are_dropped_at_info_level(stream: io.StringIO) -> None:
     configure_logging(fmt="json", level="INFO", stream=stream)
 
-    get_logger("civicquant.digest").debug("window_computed")
+    get_logger("civicquant.publish.digest").debug("window_computed")
 
     assert stream.getvalue() == ""
 
@@ -92,7 +92,7 @@ def test_chatty_library_info_lines_are_dropped_unless_debug(stream: io.StringIO)
     configure_logging(fmt="json", level="INFO", stream=stream)
 
     logging.getLogger("httpx").info("HTTP Request: GET https://example.org/ 200 OK")
-    get_logger("civicquant.health").info("health_checked")
+    get_logger("civicquant.ops.health").info("health_checked")
 
     assert [line["event"] for line in json_lines(stream)] == ["health_checked"]
 
@@ -100,7 +100,7 @@ def test_chatty_library_info_lines_are_dropped_unless_debug(stream: io.StringIO)
 def test_auto_format_writes_json_lines_to_a_non_terminal(stream: io.StringIO) -> None:
     configure_logging(fmt="auto", stream=stream)
 
-    get_logger("civicquant.health").info("health_checked")
+    get_logger("civicquant.ops.health").info("health_checked")
 
     assert json_lines(stream)[0]["event"] == "health_checked"
 
@@ -110,7 +110,7 @@ def test_console_format_on_a_non_terminal_is_plain_text_without_colors(
 ) -> None:
     configure_logging(fmt="console", stream=stream)
 
-    get_logger("civicquant.health").warning("lease_expired", queue="digest")
+    get_logger("civicquant.ops.health").warning("lease_expired", queue="digest")
 
     text = stream.getvalue()
     assert "lease_expired" in text
@@ -123,7 +123,7 @@ def test_console_format_on_a_non_terminal_is_plain_text_without_colors(
 def test_lines_go_to_stderr_when_no_stream_is_given(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging(fmt="json")
 
-    get_logger("civicquant.health").info("health_checked")
+    get_logger("civicquant.ops.health").info("health_checked")
 
     captured = capsys.readouterr()
     assert captured.out == ""
@@ -134,7 +134,7 @@ def test_configuring_twice_writes_each_event_once(stream: io.StringIO) -> None:
     configure_logging(fmt="json", stream=stream)
     configure_logging(fmt="json", stream=stream)
 
-    get_logger("civicquant.runs").info("run_started")
+    get_logger("civicquant.runtime.runs").info("run_started")
     logging.getLogger("psycopg").warning("connection lost")
 
     assert [line["event"] for line in json_lines(stream)] == ["run_started", "connection lost"]
@@ -154,7 +154,7 @@ def test_logger_used_before_configuration_follows_it(
 
 def test_configured_loggers_are_captured_by_structlog_testing(stream: io.StringIO) -> None:
     configure_logging(fmt="json", stream=stream)
-    log = get_logger("civicquant.digest")
+    log = get_logger("civicquant.publish.digest")
 
     with structlog.testing.capture_logs() as events:
         log.info("digest_published", messages=2)
@@ -236,7 +236,7 @@ def test_configured_secret_in_exception_text_is_redacted(stream: io.StringIO, so
         raise RuntimeError(f"login failed for api_hash={API_HASH}")
     except RuntimeError:
         if source == "structlog":
-            get_logger("civicquant.ingest").exception("login_failed")
+            get_logger("civicquant.ingest.live").exception("login_failed")
         else:
             logging.getLogger("telethon").exception("login failed")
 
@@ -251,7 +251,7 @@ def test_configured_secret_in_console_exception_is_redacted(stream: io.StringIO)
     try:
         raise RuntimeError(f"login failed for api_hash={API_HASH}")
     except RuntimeError:
-        get_logger("civicquant.ingest").exception("login_failed")
+        get_logger("civicquant.ingest.live").exception("login_failed")
 
     assert f"api_hash={REDACTED}" in stream.getvalue()
     assert API_HASH not in stream.getvalue()
@@ -272,7 +272,7 @@ def test_secrets_in_nested_values_are_redacted(stream: io.StringIO) -> None:
 def test_secret_in_the_repr_of_an_object_value_is_redacted(stream: io.StringIO) -> None:
     configure_logging(fmt="json", stream=stream)
 
-    get_logger("civicquant.publish").warning(
+    get_logger("civicquant.publish.publisher").warning(
         "publish_failed", error=RuntimeError(f"bad url /bot{BOT_TOKEN}/sendMessage")
     )
 
@@ -283,7 +283,7 @@ def test_secret_in_the_repr_of_an_object_value_is_redacted(stream: io.StringIO) 
 def test_times_and_iso_timestamps_in_values_survive(stream: io.StringIO) -> None:
     configure_logging(fmt="json", secrets=[API_HASH], stream=stream)
 
-    get_logger("civicquant.digest").info(
+    get_logger("civicquant.publish.digest").info(
         "digest_scheduled", at="12:30:45", window_start="2026-11-20T08:00:00+00:00"
     )
 
@@ -297,7 +297,7 @@ def test_secrets_added_after_configuration_are_redacted(stream: io.StringIO) -> 
     configure_logging(fmt="json", stream=stream)
     add_secrets(["sk-live-llm-key-0001"])
 
-    get_logger("civicquant.extract").info("llm_called", key="sk-live-llm-key-0001")
+    get_logger("civicquant.extract.worker").info("llm_called", key="sk-live-llm-key-0001")
 
     assert json_lines(stream)[0]["key"] == REDACTED
 

@@ -1,4 +1,4 @@
-"""civicquant.posts: the stored form of a raw post and its content hash."""
+"""civicquant.ingest.posts: the stored form of a raw post and its content hash."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from civicquant.posts import Media, RawPost
+from civicquant.ingest.posts import Media, RawPost
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 

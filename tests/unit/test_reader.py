@@ -12,10 +12,10 @@ from typing import Any, TypeVar
 import pytest
 import structlog
 
-from civicquant.channels import ChannelSpec
 from civicquant.errors import FloodWaitTooLong, TelegramError
-from civicquant.posts import Channel, RawPost
-from civicquant.reader import (
+from civicquant.ingest.channels import ChannelSpec
+from civicquant.ingest.posts import Channel, RawPost
+from civicquant.ingest.reader import (
     ChannelReader,
     DeletedPosts,
     EditedPost,
@@ -121,7 +121,7 @@ def test_flood_wait_above_the_limit_is_logged_as_a_structured_event() -> None:
 
 def test_reader_and_channels_modules_do_not_import_telethon() -> None:
     probe = (
-        "import sys, civicquant.reader, civicquant.channels; "
+        "import sys, civicquant.ingest.reader, civicquant.ingest.channels; "
         "sys.exit(1 if 'telethon' in sys.modules else 0)"
     )
     assert subprocess.run([sys.executable, "-c", probe], check=False).returncode == 0

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from civicquant.render import (
+from civicquant.publish.render import (
     DigestEvent,
     SourceLink,
     post_link,

@@ -15,6 +15,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from civicquant.extract.rules.extractor import extract
 from civicquant.extraction import (
     ENTITY_KINDS,
     HEADLINE_MAX_CHARS,
@@ -22,7 +23,6 @@ from civicquant.extraction import (
     TOPICS,
     Extraction,
 )
-from civicquant.rules import extract
 
 
 @dataclass(frozen=True)
@@ -603,7 +603,7 @@ def test_same_text_twice_gives_equal_extractions() -> None:
 
 _DUMP_SCRIPT = """
 import json, sys
-from civicquant.rules import extract
+from civicquant.extract.rules.extractor import extract
 texts = json.load(sys.stdin)
 print(json.dumps([extract(t).model_dump(mode="json") for t in texts], ensure_ascii=False))
 """

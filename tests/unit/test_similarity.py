@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from civicquant.similarity import (
+from civicquant.events.similarity import (
     EMPTY_FINGERPRINT,
     NUM_PERM,
     SAME_STORY_THRESHOLD,
@@ -440,7 +440,7 @@ def test_fingerprint_shingles_and_signature_are_identical_in_a_fresh_interpreter
     texts = [pair.a for pair in SAME_STORY]
     script = (
         "import json, sys\n"
-        "from civicquant.similarity import fingerprint, minhash, shingles\n"
+        "from civicquant.events.similarity import fingerprint, minhash, shingles\n"
         "texts = json.loads(sys.stdin.read())\n"
         "print(json.dumps([[fingerprint(t), sorted(shingles(t)), list(minhash(shingles(t)))]"
         " for t in texts]))\n"

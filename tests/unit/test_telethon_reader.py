@@ -18,11 +18,11 @@ from telethon.crypto import AuthKey
 from telethon.sessions import SQLiteSession, StringSession
 from telethon.tl import types
 
-from civicquant.channels import ChannelSpec
 from civicquant.errors import ConfigError, FloodWaitTooLong, TelegramError, UsageError
-from civicquant.posts import Channel, Media, RawPost
-from civicquant.reader import DeletedPosts, EditedPost, FloodWaitPolicy, NewPost, Update
-from civicquant.telethon_reader import (
+from civicquant.ingest.channels import ChannelSpec
+from civicquant.ingest.posts import Channel, Media, RawPost
+from civicquant.ingest.reader import DeletedPosts, EditedPost, FloodWaitPolicy, NewPost, Update
+from civicquant.telegram.telethon_reader import (
     TelethonReader,
     TransientTelegramError,
     connect,

@@ -19,7 +19,7 @@ from civicquant import migrations
 from civicquant.config import Settings
 from civicquant.db import Database, open_database
 from civicquant.errors import DatabaseUnavailable
-from civicquant.rawlog import RawLog
+from civicquant.ingest.rawlog import RawLog
 
 State = Literal["ok", "stale", "down"]
 _SEVERITY: dict[State, int] = {"ok": 0, "stale": 1, "down": 2}

@@ -36,7 +36,7 @@ keeps rates unchanged at 5.25-5.5%", Jaccard 0.11); a headline-only repost of a 
 (containment, not Jaccard, would catch it); the same story in Russian and in Ukrainian (the
 measure is lexical). They need a semantic signal, not this module.
 
-`same_story` compares two texts with the exact Jaccard. civicquant.events matches a post
+`same_story` compares two texts with the exact Jaccard. civicquant.events.merge matches a post
 against the stored signatures of recent events with the MinHash estimate, finding the
 candidates through LSH bands of the signature.
 """

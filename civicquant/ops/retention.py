@@ -45,10 +45,10 @@ import structlog
 
 from civicquant.db import Database
 from civicquant.errors import CivicquantError, InputFormatError, UsageError
-from civicquant.jobs import JobContext
+from civicquant.runtime.runner import JobContext
 from civicquant.timeparse import parse_duration
 
-log = structlog.get_logger("civicquant.prune")
+log = structlog.get_logger("civicquant.ops.retention")
 
 BATCH_SIZE = 1000
 MANIFEST = "manifest.json"

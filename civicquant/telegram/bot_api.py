@@ -2,7 +2,7 @@
 
 Import this module inside the command that posts, never at the top of the CLI: it imports
 python-telegram-bot, and `civicquant --help` and `civicquant health` must start fast.
-`civicquant.publish.make_publisher` does that import.
+`civicquant.publish.publisher.make_publisher` does that import.
 
 Error translation happens here and nowhere else:
 
@@ -45,7 +45,7 @@ from tenacity import (
 )
 
 from civicquant.errors import ConfigError, FloodWaitTooLong
-from civicquant.publish import PublishError, SentMessage, TransientPublishError
+from civicquant.publish.publisher import PublishError, SentMessage, TransientPublishError
 from civicquant.redaction import REDACTED, redact
 
 __all__ = ["DEFAULT_API_URL", "BotPublisher", "bot_api_base_url"]

@@ -25,8 +25,8 @@ from typing import IO, Any, TypeGuard
 import ijson
 
 from civicquant.errors import InputFormatError
-from civicquant.export_layout import Messages, rewrite_escapes
-from civicquant.posts import Channel, Media, RawPost
+from civicquant.ingest.export_layout import Messages, rewrite_escapes
+from civicquant.ingest.posts import Channel, Media, RawPost
 
 _READ_SIZE = 64 * 1024
 _MAX_ID = 2**63 - 1  # ids and sizes go into PostgreSQL bigint columns

@@ -20,16 +20,16 @@ from typing import Protocol, TypeVar
 
 import structlog
 
-from civicquant.channels import ChannelSpec
 from civicquant.db import Database
 from civicquant.errors import CivicquantError, FloodWaitTooLong, UsageError
-from civicquant.jobs import JobContext
-from civicquant.posts import Channel, RawPost, Source
-from civicquant.rawlog import ChannelState, PostColumns, RawLog, StoreResult, post_columns
-from civicquant.reader import ChannelReader, DeletedPosts, EditedPost, NewPost, Update
+from civicquant.ingest.channels import ChannelSpec
+from civicquant.ingest.posts import Channel, RawPost, Source
+from civicquant.ingest.rawlog import ChannelState, PostColumns, RawLog, StoreResult, post_columns
+from civicquant.ingest.reader import ChannelReader, DeletedPosts, EditedPost, NewPost, Update
+from civicquant.runtime.runner import JobContext
 from civicquant.timeparse import Window
 
-log = structlog.get_logger("civicquant.ingest")
+log = structlog.get_logger("civicquant.ingest.live")
 
 BATCH_SIZE = 500
 # An import stores larger batches: fewer round trips and commits, and the reading thread
@@ -368,7 +368,7 @@ def import_export(
     connections while this one reads the next (`_Storing`): the database works while Python
     parses and while the other batch's parameters are encoded.
     """
-    from civicquant.export import ExportFile
+    from civicquant.ingest.export_file import ExportFile
 
     export = ExportFile(path)
     channel = export.channel
@@ -495,8 +495,8 @@ def _rawlog(ctx: JobContext) -> RawLog:
 
 
 async def _with_telegram(ctx: JobContext, *, recovery: bool, work: _Work) -> None:
-    from civicquant.reader import FloodWaitPolicy
-    from civicquant.sessions import telegram_reader
+    from civicquant.ingest.reader import FloodWaitPolicy
+    from civicquant.telegram.sessions import telegram_reader
 
     rawlog = _rawlog(ctx)
     flood = FloodWaitPolicy(ctx.settings.floodwait_max_seconds)

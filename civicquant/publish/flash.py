@@ -13,15 +13,15 @@ from datetime import UTC, datetime
 
 import structlog
 
-from civicquant import publications
 from civicquant.config import Settings
 from civicquant.db import Database
-from civicquant.digest import digest_event
 from civicquant.errors import CivicquantError
-from civicquant.publish import Publisher
-from civicquant.render import render_alert
+from civicquant.publish import ledger as publications
+from civicquant.publish.digest import digest_event
+from civicquant.publish.publisher import Publisher
+from civicquant.publish.render import render_alert
 
-log = structlog.get_logger("civicquant.alerts")
+log = structlog.get_logger("civicquant.publish.flash")
 
 
 class FlashAlerts:
@@ -80,7 +80,7 @@ class FlashAlerts:
 
     def _publisher_for(self) -> Publisher:
         if self._publisher is None:
-            from civicquant.publish import make_publisher
+            from civicquant.publish.publisher import make_publisher
 
             self._publisher = make_publisher(self.settings)
         return self._publisher
@@ -128,7 +128,7 @@ def _notify(
         return  # no ops chat configured: the log line above is the alert
 
     async def send() -> None:
-        from civicquant.publish import make_publisher
+        from civicquant.publish.publisher import make_publisher
 
         item = publications.Item(
             queue="ops",

@@ -37,20 +37,20 @@ from tenacity import (
 )
 
 from civicquant.errors import ConfigError
-from civicquant.extraction import Extraction
-from civicquant.providers import (
+from civicquant.extract.providers import (
     ExtractionValidationError,
     ProviderError,
     ProviderResult,
     fingerprint,
 )
+from civicquant.extraction import Extraction
 
 if TYPE_CHECKING:
     from civicquant.config import Secret, Settings
 
 __all__ = ["OpenAICompatibleProvider", "default_system_prompt", "load_system_prompt"]
 
-log = structlog.get_logger("civicquant.llm")
+log = structlog.get_logger("civicquant.extract.llm")
 
 Sleep = Callable[[float], Awaitable[None]]
 

@@ -1,6 +1,6 @@
 """The Telegram publishing seam: post one HTML message to a chat, and what can go wrong.
 
-`Publisher` is implemented by `civicquant.telegram_bot.BotPublisher` (python-telegram-bot
+`Publisher` is implemented by `civicquant.telegram.bot_api.BotPublisher` (python-telegram-bot
 against the Bot API) and by `DryRunPublisher`, which only records. Nothing here imports
 `telegram`, so commands that never post start fast; `make_publisher` imports the adapter
 only when a real bot is asked for.
@@ -113,7 +113,7 @@ def make_publisher(settings: Settings, *, dry_run: bool = False) -> Publisher:
     settings.require("TG_BOT_TOKEN")
     assert settings.tg_bot_token is not None  # checked by require()
 
-    from civicquant.telegram_bot import BotPublisher
+    from civicquant.telegram.bot_api import BotPublisher
 
     return BotPublisher(
         settings.tg_bot_token.get_secret_value(),

@@ -1,6 +1,6 @@
 """The Telegram reading seam: what listen and backfill need from Telegram, and FloodWait pacing.
 
-`ChannelReader` is implemented by `civicquant.telethon_reader.TelethonReader` against a
+`ChannelReader` is implemented by `civicquant.telegram.telethon_reader.TelethonReader` against a
 real account and by `tests.fakes.reader.FakeReader` in tests. Nothing here imports
 Telethon, so commands that only read the database start fast.
 """
@@ -16,9 +16,9 @@ from typing import Protocol
 
 import structlog
 
-from civicquant.channels import ChannelSpec
 from civicquant.errors import FloodWaitTooLong
-from civicquant.posts import Channel, RawPost
+from civicquant.ingest.channels import ChannelSpec
+from civicquant.ingest.posts import Channel, RawPost
 
 log = structlog.stdlib.get_logger(__name__)
 

@@ -2,7 +2,7 @@
 
 Windows are aligned to the queue's cadence (4 h: 00:00, 04:00, ... UTC), so a cron run
 that starts late, twice, or is retried publishes the same window, and the ledger in
-`civicquant.publications` makes that happen once.
+`civicquant.publish.ledger` makes that happen once.
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from civicquant import publications
 from civicquant.config import Settings
 from civicquant.db import Database
 from civicquant.errors import ConfigError
-from civicquant.render import DigestEvent, SourceLink, render_digest, render_text_preview
+from civicquant.publish import ledger as publications
+from civicquant.publish.render import DigestEvent, SourceLink, render_digest, render_text_preview
 
 if TYPE_CHECKING:
-    from civicquant.jobs import JobContext
+    from civicquant.runtime.runner import JobContext
 
-log = structlog.get_logger("civicquant.digest")
+log = structlog.get_logger("civicquant.publish.digest")
 
 QUEUES = ("vip", "breaking_15m", "breaking_1h", "breaking_4h")
 BREAKING_WINDOWS = {"breaking_15m": "15m", "breaking_1h": "1h", "breaking_4h": "4h"}
@@ -129,7 +129,7 @@ def digest_job(ctx: JobContext, options: DigestOptions, *, out: Any = None) -> N
     """`civicquant digest`: render the queue's window and publish it once (or print it)."""
     import asyncio
 
-    from civicquant.publish import make_publisher
+    from civicquant.publish.publisher import make_publisher
 
     settings = ctx.settings
     version = options.pipeline_version or settings.extraction_pipeline_version

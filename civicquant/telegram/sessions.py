@@ -15,7 +15,7 @@ from pathlib import Path
 
 from civicquant.config import Settings
 from civicquant.errors import ConfigError
-from civicquant.reader import ChannelReader, FloodWaitPolicy
+from civicquant.ingest.reader import ChannelReader, FloodWaitPolicy
 
 
 def backfill_lease(settings: Settings) -> str:
@@ -28,7 +28,12 @@ async def telegram_reader(
     settings: Settings, flood: FloodWaitPolicy, *, recovery: bool = False
 ) -> AsyncIterator[ChannelReader]:
     """A TelethonReader over a connected, logged-in client; disconnected on exit."""
-    from civicquant.telethon_reader import TelethonReader, connect, make_client, session_lock
+    from civicquant.telegram.telethon_reader import (
+        TelethonReader,
+        connect,
+        make_client,
+        session_lock,
+    )
 
     settings.require("TG_API_ID", "TG_API_HASH")
     assert settings.tg_api_id is not None and settings.tg_api_hash is not None
@@ -62,7 +67,7 @@ async def login(settings: Settings, *, save_to: Path | None) -> str | None:
     from telethon import TelegramClient
     from telethon.sessions import StringSession
 
-    from civicquant.telethon_reader import make_client
+    from civicquant.telegram.telethon_reader import make_client
 
     settings.require("TG_API_ID", "TG_API_HASH")
     assert settings.tg_api_id is not None and settings.tg_api_hash is not None

@@ -24,14 +24,15 @@ import psycopg
 import structlog
 from psycopg import sql
 
-from civicquant import events, queue
+from civicquant import queue
 from civicquant.db import Database, hostname
 from civicquant.errors import CivicquantError, DatabaseError
-from civicquant.events import ExtractedPost
-from civicquant.jobs import JobContext
-from civicquant.providers import Provider, ProviderResult
+from civicquant.events import merge as events
+from civicquant.events.merge import ExtractedPost
+from civicquant.extract.providers import Provider, ProviderResult
+from civicquant.runtime.runner import JobContext
 
-log = structlog.get_logger("civicquant.extract")
+log = structlog.get_logger("civicquant.extract.worker")
 
 IDLE_POLL_SECONDS = 2.0
 RECLAIM_EVERY_SECONDS = 5.0
@@ -411,8 +412,8 @@ class _Listener:
 
 def extract_job(ctx: JobContext, options: WorkerOptions) -> None:
     """`civicquant extract`: build the provider and the alerts, run a worker, close them."""
-    from civicquant.alerts import FlashAlerts
-    from civicquant.providers import make_provider
+    from civicquant.extract.providers import make_provider
+    from civicquant.publish.flash import FlashAlerts
 
     async def work() -> None:
         provider = make_provider(ctx.settings, max_connections=options.concurrency)

@@ -20,12 +20,14 @@ from typing import Any
 
 import structlog
 
-from civicquant import alerts, leases, logs, migrations, redaction, runs
+from civicquant import logs, migrations, redaction
 from civicquant.config import Settings
 from civicquant.db import Database, hostname, open_database
 from civicquant.errors import CivicquantError, DatabaseUnavailable
+from civicquant.publish import flash as alerts
+from civicquant.runtime import leases, runs
 
-log = structlog.get_logger("civicquant.jobs")
+log = structlog.get_logger("civicquant.runtime.runner")
 
 
 class Interrupted(CivicquantError):

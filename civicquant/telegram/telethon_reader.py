@@ -36,10 +36,17 @@ from tenacity import (
     wait_exponential,
 )
 
-from civicquant.channels import ChannelSpec
 from civicquant.errors import ConfigError, TelegramError, UsageError
-from civicquant.posts import Channel, Media, RawPost
-from civicquant.reader import DeletedPosts, EditedPost, FloodWaitPolicy, NewPost, Sleep, Update
+from civicquant.ingest.channels import ChannelSpec
+from civicquant.ingest.posts import Channel, Media, RawPost
+from civicquant.ingest.reader import (
+    DeletedPosts,
+    EditedPost,
+    FloodWaitPolicy,
+    NewPost,
+    Sleep,
+    Update,
+)
 
 log = structlog.stdlib.get_logger(__name__)
 

@@ -1,7 +1,7 @@
 """Channel specs: which Telegram channels to read, as written in TG_SOURCE_CHANNELS.
 
 A spec names a channel before it is resolved: a public username or the bare numeric
-channel id. Resolving it to a `civicquant.posts.Channel` is the reader's job.
+channel id. Resolving it to a `civicquant.ingest.posts.Channel` is the reader's job.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from typing import Any
 
 from civicquant import queue
 from civicquant.db import Database
-from civicquant.posts import Channel, RawPost, Source
+from civicquant.ingest.posts import Channel, RawPost, Source
 
 
 @dataclass(frozen=True, slots=True)

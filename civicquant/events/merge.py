@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 
 from pydantic import TypeAdapter
 
-from civicquant import similarity
 from civicquant.db import Database
+from civicquant.events import similarity
 from civicquant.extraction import Entity, Extraction
 
 MERGE_WINDOW = timedelta(hours=6)

@@ -17,7 +17,7 @@ import structlog
 from civicquant.db import Database
 from civicquant.errors import CivicquantError
 
-log = structlog.get_logger("civicquant.leases")
+log = structlog.get_logger("civicquant.runtime.leases")
 
 
 @dataclass(frozen=True, slots=True)

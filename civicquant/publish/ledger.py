@@ -27,9 +27,9 @@ import structlog
 
 from civicquant.db import Database
 from civicquant.errors import CivicquantError
-from civicquant.publish import Publisher
+from civicquant.publish.publisher import Publisher
 
-log = structlog.get_logger("civicquant.publications")
+log = structlog.get_logger("civicquant.publish.ledger")
 
 Outcome = Literal["sent", "already_sent", "in_doubt", "empty"]
 

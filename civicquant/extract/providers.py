@@ -1,7 +1,7 @@
 """The extraction seam: a `Provider` turns a post's text into an `Extraction` with timing.
 
-Two providers exist: `RulesAdapter` (the offline rule-based extractor, `civicquant.rules`)
-and `civicquant.llm.OpenAICompatibleProvider` (any server speaking the Chat Completions
+Two providers exist: `RulesAdapter` (the offline rule-based extractor, `civicquant.extract.rules`)
+and `civicquant.extract.llm.OpenAICompatibleProvider` (any server speaking the Chat Completions
 protocol). `make_provider` picks one from LLM_PROVIDER and imports only that one's module:
 the rules (their patterns are compiled at import) or the LLM client with httpx, so a
 command starts without the other's import cost under cron.
@@ -81,7 +81,7 @@ class RulesAdapter:
     """The rule-based extractor as a Provider: offline, deterministic, no tokens."""
 
     def __init__(self) -> None:
-        from civicquant import rules
+        from civicquant.extract.rules import extractor as rules
 
         self._extract = rules.extract
         self.name = "rules"
@@ -122,7 +122,7 @@ def make_provider(settings: Settings, *, max_connections: int | None = None) -> 
     """
     if settings.llm_provider == "rules":
         return RulesAdapter()
-    from civicquant import llm
+    from civicquant.extract import llm
 
     return llm.OpenAICompatibleProvider(
         settings.llm_api_url,
