@@ -38,10 +38,13 @@ test-fast: install
 test-integration: install
 	$(BIN)/python -m pytest -q -m "not reliability and not cron" tests/integration tests/acceptance
 
+# ruff (lint and format), mypy (strict on the package; tests and bench checked, relaxed) and
+# import-linter (the layers, Telegram only under civicquant/telegram, no import cycles).
 lint: install
 	$(BIN)/ruff check civicquant tests bench
 	$(BIN)/ruff format --check civicquant tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python -m bench

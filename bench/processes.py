@@ -77,8 +77,9 @@ class Child:
     def __init__(
         self, args: Sequence[str], env: Mapping[str, str], cwd: Path, *, rss: bool = True
     ) -> None:
-        self._out: IO[bytes] = tempfile.TemporaryFile()
-        self._err: IO[bytes] = tempfile.TemporaryFile()
+        # The child writes to these for its whole life; finish() reads and closes them.
+        self._out: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - outlives __init__
+        self._err: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - outlives __init__
         self._rss_path: Path | None = None
         command = list(args)
         if rss and GNU_TIME.exists():

@@ -145,16 +145,16 @@ def _rows(
                     verdict=verdict(during / baseline >= 0.5),
                 )
             )
-    for key in before:
-        rows.append(
-            Row(
-                name=f"soak: {key} size",
-                measured=after[key] / 1e6,
-                unit="MB",
-                reference=f"before: {before[key] / 1e6:,.1f} MB",
-                ratio=None,
-                target="report",
-                verdict="report",
-            )
+    rows.extend(
+        Row(
+            name=f"soak: {key} size",
+            measured=after[key] / 1e6,
+            unit="MB",
+            reference=f"before: {before[key] / 1e6:,.1f} MB",
+            ratio=None,
+            target="report",
+            verdict="report",
         )
+        for key in before
+    )
     return rows

@@ -12,13 +12,18 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from civicquant import redaction
 from civicquant.config import Settings, load_settings
 from civicquant.errors import CivicquantError
+from civicquant.publish.queues import QUEUES
+
+if TYPE_CHECKING:
+    from civicquant.publish.digest import DigestResult
+    from civicquant.runtime.context import JobContext
 
 app = typer.Typer(
     name="civicquant",
@@ -157,24 +162,24 @@ def listen(
 
     Example: civicquant listen --duration 55m
     """
-    from civicquant.ingest import live as ingest
-    from civicquant.runtime.runner import run_job
+    from civicquant import wiring
+    from civicquant.ingest import live
     from civicquant.timeparse import parse_duration
 
     settings = _settings()
     specs = _channel_specs(settings, channels)
-    options = ingest.ListenOptions(
+    options = live.ListenOptions(
         duration_seconds=parse_duration(duration, "--duration"),
         lpa_max_age_hours=settings.lpa_max_age_hours,
     )
-    counts = run_job(
+    outcome = wiring.run_job(
         settings,
         "listen",
-        lambda ctx: ingest.listen_job(ctx, specs, options),
+        lambda ctx: live.listen_job(ctx, specs, options, wiring.telegram_reader),
         lease="listen",
         cooperative=True,
     )
-    _print_counts("listen", counts)
+    _print_counts("listen", outcome.counts)
 
 
 @app.command()
@@ -204,9 +209,9 @@ def backfill(
 
     Example: civicquant backfill --since 2026-11-20T00:00:00Z --until 2026-11-21T00:00:00Z
     """
+    from civicquant import wiring
     from civicquant.errors import UsageError
-    from civicquant.ingest import live as ingest
-    from civicquant.runtime.runner import run_job
+    from civicquant.ingest import export_import, history
     from civicquant.telegram import sessions
     from civicquant.timeparse import parse_window
 
@@ -218,36 +223,48 @@ def backfill(
     if len(modes) != 1:
         raise UsageError("backfill needs exactly one of --since, --from-export or --gaps")
     settings = _settings()
-    if from_export is not None:
-        username = _export_username(settings, channels)
-        counts = run_job(
-            settings,
-            "backfill",
-            lambda ctx: ingest.export_job(ctx, from_export, username=username),
-            cooperative=True,
-        )
-    elif gaps:
-        specs = _channel_specs(settings, channels) if channels else []
-        counts = run_job(
-            settings,
-            "backfill",
-            lambda ctx: ingest.gaps_job(ctx, specs),
-            lease=sessions.backfill_lease(settings),
-            cooperative=True,
-        )
-    else:
-        span = parse_window(since, until)
-        specs = _channel_specs(settings, channels)
-        counts = run_job(
-            settings,
-            "backfill",
-            lambda ctx: ingest.backfill_job(
-                ctx, specs, span, max_messages=max_messages, force_enqueue=force_enqueue
-            ),
-            lease=sessions.backfill_lease(settings),
-            cooperative=True,
-        )
-    _print_counts("backfill", counts)
+    reader = wiring.telegram_reader
+    with _TerminalProgress(
+        f"import {from_export.name}" if from_export is not None else "backfill"
+    ) as progress:
+        if from_export is not None:
+            path, username = from_export, _export_username(settings, channels)
+            outcome = wiring.run_job(
+                settings,
+                "backfill",
+                lambda ctx: export_import.export_job(
+                    ctx, path, username=username, progress=progress.report
+                ),
+                cooperative=True,
+            )
+        elif gaps:
+            specs = _channel_specs(settings, channels) if channels else []
+            outcome = wiring.run_job(
+                settings,
+                "backfill",
+                lambda ctx: history.gaps_job(ctx, specs, reader),
+                lease=sessions.backfill_lease(settings),
+                cooperative=True,
+            )
+        else:
+            span = parse_window(since, until)
+            specs = _channel_specs(settings, channels)
+            outcome = wiring.run_job(
+                settings,
+                "backfill",
+                lambda ctx: history.backfill_job(
+                    ctx,
+                    specs,
+                    span,
+                    reader,
+                    max_messages=max_messages,
+                    force_enqueue=force_enqueue,
+                    progress=progress.report,
+                ),
+                lease=sessions.backfill_lease(settings),
+                cooperative=True,
+            )
+    _print_counts("backfill", outcome.counts)
 
 
 @app.command()
@@ -270,38 +287,20 @@ def enqueue(
 
     Example: civicquant enqueue --since 2026-11-01T00:00:00Z --pipeline-version v2
     """
-    from civicquant import queue
-    from civicquant.ingest.rawlog import RawLog
-    from civicquant.runtime.runner import run_job
+    from civicquant import wiring
+    from civicquant.ingest.reparse import EnqueueOptions, enqueue_job
     from civicquant.timeparse import parse_window
 
     settings = _settings()
-    span = parse_window(since, until)
-    specs = _channel_specs(settings, channels) if channels else None
-    version = pipeline_version or settings.extraction_pipeline_version
-
-    def body(ctx: Any) -> None:
-        channel_ids = None
-        if specs is not None:
-            found = RawLog(ctx.db, pipeline_version=version).find_channels(
-                [s.channel_id for s in specs if s.channel_id is not None],
-                [s.username for s in specs if s.username is not None],
-            )
-            channel_ids = [state.channel_id for state in found]
-        selected, touched = queue.enqueue_window(
-            ctx.db,
-            version,
-            since=span.since,
-            until=span.until,
-            channel_ids=channel_ids,
-            limit=max_messages,
-            force=force,
-        )
-        ctx.notes["pipeline_version"] = version
-        ctx.count("selected", selected)
-        ctx.count("enqueued", touched)
-
-    _print_counts("enqueue", run_job(settings, "enqueue", body))
+    options = EnqueueOptions(
+        pipeline_version=settings.pipeline_version(pipeline_version),
+        span=parse_window(since, until),
+        channels=_channel_specs(settings, channels) if channels else None,
+        limit=max_messages,
+        force=force,
+    )
+    outcome = wiring.run_job(settings, "enqueue", lambda ctx: enqueue_job(ctx, options))
+    _print_counts("enqueue", outcome.counts)
 
 
 @app.command()
@@ -337,13 +336,13 @@ def extract(
 
     Example: civicquant extract --max-runtime 55s
     """
+    from civicquant import wiring
     from civicquant.extract.worker import WorkerOptions, extract_job
-    from civicquant.runtime.runner import run_job
     from civicquant.timeparse import parse_duration
 
     settings = _settings()
     options = WorkerOptions(
-        pipeline_version=pipeline_version or settings.extraction_pipeline_version,
+        pipeline_version=settings.pipeline_version(pipeline_version),
         oneshot=oneshot,
         max_jobs=max_jobs,
         max_runtime_seconds=parse_duration(max_runtime, "--max-runtime") if max_runtime else None,
@@ -352,8 +351,19 @@ def extract(
         max_attempts=settings.extract_max_attempts,
         side_effects=not no_side_effects,
     )
-    counts = run_job(settings, "extract", lambda ctx: extract_job(ctx, options), cooperative=True)
-    _print_counts("extract", counts)
+
+    def body(ctx: JobContext) -> None:
+        extract_job(
+            ctx,
+            options,
+            make_provider=lambda: wiring.make_provider(
+                settings, max_connections=options.concurrency
+            ),
+            make_after_commit=lambda: wiring.flash_alerts(settings, ctx.run_id),
+        )
+
+    outcome = wiring.run_job(settings, "extract", body, cooperative=True)
+    _print_counts("extract", outcome.counts)
 
 
 @app.command()
@@ -389,13 +399,9 @@ def compare(
     span = parse_window(since, until)
     specs = _channel_specs(settings, channels) if channels else None
     with open_database(settings, application_name="civicquant compare") as db:
-        channel_ids = None
-        if specs is not None:
-            found = RawLog(db, pipeline_version=b).find_channels(
-                [s.channel_id for s in specs if s.channel_id is not None],
-                [s.username for s in specs if s.username is not None],
-            )
-            channel_ids = [state.channel_id for state in found]
+        channel_ids = (
+            None if specs is None else RawLog(db, pipeline_version=b).stored_channel_ids(specs)
+        )
         report = comparison.compare(
             db, a, b, since=span.since, until=span.until, channel_ids=channel_ids
         )
@@ -405,16 +411,14 @@ def compare(
     typer.echo(render(report), nl=False)
 
 
-class DigestQueue(StrEnum):
-    vip = "vip"
-    breaking_15m = "breaking_15m"
-    breaking_1h = "breaking_1h"
-    breaking_4h = "breaking_4h"
+# The --queue choices: one per digest queue (civicquant.publish.queues).
+DigestQueue = StrEnum("DigestQueue", {name: name for name in QUEUES})  # type: ignore[misc]
+DEFAULT_QUEUE = DigestQueue("vip")
 
 
 @app.command()
 def digest(
-    queue: Annotated[DigestQueue, typer.Option("--queue", help="Which digest.")] = DigestQueue.vip,
+    queue: Annotated[DigestQueue, typer.Option("--queue", help="Which digest.")] = DEFAULT_QUEUE,
     hours: Annotated[
         float | None,
         typer.Option("--hours", min=0.25, max=24, help="Window length (vip: VIP_DIGEST_HOURS)."),
@@ -445,8 +449,8 @@ def digest(
 
     Example: civicquant digest --queue vip --dry-run --at 2026-11-20T10:00:00Z
     """
+    from civicquant import wiring
     from civicquant.publish.digest import DigestOptions, digest_job
-    from civicquant.runtime.runner import run_job
     from civicquant.timeparse import parse_instant
 
     settings = _settings()
@@ -460,12 +464,17 @@ def digest(
         force=force,
     )
     job = f"digest:{queue.value}"
+
+    def body(ctx: JobContext) -> DigestResult:
+        return digest_job(ctx, options, wiring.make_publisher)
+
     if dry_run:
         # A preview: no lease, and recorded under its own name so health is not fooled.
-        run_job(settings, f"{job}:dry-run", lambda ctx: digest_job(ctx, options))
+        _print_message(wiring.run_job(settings, f"{job}:dry-run", body).value)
         return
-    counts = run_job(settings, job, lambda ctx: digest_job(ctx, options), lease=job)
-    _print_counts("digest", counts)
+    outcome = wiring.run_job(settings, job, body, lease=job)
+    _print_message(outcome.value)
+    _print_counts("digest", outcome.counts)
 
 
 @app.command()
@@ -509,43 +518,45 @@ def prune(
 
     Example: civicquant prune --older-than 45d --archive-dir /var/backups/civicquant --dry-run
     """
+    from civicquant import wiring
     from civicquant.errors import UsageError
-    from civicquant.ops import retention
-    from civicquant.runtime.runner import run_job
+    from civicquant.ops import archive, retention
 
     settings = _settings()
     if restore is not None:
         if tables or older_than or archive_dir or dry_run:
             raise UsageError("--restore takes no other prune option")
         archive_file = restore
-        counts = run_job(
+        restored = wiring.run_job(
             settings,
             "prune:restore",
-            lambda ctx: retention.restore_job(ctx, archive_file),
+            lambda ctx: archive.restore_job(ctx, archive_file),
             lease="prune",
         )
-        if counts.get("skipped"):
-            _print_counts("prune", counts)
+        if restored.value is None:
+            _print_counts("prune", restored.counts)
+        else:
+            typer.echo(archive.render_restore(restored.value), nl=False)
         return
     options = retention.build_options(
         tables=tables,
         older_than=older_than,
-        default_days={
-            "job_runs": settings.prune_job_runs_days,
-            "extraction_jobs": settings.prune_extraction_jobs_days,
-            "published_posts": settings.prune_published_posts_days,
-        },
+        default_days=retention.default_days(settings),
         archive_dir=archive_dir,
         dry_run=dry_run,
     )
     if dry_run:
         # A preview: no lease, and recorded under its own name so health is not fooled.
-        run_job(settings, "prune:dry-run", lambda ctx: retention.prune_job(ctx, options))
+        preview = wiring.run_job(
+            settings, "prune:dry-run", lambda ctx: retention.prune_job(ctx, options)
+        )
+        assert preview.value is not None  # a dry run takes no lease, so it is never skipped
+        typer.echo(retention.render(preview.value), nl=False)
         return
-    counts = run_job(
+    outcome = wiring.run_job(
         settings, "prune", lambda ctx: retention.prune_job(ctx, options), lease="prune"
     )
-    _print_counts("prune", counts)
+    _print_counts("prune", outcome.counts)
 
 
 @app.command()
@@ -586,6 +597,34 @@ def _export_username(settings: Settings, channels: str | None) -> str | None:
     return str(specs[0].username)
 
 
+def _print_message(result: DigestResult | None) -> None:
+    """A digest's preview or its "nothing to post" line, when it has one."""
+    message = result.message() if result is not None else None
+    if message is not None:
+        typer.echo(message)
+
+
+class _TerminalProgress:
+    """A progress line on stderr while a terminal watches; nothing under cron."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.report = self._draw if sys.stderr.isatty() else None
+        self._drawn = False
+
+    def _draw(self, posts: int, channel: str) -> None:
+        sys.stderr.write(f"\r{self.what}: {posts} posts ({channel})\x1b[K")
+        sys.stderr.flush()
+        self._drawn = True
+
+    def __enter__(self) -> _TerminalProgress:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._drawn:
+            sys.stderr.write("\n")
+
+
 def _print_counts(job: str, counts: dict[str, Any]) -> None:
     if counts.get("skipped"):
         typer.echo(f"{job}: skipped, lease held by {counts.get('lease_held_by')}")
@@ -612,17 +651,18 @@ def health(
     Example: civicquant health --format prometheus --output /var/lib/node_exporter/civicquant.prom
     """
     from civicquant.ops import health as health_report
+    from civicquant.ops import health_render
 
     settings = _settings(logging=False)
     report = health_report.check(settings)
     render = {
-        OutputFormat.text: health_report.render_text,
-        OutputFormat.json: health_report.render_json,
-        OutputFormat.prometheus: health_report.render_prometheus,
+        OutputFormat.text: health_render.render_text,
+        OutputFormat.json: health_render.render_json,
+        OutputFormat.prometheus: health_render.render_prometheus,
     }[output_format]
     text = render(report)
     if output is not None:
-        health_report.write_atomic(output, text)
+        health_render.write_atomic(output, text)
     else:
         typer.echo(text, nl=False)
     raise typer.Exit(report.exit_code)
@@ -647,7 +687,7 @@ def runs(
     if output_format is TableFormat.json:
         typer.echo(json.dumps(rows, default=str, indent=2))
         return
-    typer.echo(_table(rows))
+    typer.echo(job_runs.render_table(rows))
 
 
 @app.command()
@@ -667,47 +707,7 @@ def cron(
     from civicquant.ops import crontab
 
     settings = _settings(logging=False)
-    env_file = Path(os.environ.get("CIVICQUANT_ENV_FILE") or ".env")
-    logs_at = log_dir or settings.home / "logs"
-    logs_at.expanduser().mkdir(parents=True, exist_ok=True)
-    typer.echo(
-        crontab.render(
-            env_file=env_file,
-            log_dir=logs_at,
-            textfile=textfile or settings.home / "civicquant.prom",
-        ),
-        nl=False,
-    )
-
-
-def _table(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return "no job runs yet"
-    header = ("STARTED", "JOB", "STATUS", "SECONDS", "HOST", "PID", "COUNTS / ERROR")
-    lines = [header]
-    for row in rows:
-        seconds = (
-            f"{(row['finished_at'] - row['started_at']).total_seconds():.1f}"
-            if row["finished_at"]
-            else "-"
-        )
-        detail = row["error"] or json.dumps(row["counts"], sort_keys=True)
-        lines.append(
-            (
-                f"{row['started_at']:%Y-%m-%d %H:%M:%S}",
-                row["job_name"],
-                row["status"],
-                seconds,
-                row["host"],
-                str(row["pid"]),
-                detail[:80],
-            )
-        )
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-        for line in lines
-    )
+    typer.echo(crontab.for_installation(settings, log_dir=log_dir, textfile=textfile), nl=False)
 
 
 def examples() -> list[tuple[str, str]]:

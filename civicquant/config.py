@@ -300,6 +300,10 @@ class Settings:
         """DIGEST_EXCLUDE_TOPICS as a list."""
         return _words(self.digest_exclude_topics)
 
+    def pipeline_version(self, chosen: str | None = None) -> str:
+        """The pipeline version a command works on: `--pipeline-version`, else the setting."""
+        return chosen or self.extraction_pipeline_version
+
     def breaking_min_importance_for(self, queue: str) -> float:
         """The routing threshold of a breaking queue (its own override, else the common one)."""
         override = {

@@ -6,6 +6,7 @@ next short-lived process, so a new user needs no database of their own.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from pathlib import Path
 
@@ -47,7 +48,6 @@ def _ensure_database(maintenance_url: str) -> None:
         ).fetchone()
         if exists:
             return
-        try:
+        # Another process may have created it a moment ago.
+        with contextlib.suppress(psycopg.errors.DuplicateDatabase):
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME)))
-        except psycopg.errors.DuplicateDatabase:
-            pass  # another process created it a moment ago

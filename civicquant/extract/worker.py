@@ -16,9 +16,9 @@ import os
 import random
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 import structlog
@@ -30,7 +30,7 @@ from civicquant.errors import CivicquantError, DatabaseError
 from civicquant.events import merge as events
 from civicquant.events.merge import ExtractedPost
 from civicquant.extract.providers import Provider, ProviderResult
-from civicquant.runtime.runner import JobContext
+from civicquant.runtime.context import JobContext
 
 log = structlog.get_logger("civicquant.extract.worker")
 
@@ -69,9 +69,20 @@ class Claimed:
     posted_at: Any
 
 
-# Called with the events a committed batch touched; the digest issue's breaking alerts
-# plug in here. It must not raise for a publishing problem (log it instead).
-AfterCommit = Callable[[Database, list[int]], Awaitable[None]]
+class AfterCommit(Protocol):
+    """A side effect of committed extractions (the flash alerts, wired in by `wiring`).
+
+    Called with the events a committed batch touched. It must not raise for a publishing
+    problem (it logs it instead); `aclose` runs once the worker is done.
+    """
+
+    async def __call__(self, db: Database, event_ids: list[int]) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+ProviderFactory = Callable[[], Provider]
+AfterCommitFactory = Callable[[], AfterCommit]
 
 
 def retry_delay(attempt: int, rng: random.Random | None = None) -> float:
@@ -410,21 +421,29 @@ class _Listener:
             self._conn = None
 
 
-def extract_job(ctx: JobContext, options: WorkerOptions) -> None:
-    """`civicquant extract`: build the provider and the alerts, run a worker, close them."""
-    from civicquant.extract.providers import make_provider
-    from civicquant.publish.flash import FlashAlerts
+def extract_job(
+    ctx: JobContext,
+    options: WorkerOptions,
+    *,
+    make_provider: ProviderFactory,
+    make_after_commit: AfterCommitFactory | None = None,
+) -> None:
+    """`civicquant extract`: build the provider and the side effects, run a worker, close them.
+
+    Both are built inside the worker's event loop (an HTTP client belongs to one loop); with
+    `--no-side-effects` the after-commit hook is never built.
+    """
 
     async def work() -> None:
-        provider = make_provider(ctx.settings, max_connections=options.concurrency)
-        flash = FlashAlerts(ctx.settings, holder=ctx.run_id) if options.side_effects else None
+        provider = make_provider()
+        after_commit = make_after_commit() if options.side_effects and make_after_commit else None
         ctx.notes["provider"] = provider.name
         ctx.notes["pipeline_version"] = options.pipeline_version
         try:
-            await Worker(ctx, provider, options, after_commit=flash).run()
+            await Worker(ctx, provider, options, after_commit=after_commit).run()
         finally:
             await provider.aclose()
-            if flash is not None:
-                await flash.aclose()
+            if after_commit is not None:
+                await after_commit.aclose()
 
     asyncio.run(work())

@@ -1,8 +1,9 @@
 """The raw log: every post as first seen, edits as revisions, deletions as marks.
 
 Everything else civicquant knows is derived from here and can be replayed from here.
-Storing a batch commits its new posts, their extraction jobs and the channel's high-water
-mark together (one statement), and the revisions of posts it already held with their jobs
+Storing a batch commits its new posts, their extraction jobs (added through
+`civicquant.queue`, the one owner of extraction_jobs) and the channel's high-water mark in
+one transaction, and the revisions of posts it already held with their jobs
 (a second transaction, only when there are such posts), so a crash never leaves a post
 without its job or a mark ahead of what is stored.
 """
@@ -16,6 +17,7 @@ from typing import Any
 
 from civicquant import queue
 from civicquant.db import Database
+from civicquant.ingest.channels import ChannelSpec
 from civicquant.ingest.posts import Channel, RawPost, Source
 
 
@@ -90,6 +92,14 @@ class RawLog:
         )
         return [ChannelState(**row) for row in rows]
 
+    def stored_channel_ids(self, specs: Sequence[ChannelSpec]) -> list[int]:
+        """The ids of the stored channels the specs name (by id or @name); unknown ones drop."""
+        found = self.find_channels(
+            [spec.channel_id for spec in specs if spec.channel_id is not None],
+            [spec.username for spec in specs if spec.username is not None],
+        )
+        return [state.channel_id for state in found]
+
     def mark_parsed(self, channel_id: int) -> None:
         self.db.execute("mark_parsed", {"channel_id": channel_id})
 
@@ -136,23 +146,24 @@ class RawLog:
         if not columns.posts:
             return result
         newest = columns.posts[-1]
-        row = self.db.fetch_one(
-            "store_new_posts",
-            {
-                **columns.values,
-                "pipeline_version": self.pipeline_version,
-                "enqueue": self.enqueue,
-                "mark_channel_id": channel_id,
-                "advance_mark": advance_mark,
-                "newest_id": newest.message_id,
-                "newest_at": newest.posted_at,
-            },
-            binary=True,
-        )
-        assert row is not None  # an aggregate row, always
+        # The posts and their jobs commit together: a crash between them loses no job.
+        with self.db.transaction():
+            row = self.db.fetch_one(
+                "store_new_posts",
+                {
+                    **columns.values,
+                    "mark_channel_id": channel_id,
+                    "advance_mark": advance_mark,
+                    "newest_id": newest.message_id,
+                    "newest_at": newest.posted_at,
+                },
+                binary=True,
+            )
+            assert row is not None  # an aggregate row, always
+            if self.enqueue and row["with_text"]:
+                result.enqueued = queue.enqueue(self.db, row["with_text"], self.pipeline_version)
         inserted = set(row["inserted"])
         result.inserted = len(inserted)
-        result.enqueued = int(row["enqueued"])
         existing = [post for post in columns.posts if post.message_id not in inserted]
         if existing:
             with self.db.transaction():

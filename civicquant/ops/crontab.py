@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import sys
 from importlib import resources
 from pathlib import Path
+
+from civicquant.config import Settings
 
 
 def executable() -> Path:
@@ -21,6 +24,24 @@ def executable() -> Path:
 def template() -> str:
     """The schedule as shipped, with `{placeholders}`."""
     return (resources.files("civicquant") / "cron" / "civicquant.crontab").read_text("utf-8")
+
+
+def for_installation(
+    settings: Settings, *, log_dir: Path | None = None, textfile: Path | None = None
+) -> str:
+    """The crontab for this installation: its env file, log folder (created) and textfile.
+
+    The env file is CIVICQUANT_ENV_FILE (what `--env-file` sets), else `./.env`; logs go
+    to CIVICQUANT_HOME/logs and the textfile to CIVICQUANT_HOME/civicquant.prom by default.
+    """
+    env_file = Path(os.environ.get("CIVICQUANT_ENV_FILE") or ".env")
+    logs_at = log_dir or settings.home / "logs"
+    logs_at.expanduser().mkdir(parents=True, exist_ok=True)
+    return render(
+        env_file=env_file,
+        log_dir=logs_at,
+        textfile=textfile or settings.home / "civicquant.prom",
+    )
 
 
 def render(*, env_file: Path, log_dir: Path, textfile: Path, program: Path | None = None) -> str:

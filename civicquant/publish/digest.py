@@ -10,34 +10,21 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 
 from civicquant.config import Settings
 from civicquant.db import Database
 from civicquant.errors import ConfigError
-from civicquant.publish import ledger as publications
+from civicquant.publish import ledger
+from civicquant.publish.publisher import PublisherFactory
+from civicquant.publish.queues import QUEUES, digest_queue
 from civicquant.publish.render import DigestEvent, SourceLink, render_digest, render_text_preview
-
-if TYPE_CHECKING:
-    from civicquant.runtime.runner import JobContext
+from civicquant.runtime.context import JobContext
 
 log = structlog.get_logger("civicquant.publish.digest")
 
-QUEUES = ("vip", "breaking_15m", "breaking_1h", "breaking_4h")
-BREAKING_WINDOWS = {"breaking_15m": "15m", "breaking_1h": "1h", "breaking_4h": "4h"}
-BREAKING_SPANS = {
-    "breaking_15m": timedelta(minutes=15),
-    "breaking_1h": timedelta(hours=1),
-    "breaking_4h": timedelta(hours=4),
-}
-TITLES = {
-    "vip": "Digest",
-    "breaking_15m": "Breaking, last 15 minutes",
-    "breaking_1h": "Breaking, last hour",
-    "breaking_4h": "Breaking, last 4 hours",
-}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -62,15 +49,6 @@ def aligned_window(span: timedelta, *, at: datetime | None = None, now: datetime
     return Window(end - span, end)
 
 
-def queue_span(queue: str, settings: Settings, hours: float | None) -> timedelta:
-    """How long the queue's window is: --hours, else VIP_DIGEST_HOURS or the breaking span."""
-    if hours is not None:
-        return timedelta(hours=hours)
-    if queue == "vip":
-        return timedelta(hours=settings.vip_digest_hours)
-    return BREAKING_SPANS[queue]
-
-
 def window_events(
     db: Database,
     settings: Settings,
@@ -80,7 +58,7 @@ def window_events(
     chat_id: str | None,
 ) -> list[DigestEvent]:
     """The events a queue publishes for a window, as the renderer takes them."""
-    breaking = BREAKING_WINDOWS.get(queue)
+    breaking = QUEUES[queue].breaking_window
     rows = db.fetch_all(
         "window_events",
         {
@@ -90,7 +68,7 @@ def window_events(
             "topics": settings.digest_topic_list() or None,
             "exclude_topics": settings.digest_exclude_topic_list(),
             "breaking_window": breaking,
-            "min_importance": settings.breaking_min_importance_for(queue),
+            "min_importance": QUEUES[queue].min_importance(settings),
             # An event already flashed to this chat is not repeated in a breaking digest.
             "skip_flashed_chat": chat_id if breaking else None,
         },
@@ -125,51 +103,65 @@ class DigestOptions:
     force: bool = False
 
 
-def digest_job(ctx: JobContext, options: DigestOptions, *, out: Any = None) -> None:
-    """`civicquant digest`: render the queue's window and publish it once (or print it)."""
+@dataclass(frozen=True, slots=True)
+class DigestResult:
+    """What a digest run has to say: the dry run's preview, or that the window was empty."""
+
+    window: Window
+    outcome: str  # "empty", "dry_run", or the ledger's outcome ("sent", "already_sent", ...)
+    preview: str | None = None
+
+    def message(self) -> str | None:
+        """The text the CLI prints for this run, if any."""
+        if self.outcome == "empty":
+            return f"nothing to post: no events in {_describe(self.window)}"
+        return self.preview
+
+
+def digest_job(
+    ctx: JobContext, options: DigestOptions, make_publisher: PublisherFactory
+) -> DigestResult:
+    """`civicquant digest`: render the queue's window and publish it once (or preview it)."""
     import asyncio
 
-    from civicquant.publish.publisher import make_publisher
-
     settings = ctx.settings
-    version = options.pipeline_version or settings.extraction_pipeline_version
+    queue = digest_queue(options.queue)
+    version = settings.pipeline_version(options.pipeline_version)
     chat_id = options.chat_id or settings.tg_vip_chat_id
     if not options.dry_run and not chat_id:
         raise ConfigError("TG_VIP_CHAT_ID is not set (or pass --chat); needed to publish")
-    span = queue_span(options.queue, settings, options.hours)
+    span = queue.window_span(settings, options.hours)
     window = aligned_window(span, at=options.at, now=datetime.now(UTC))
-    events = window_events(ctx.db, settings, options.queue, window, version, chat_id)
+    events = window_events(ctx.db, settings, queue.name, window, version, chat_id)
     parts = render_digest(
-        events, title=TITLES[options.queue], window_start=window.start, window_end=window.end
+        events, title=queue.title, window_start=window.start, window_end=window.end
     )
     ctx.notes.update(
-        queue=options.queue,
+        queue=queue.name,
         window_start=window.start.isoformat(),
         window_end=window.end.isoformat(),
     )
     ctx.count("events", len(events))
     ctx.count("parts", len(parts))
     if not parts:
-        log.info("digest_empty", queue=options.queue, window_start=window.start.isoformat())
+        log.info("digest_empty", queue=queue.name, window_start=window.start.isoformat())
         ctx.notes["outcome"] = "empty"
-        _print(out, f"nothing to post: no events in {_describe(window)}")
-        return
+        return DigestResult(window, "empty")
     if options.dry_run:
         ctx.notes["outcome"] = "dry_run"
-        _print(out, render_text_preview(parts))
-        return
+        return DigestResult(window, "dry_run", render_text_preview(parts))
 
-    async def publish() -> None:
+    async def publish() -> str:
         assert chat_id is not None
-        item = publications.Item(
-            queue=options.queue,
+        item = ledger.Item(
+            queue=queue.name,
             chat_id=chat_id,
             window_start=window.start,
             window_end=window.end,
             pipeline_version=version,
         )
         async with contextlib.aclosing(make_publisher(settings)) as publisher:
-            outcome, _ = await publications.publish_once(
+            outcome, _ = await ledger.publish_once(
                 ctx.db,
                 publisher,
                 item,
@@ -178,16 +170,12 @@ def digest_job(ctx: JobContext, options: DigestOptions, *, out: Any = None) -> N
                 force=options.force,
                 part_interval=settings.digest_part_interval_seconds,
             )
-        ctx.notes["outcome"] = outcome
+        return outcome
 
-    asyncio.run(publish())
+    outcome = asyncio.run(publish())
+    ctx.notes["outcome"] = outcome
+    return DigestResult(window, outcome)
 
 
 def _describe(window: Window) -> str:
     return f"{window.start:%Y-%m-%d %H:%M}-{window.end:%H:%M} UTC"
-
-
-def _print(out: Any, text: str) -> None:
-    import sys
-
-    print(text, file=out or sys.stdout)

@@ -1,24 +1,20 @@
-"""Alerts: breaking events flashed to the VIP chat, and failing jobs reported to the ops chat.
+"""Flash alerts: a newly breaking, important event posted to the VIP chat at once.
 
-Both go through the publication ledger, so each is posted once however many workers or
-retries see it. Sending an alert never fails the job that triggered it: a problem is
-logged instead.
+The extract worker calls this after each committed batch (an `AfterCommit` hook wired in by
+`civicquant.wiring`). Each alert goes through the publication ledger, so it is posted once
+however many workers or retries see it. Sending never fails the batch: a problem is logged.
 """
 
 from __future__ import annotations
-
-import asyncio
-import contextlib
-from datetime import UTC, datetime
 
 import structlog
 
 from civicquant.config import Settings
 from civicquant.db import Database
 from civicquant.errors import CivicquantError
-from civicquant.publish import ledger as publications
+from civicquant.publish import ledger
 from civicquant.publish.digest import digest_event
-from civicquant.publish.publisher import Publisher
+from civicquant.publish.publisher import Publisher, PublisherFactory
 from civicquant.publish.render import render_alert
 
 log = structlog.get_logger("civicquant.publish.flash")
@@ -32,9 +28,10 @@ class FlashAlerts:
     The Bot API client is created on the first alert, so a run without one imports nothing.
     """
 
-    def __init__(self, settings: Settings, holder: str) -> None:
+    def __init__(self, settings: Settings, holder: str, make_publisher: PublisherFactory) -> None:
         self.settings = settings
         self.holder = holder
+        self._make_publisher = make_publisher
         self._publisher: Publisher | None = None
         self._disabled_logged = False
 
@@ -57,7 +54,7 @@ class FlashAlerts:
         )
         for row in rows:
             event = digest_event(row)
-            item = publications.Item(
+            item = ledger.Item(
                 queue="flash",
                 chat_id=chat_id,
                 window_start=event.first_seen_at,
@@ -65,7 +62,7 @@ class FlashAlerts:
                 event_id=event.event_id,
             )
             try:
-                outcome, _ = await publications.publish_once(
+                outcome, _ = await ledger.publish_once(
                     db,
                     self._publisher_for(),
                     item,
@@ -80,73 +77,9 @@ class FlashAlerts:
 
     def _publisher_for(self) -> Publisher:
         if self._publisher is None:
-            from civicquant.publish.publisher import make_publisher
-
-            self._publisher = make_publisher(self.settings)
+            self._publisher = self._make_publisher(self.settings)
         return self._publisher
 
     async def aclose(self) -> None:
         if self._publisher is not None:
             await self._publisher.aclose()
-
-
-def after_run(settings: Settings, db: Database, job_name: str, run_id: str, status: str) -> None:
-    """After a run is recorded: alert on the Nth failure in a row, and on the recovery."""
-    if status not in ("success", "failed"):
-        return
-    streak = db.fetch_one("failure_streak", {"job_name": job_name, "run_id": run_id})
-    previous = int(streak["failures"]) if streak else 0
-    threshold = settings.alert_after_failures
-    if status == "failed" and previous + 1 == threshold:
-        started = streak["streak_started_at"] if streak and previous else datetime.now(UTC)
-        text = (
-            f"⚠️ <b>civicquant</b>: job <code>{_escape(job_name)}</code> has failed "
-            f"{threshold} times in a row."
-        )
-        _notify(settings, db, job_name, "failing", started, text, run_id)
-    elif status == "success" and previous >= threshold:
-        assert streak is not None
-        text = (
-            f"✅ <b>civicquant</b>: job <code>{_escape(job_name)}</code> recovered after "
-            f"{previous} failed runs."
-        )
-        _notify(settings, db, job_name, "recovered", streak["streak_started_at"], text, run_id)
-
-
-def _notify(
-    settings: Settings,
-    db: Database,
-    job_name: str,
-    kind: str,
-    streak_started_at: datetime,
-    text: str,
-    run_id: str,
-) -> None:
-    log.warning("job_alert", job_alert=kind, alerted_job=job_name)
-    chat_id = settings.tg_ops_chat_id
-    if not chat_id or settings.tg_bot_token is None:
-        return  # no ops chat configured: the log line above is the alert
-
-    async def send() -> None:
-        from civicquant.publish.publisher import make_publisher
-
-        item = publications.Item(
-            queue="ops",
-            chat_id=chat_id,
-            window_start=streak_started_at,
-            window_end=streak_started_at,
-            item_key=f"{job_name}:{kind}",
-        )
-        async with contextlib.aclosing(make_publisher(settings)) as publisher:
-            await publications.publish_once(
-                db, publisher, item, [text], holder=run_id, exclusive=False
-            )
-
-    try:
-        asyncio.run(send())
-    except CivicquantError as exc:
-        log.error("job_alert_not_sent", alerted_job=job_name, error=str(exc))
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

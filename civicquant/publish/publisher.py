@@ -2,8 +2,8 @@
 
 `Publisher` is implemented by `civicquant.telegram.bot_api.BotPublisher` (python-telegram-bot
 against the Bot API) and by `DryRunPublisher`, which only records. Nothing here imports
-`telegram`, so commands that never post start fast; `make_publisher` imports the adapter
-only when a real bot is asked for.
+`telegram`, so commands that never post start fast; `civicquant.wiring.make_publisher`
+imports the adapter only when a real bot is asked for.
 
 Failures come in two kinds. `PublishError` is permanent: Telegram refused this post
 (a bad chat id, HTML it cannot parse, the bot kicked or its token rejected) and sending
@@ -18,22 +18,21 @@ Use a publisher with `contextlib.aclosing`, so its connections close however the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
+from civicquant.config import Settings
 from civicquant.errors import TelegramError
-
-if TYPE_CHECKING:
-    from civicquant.config import Settings
 
 __all__ = [
     "DryRunPublisher",
     "PublishError",
     "PublishedDraft",
     "Publisher",
+    "PublisherFactory",
     "SentMessage",
     "TransientPublishError",
-    "make_publisher",
 ]
 
 
@@ -70,6 +69,11 @@ class Publisher(Protocol):
         ...
 
 
+# Builds the publisher a run posts with (civicquant.wiring.make_publisher); called only
+# when something is to be sent, so a run that posts nothing imports no Telegram client.
+PublisherFactory = Callable[[Settings], Publisher]
+
+
 @dataclass(frozen=True, slots=True)
 class PublishedDraft:
     """What a dry run would have posted, and the message id it pretended Telegram gave."""
@@ -99,24 +103,3 @@ class DryRunPublisher:
     async def aclose(self) -> None:
         """Mark the publisher closed; there is nothing to release."""
         self.closed = True
-
-
-def make_publisher(settings: Settings, *, dry_run: bool = False) -> Publisher:
-    """Return a DryRunPublisher, or a BotPublisher for TG_BOT_TOKEN (ConfigError if unset).
-
-    The Bot API adapter (and python-telegram-bot with it) is imported only here, and only
-    when a real bot is asked for. TG_BOT_API_URL selects a self-hosted Bot API server;
-    FLOODWAIT_MAX_SECONDS caps how long a flood wait may hold the run.
-    """
-    if dry_run:
-        return DryRunPublisher()
-    settings.require("TG_BOT_TOKEN")
-    assert settings.tg_bot_token is not None  # checked by require()
-
-    from civicquant.telegram.bot_api import BotPublisher
-
-    return BotPublisher(
-        settings.tg_bot_token.get_secret_value(),
-        base_url=settings.tg_bot_api_url,
-        max_flood_wait_seconds=settings.floodwait_max_seconds,
-    )

@@ -108,7 +108,7 @@ def render_alert(event: DigestEvent, *, label: str = "BREAKING") -> list[str]:
     headline = _clean_headline(event.headline)
     if not headline:
         return []
-    line = f"🚨 <b>{_escape(_one_line(label) or 'BREAKING')}</b> {_event_line(event, headline)}"
+    line = f"🚨 <b>{escape_html(_one_line(label) or 'BREAKING')}</b> {_event_line(event, headline)}"
     return [_cut_line(line, MESSAGE_LIMIT)]
 
 
@@ -143,12 +143,13 @@ def _bare_channel_id(channel_id: int) -> int:
     return bare
 
 
-def _escape(text: str) -> str:
+def escape_html(text: str) -> str:
+    """`text` safe inside Telegram HTML: &, < and > escaped."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _escape_attribute(text: str) -> str:
-    return _escape(text).replace('"', "&quot;")
+    return escape_html(text).replace('"', "&quot;")
 
 
 def _one_line(text: str) -> str:
@@ -180,12 +181,12 @@ def _topic_line(topic: str, labels: Mapping[str, str]) -> str:
     # Topics may come from the LLM: the default label is as untrusted as a headline.
     default = topic.replace("_", " ").replace("-", " ").title()
     label = _truncate(_one_line(labels.get(topic) or default), TOPIC_LABEL_MAX_CHARS)
-    return f"<b>{_escape(label or 'Other')}</b>"
+    return f"<b>{escape_html(label or 'Other')}</b>"
 
 
 def _event_line(event: DigestEvent, headline: str) -> str:
     """Escaped headline, then its source links and count; `headline` is already clean."""
-    line = _escape(headline)
+    line = escape_html(headline)
     links = _source_links(event.sources)
     if links:
         line += f" — {links}"
@@ -200,7 +201,7 @@ def _source_links(sources: Sequence[SourceLink]) -> str:
     for source in sources:
         unique.setdefault((source.channel_id, source.message_id), source)
     anchors = [
-        f'<a href="{_escape_attribute(post_link(source))}">{_escape(_link_text(source))}</a>'
+        f'<a href="{_escape_attribute(post_link(source))}">{escape_html(_link_text(source))}</a>'
         for source in list(unique.values())[:MAX_LINKS_PER_EVENT]
     ]
     hidden = len(unique) - len(anchors)
@@ -215,7 +216,7 @@ def _link_text(source: SourceLink) -> str:
 
 def _header_line(title: str, window_start: datetime, window_end: datetime) -> str:
     # The title is the operator's; a title too long for a message is cut with the line.
-    bold_title = f"<b>{_escape(_one_line(title) or 'Digest')}</b>"
+    bold_title = f"<b>{escape_html(_one_line(title) or 'Digest')}</b>"
     return f"{bold_title} {_format_window(window_start, window_end)}"
 
 

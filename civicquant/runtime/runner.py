@@ -3,7 +3,10 @@
 Every cron-started subcommand goes through `run_job`: it takes the job's lease (or records
 a `skipped` run and exits 0 when a live process holds it), records the run, renews the
 lease while the body works, and on any exit (success, error, SIGTERM, SIGINT) records the
-outcome and releases the lease.
+outcome, runs the `on_finish` hooks and releases the lease.
+
+The runner knows nothing of publishing: what happens after a run (the ops chat's failure
+alerts) is a hook that the composition root (`civicquant.wiring`) passes in.
 """
 
 from __future__ import annotations
@@ -12,11 +15,10 @@ import os
 import signal
 import threading
 import uuid
-from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import structlog
 
@@ -24,10 +26,16 @@ from civicquant import logs, migrations, redaction
 from civicquant.config import Settings
 from civicquant.db import Database, hostname, open_database
 from civicquant.errors import CivicquantError, DatabaseUnavailable
-from civicquant.publish import flash as alerts
 from civicquant.runtime import leases, runs
+from civicquant.runtime.context import JobContext
 
-log = structlog.get_logger("civicquant.runtime.runner")
+log = structlog.get_logger("civicquant.runtime")
+
+T = TypeVar("T")
+
+# Called once a run's end is recorded, with its context and status ("success" or "failed").
+# A hook's CivicquantError is logged; it never changes how the run ended.
+FinishHook = Callable[[JobContext, str], None]
 
 
 class Interrupted(CivicquantError):
@@ -39,39 +47,38 @@ class Interrupted(CivicquantError):
         self.exit_code = 128 + signum
 
 
-@dataclass
-class JobContext:
-    """What a job body gets: settings, the database, its run id, a stop flag and counters."""
+@dataclass(frozen=True)
+class JobOutcome(Generic[T]):
+    """How a run ended well: its counts (as job_runs records them) and what the body returned.
 
-    settings: Settings
-    db: Database
-    job_name: str
-    run_id: str
-    stop: threading.Event
-    counts: Counter[str] = field(default_factory=Counter)
-    notes: dict[str, Any] = field(default_factory=dict)
+    A run skipped because another process holds the lease has `skipped` set, the holder in
+    `counts["lease_held_by"]`, and no value.
+    """
 
-    def count(self, key: str, amount: int = 1) -> None:
-        self.counts[key] += amount
+    counts: dict[str, Any] = field(default_factory=dict)
+    value: T | None = None
 
-    def summary(self) -> dict[str, Any]:
-        return {**self.counts, **self.notes}
+    @property
+    def skipped(self) -> bool:
+        return bool(self.counts.get("skipped"))
 
 
 def run_job(
     settings: Settings,
     job_name: str,
-    body: Callable[[JobContext], None],
+    body: Callable[[JobContext], T],
     *,
     lease: str | None = None,
     cooperative: bool = False,
-) -> dict[str, Any]:
-    """Run `body` as the job `job_name`; return its counts.
+    on_finish: Sequence[FinishHook] = (),
+) -> JobOutcome[T]:
+    """Run `body` as the job `job_name`; return its counts and the body's return value.
 
     `lease` names the lease the job needs (None: no lease, e.g. queue workers that coordinate
     through their queue rows). A `cooperative` body watches `ctx.stop` and winds down on the
-    first SIGTERM/SIGINT; other bodies are interrupted at once. Raises CivicquantError on
-    failure, after the failed run is recorded.
+    first SIGTERM/SIGINT; other bodies are interrupted at once. `on_finish` hooks run after
+    the run's end is recorded. Raises CivicquantError on failure, after the failed run is
+    recorded.
     """
     run_id = str(uuid.uuid4())
     logs.bind_run(job_name, run_id)
@@ -91,39 +98,40 @@ def run_job(
                     held_by=held_by,
                     expires_at=str(held["expires_at"]) if held else None,
                 )
-                return {"skipped": True, "lease_held_by": held_by}
+                return JobOutcome({"skipped": True, "lease_held_by": held_by})
         runs.start(db, job_name, run_id)
-        return _run_body(settings, db, job_name, run_id, body, lease, holder, cooperative)
+        run = _Run(lease, holder, cooperative, tuple(on_finish))
+        return _run_body(JobContext(settings, db, job_name, run_id, threading.Event()), body, run)
     finally:
         db.close()
 
 
-def _run_body(
-    settings: Settings,
-    db: Database,
-    job_name: str,
-    run_id: str,
-    body: Callable[[JobContext], None],
-    lease: str | None,
-    holder: str,
-    cooperative: bool,
-) -> dict[str, Any]:
-    stop = threading.Event()
-    ctx = JobContext(settings, db, job_name, run_id, stop)
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """How a run is held: its lease and holder, whether it winds down, what follows it."""
+
+    lease: str | None
+    holder: str
+    cooperative: bool
+    on_finish: tuple[FinishHook, ...]
+
+
+def _run_body(ctx: JobContext, body: Callable[[JobContext], T], run: _Run) -> JobOutcome[T]:
+    lease, holder = run.lease, run.holder
     heartbeat: leases.Heartbeat | None = None
     if lease is not None:
-        heartbeat_db = db.open_sibling(f"civicquant {job_name} lease")
+        heartbeat_db = ctx.db.open_sibling(f"civicquant {ctx.job_name} lease")
         heartbeat = leases.Heartbeat(
-            heartbeat_db, lease, holder, settings.lease_ttl_seconds, on_lost=stop
+            heartbeat_db, lease, holder, ctx.settings.lease_ttl_seconds, on_lost=ctx.stop
         )
         heartbeat.start()
-    previous = _install_signal_handlers(stop, cooperative)
+    previous = _install_signal_handlers(ctx.stop, run.cooperative)
     log.info("job_started", lease=lease)
     try:
-        body(ctx)
+        value = body(ctx)
     except BaseException as exc:
         error = _error_line(exc)
-        _record_end(ctx, "failed", error)
+        _record_end(ctx, "failed", error, run.on_finish)
         log.error("job_failed", error=error, **ctx.summary())
         if isinstance(exc, CivicquantError):
             raise
@@ -133,21 +141,23 @@ def _run_body(
     else:
         if heartbeat is not None and heartbeat.lost:
             error = f"lease {lease} was lost (expired and taken over) while running"
-            _record_end(ctx, "failed", error)
+            _record_end(ctx, "failed", error, run.on_finish)
             raise CivicquantError(error)
-        _record_end(ctx, "success", None)
+        _record_end(ctx, "success", None, run.on_finish)
         log.info("job_finished", **ctx.summary())
-        return ctx.summary()
+        return JobOutcome(ctx.summary(), value)
     finally:
         _restore_signal_handlers(previous)
         if heartbeat is not None:
             heartbeat.stop()
         if lease is not None:
-            _release(db, lease, holder)
+            _release(ctx.db, lease, holder)
 
 
-def _record_end(ctx: JobContext, status: str, error: str | None) -> None:
-    """Record how the run ended, then let alerts see the job's failure streak."""
+def _record_end(
+    ctx: JobContext, status: str, error: str | None, on_finish: Sequence[FinishHook]
+) -> None:
+    """Record how the run ended, then run the hooks (the failure alerts see the streak)."""
     try:
         runs.finish(ctx.db, ctx.run_id, status, ctx.summary(), error)
     except DatabaseUnavailable:
@@ -163,10 +173,11 @@ def _record_end(ctx: JobContext, status: str, error: str | None) -> None:
     except CivicquantError as exc:
         log.error("job_run_not_recorded", status=status, error=str(exc))
         return
-    try:
-        alerts.after_run(ctx.settings, ctx.db, ctx.job_name, ctx.run_id, status)
-    except CivicquantError as exc:
-        log.error("job_alert_check_failed", error=str(exc))
+    for hook in on_finish:
+        try:
+            hook(ctx, status)
+        except CivicquantError as exc:
+            log.error("job_finish_hook_failed", error=str(exc))
 
 
 def _release(db: Database, lease: str, holder: str) -> None:

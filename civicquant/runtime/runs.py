@@ -6,6 +6,7 @@ import json
 import os
 from typing import Any
 
+from civicquant import textual
 from civicquant.db import Database, Row, hostname
 
 
@@ -59,3 +60,30 @@ def finish(
 def recent(db: Database, job_name: str | None = None, limit: int = 20) -> list[Row]:
     """The latest runs, newest first."""
     return db.fetch_all("recent_job_runs", {"job_name": job_name, "limit": limit})
+
+
+def render_table(rows: list[dict[str, Any]]) -> str:
+    """Recent runs as the aligned table `civicquant runs` prints."""
+    if not rows:
+        return "no job runs yet"
+    header = ("STARTED", "JOB", "STATUS", "SECONDS", "HOST", "PID", "COUNTS / ERROR")
+    lines = []
+    for row in rows:
+        seconds = (
+            f"{(row['finished_at'] - row['started_at']).total_seconds():.1f}"
+            if row["finished_at"]
+            else "-"
+        )
+        detail = row["error"] or json.dumps(row["counts"], sort_keys=True)
+        lines.append(
+            (
+                f"{row['started_at']:%Y-%m-%d %H:%M:%S}",
+                row["job_name"],
+                row["status"],
+                seconds,
+                row["host"],
+                str(row["pid"]),
+                detail[:80],
+            )
+        )
+    return textual.table(header, lines)

@@ -12,7 +12,8 @@ def test_health_before_any_job_has_run_is_down_with_a_table(database_url: str) -
     result = run_cli("health", env={"DATABASE_URL": database_url})
     assert result.returncode == 2, result.stderr
     assert "civicquant health: DOWN" in result.stdout
-    assert "listen" in result.stdout and "never" in result.stdout
+    assert "listen" in result.stdout
+    assert "never" in result.stdout
     assert "Traceback" not in result.stderr
 
 
@@ -24,7 +25,8 @@ def test_health_json_and_prometheus_textfile(database_url: str, tmp_path: Path) 
 
     textfile = tmp_path / "collector" / "civicquant.prom"
     result = run_cli("health", "--format", "prometheus", "--output", str(textfile), env=env)
-    assert result.returncode == 2 and result.stdout == ""
+    assert result.returncode == 2
+    assert result.stdout == ""
     assert "civicquant_health_status 2" in textfile.read_text()
 
 
@@ -55,7 +57,8 @@ def test_db_status_then_migrate_then_runs(empty_database_url: str) -> None:
     env = {"DATABASE_URL": empty_database_url}
     assert "pending" in run_cli("db", "status", env=env).stdout
     migrated = run_cli("db", "migrate", env=env)
-    assert migrated.returncode == 0 and "applied 0001_foundation" in migrated.stdout
+    assert migrated.returncode == 0
+    assert "applied 0001_foundation" in migrated.stdout
     assert "nothing to apply" in run_cli("db", "migrate", env=env).stdout
     assert "pending" not in run_cli("db", "status", env=env).stdout
     assert run_cli("runs", env=env).stdout.strip() == "no job runs yet"
@@ -100,3 +103,11 @@ def _stop_embedded(pgdata: Path) -> None:
             "get_server(sys.argv[1], cleanup_mode='stop').cleanup()\n"
         )
         subprocess.run([sys.executable, "-c", code, str(pgdata)], timeout=60, check=False)
+
+
+def test_digest_of_an_empty_window_says_so_on_stdout(empty_database_url: str) -> None:
+    env = {"DATABASE_URL": empty_database_url}
+    assert run_cli("db", "migrate", env=env).returncode == 0
+    result = run_cli("digest", "--dry-run", "--at", "2026-11-20T10:00:00Z", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "nothing to post: no events in 2026-11-20 08:00-12:00 UTC\n"

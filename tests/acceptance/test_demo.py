@@ -36,8 +36,10 @@ def test_demo_imports_extracts_and_prints_a_digest(stable_tmp: Path) -> None:
         out = result.stdout
         assert "backfill: inserted=25" in out
         assert "extract: ok=" in out
-        assert "----- part 1/" in out and "<b>Digest</b> 08:00–12:00 UTC, 20 Nov 2026" in out
-        assert 'href="https://t.me/wirewatch_demo/' in out and "(2 sources)" in out
+        assert "----- part 1/" in out
+        assert "<b>Digest</b> 08:00–12:00 UTC, 20 Nov 2026" in out
+        assert 'href="https://t.me/wirewatch_demo/' in out
+        assert "(2 sources)" in out
         assert "Traceback" not in result.stderr
 
         again = subprocess.run(

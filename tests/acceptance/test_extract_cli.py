@@ -38,7 +38,8 @@ def test_extract_flashes_a_breaking_event_once_and_not_with_no_side_effects(
         loud = run_cli("extract", "--oneshot", env=env)
         assert loud.returncode == 0, loud.stderr
         [alert] = bot.sent_messages
-        assert alert.chat_id == "-1001000000001" and "Ras Tanura" in alert.text
+        assert alert.chat_id == "-1001000000001"
+        assert "Ras Tanura" in alert.text
 
         with Database.connect(database_url) as db:
             db.connection.execute("UPDATE extraction_jobs SET status = 'pending'")

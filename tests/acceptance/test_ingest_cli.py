@@ -22,12 +22,15 @@ def test_export_import_then_reimport_then_enqueue_a_new_version(database_url: st
     assert first.returncode == 0, first.stderr
     assert "inserted=" in first.stdout
     second = run_cli("backfill", "--from-export", str(sample), env=env)
-    assert "inserted=" not in second.stdout and "unchanged=" in second.stdout
+    assert "inserted=" not in second.stdout
+    assert "unchanged=" in second.stdout
 
     reparse = run_cli("enqueue", "--pipeline-version", "v2", env=env)
-    assert reparse.returncode == 0 and "enqueued=" in reparse.stdout
+    assert reparse.returncode == 0
+    assert "enqueued=" in reparse.stdout
     again = run_cli("enqueue", "--pipeline-version", "v2", env=env)
-    assert again.returncode == 0 and "enqueued=" not in again.stdout
+    assert again.returncode == 0
+    assert "enqueued=" not in again.stdout
     with Database.connect(database_url) as db:
         versions = {
             r["pipeline_version"]
@@ -44,7 +47,8 @@ def test_real_export_imports_through_the_cli(database_url: str) -> None:
         "backfill", "--from-export", str(SHARED_EXPORT), env={"DATABASE_URL": database_url}
     )
     assert result.returncode == 0, result.stderr
-    assert "inserted=908" in result.stdout and "service_skipped=16" in result.stdout
+    assert "inserted=908" in result.stdout
+    assert "service_skipped=16" in result.stdout
 
 
 def test_a_file_that_is_not_an_export_is_one_line_and_exit_2(
@@ -79,7 +83,8 @@ def test_bad_command_line_input_is_one_line_and_exit_2(
     result = run_cli(*args, env={"DATABASE_URL": database_url, "TG_SOURCE_CHANNELS": "@wirewatch"})
     assert result.returncode == 2, result.stdout + result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("civicquant:")]
-    assert len(errors) == 1 and message in errors[0], result.stderr
+    assert len(errors) == 1, result.stderr
+    assert message in errors[0], result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -92,6 +97,8 @@ def test_listen_without_telegram_credentials_fails_cleanly_and_records_the_run(
     assert "TG_API_ID is not set" in result.stderr
     with Database.connect(database_url) as db:
         run = db.connection.execute("SELECT job_name, status, error FROM job_runs").fetchone()
-        leases = db.connection.execute("SELECT count(*) AS n FROM leases").fetchone()["n"]
+        leases = db.connection.execute("SELECT count(*) AS n FROM leases").fetchone()
+    assert run is not None
     assert (run["job_name"], run["status"]) == ("listen", "failed")
-    assert leases == 0
+    assert leases is not None
+    assert leases["n"] == 0

@@ -17,7 +17,8 @@ def test_prune_archives_old_runs_then_restores_them(database_url: str, tmp_path:
         )
     env = {"DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
     preview = run_cli("prune", "--older-than", "45d", "--dry-run", env=env)
-    assert preview.returncode == 0 and "job_runs" in preview.stdout
+    assert preview.returncode == 0
+    assert "job_runs" in preview.stdout
 
     archive = tmp_path / "archive"
     pruned = run_cli("prune", "--older-than", "45d", "--archive-dir", str(archive), env=env)
@@ -26,8 +27,9 @@ def test_prune_archives_old_runs_then_restores_them(database_url: str, tmp_path:
     with Database.connect(database_url) as db:
         left = db.connection.execute(
             "SELECT count(*) AS n FROM job_runs WHERE job_name = 'extract'"
-        ).fetchone()["n"]
-    assert left == 0
+        ).fetchone()
+    assert left is not None
+    assert left["n"] == 0
 
     [day_file] = sorted((archive / "job_runs").glob("*.jsonl.gz"))
     restored = run_cli("prune", "--restore", str(day_file), env=env)
@@ -35,8 +37,9 @@ def test_prune_archives_old_runs_then_restores_them(database_url: str, tmp_path:
     with Database.connect(database_url) as db:
         back = db.connection.execute(
             "SELECT count(*) AS n FROM job_runs WHERE job_name = 'extract'"
-        ).fetchone()["n"]
-    assert back == 30
+        ).fetchone()
+    assert back is not None
+    assert back["n"] == 30
 
 
 def test_unknown_table_is_one_line_and_exit_2(database_url: str) -> None:

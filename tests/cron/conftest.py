@@ -74,12 +74,13 @@ def process_environ(pid: int) -> dict[str, str]:
 
 def pids_with_env(key: str, value: str) -> list[int]:
     """Live processes whose environment has key=value: the jobs a crontab of ours started."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and process_environ(int(entry.name)).get(key) == value:
-            if process_name(int(entry.name)) is not None:
-                found.append(int(entry.name))
-    return found
+    return [
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit()
+        and process_environ(int(entry.name)).get(key) == value
+        and process_name(int(entry.name)) is not None
+    ]
 
 
 def wait_for_exit(pids: list[int], timeout: float) -> list[int]:

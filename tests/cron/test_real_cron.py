@@ -176,7 +176,8 @@ def test_crontab_accepts_the_rendered_crontab_as_it_stands(
     entries = job_lines(cron_install.rendered)
     assert entries, cron_install.rendered
     for entry in entries:
-        assert "{" not in entry and "}" not in entry, f"placeholder left: {entry}"
+        assert "{" not in entry, f"placeholder left: {entry}"
+        assert "}" not in entry, f"placeholder left: {entry}"
         assert f" {CIVICQUANT} " in entry, f"not the installed executable: {entry}"
     assert f"CIVICQUANT_ENV_FILE={cron_install.env_file}\n" in cron_install.rendered
     assert all(str(cron_install.log_dir) in entry for entry in entries)
@@ -188,7 +189,8 @@ def test_crontab_accepts_the_rendered_crontab_as_it_stands(
     root_crontab.restore()
 
     assert accepted.returncode == 0, f"crontab - refused it: {accepted.stderr}"
-    assert listed is not None and without_crontab_header(listed) == cron_install.rendered
+    assert listed is not None
+    assert without_crontab_header(listed) == cron_install.rendered
 
 
 def test_cron_runs_the_one_minute_jobs_with_the_env_file_and_paths_it_was_rendered_for(

@@ -301,7 +301,8 @@ class FakeBotApi:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        assert self._server is not None and self._thread is not None
+        assert self._server is not None
+        assert self._thread is not None
         self.release()
         self._server.shutdown()
         self._server.server_close()

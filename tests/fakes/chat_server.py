@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 
-from civicquant.extract.rules import extractor as rules
+from civicquant.extract import rules
 
 CHAT_PATH = "/v1/chat/completions"
 DEFAULT_USAGE: Mapping[str, int] = {"prompt_tokens": 120, "completion_tokens": 80}

@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Callable
 
 from civicquant.errors import CivicquantError
+from civicquant.extract import rules
 from civicquant.extract.providers import ProviderResult
-from civicquant.extract.rules import extractor as rules
 
 
 class ScriptedProvider:

@@ -13,7 +13,8 @@ import time
 from civicquant import logs
 from civicquant.config import load_settings
 from civicquant.errors import CivicquantError
-from civicquant.runtime.runner import JobContext, run_job
+from civicquant.runtime.context import JobContext
+from civicquant.runtime.runner import run_job
 
 
 def main() -> int:
@@ -47,7 +48,7 @@ def main() -> int:
     except CivicquantError as exc:
         print(f"error: {exc}", flush=True)
         return exc.exit_code
-    print("skipped" if result.get("skipped") else "done", flush=True)
+    print("skipped" if result.skipped else "done", flush=True)
     return 0
 
 

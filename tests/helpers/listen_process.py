@@ -30,7 +30,8 @@ from civicquant.ingest.live import ListenOptions, listen
 from civicquant.ingest.posts import Channel, RawPost, Source
 from civicquant.ingest.rawlog import RawLog, StoreResult
 from civicquant.ingest.reader import NewPost
-from civicquant.runtime.runner import JobContext, run_job
+from civicquant.runtime.context import JobContext
+from civicquant.runtime.runner import run_job
 from tests.fakes.reader import FakeReader
 
 STORIES = [
@@ -140,7 +141,7 @@ def main() -> int:
             flush=True,
         )
         return 70
-    print("skipped" if result.get("skipped") else "done", flush=True)
+    print("skipped" if result.skipped else "done", flush=True)
     return 0
 
 

@@ -16,7 +16,8 @@ from civicquant.extract.worker import Worker, WorkerOptions
 from civicquant.ingest.posts import Channel, RawPost
 from civicquant.ingest.rawlog import RawLog
 from civicquant.publish.flash import FlashAlerts
-from civicquant.runtime.runner import JobContext, run_job
+from civicquant.runtime.context import JobContext
+from civicquant.wiring import make_publisher, run_job
 from tests.fakes import bot_api
 from tests.fakes.bot_api import FakeBotApi
 from tests.fakes.providers import ScriptedProvider
@@ -55,7 +56,7 @@ def extract(
     )
     ctx = JobContext(settings, db, "extract", "e" * 36, threading.Event())
     options = WorkerOptions("v1", oneshot=True, side_effects=side_effects)
-    flash = FlashAlerts(settings, holder=ctx.run_id) if side_effects else None
+    flash = FlashAlerts(settings, ctx.run_id, make_publisher) if side_effects else None
 
     async def run() -> None:
         await Worker(ctx, ScriptedProvider(), options, after_commit=flash).run()
@@ -70,7 +71,9 @@ def test_breaking_event_is_flashed_once_to_the_vip_chat(
 ) -> None:
     extract(publishing, db, [FLASH, CALM])
     [alert] = bot.sent_messages
-    assert alert.chat_id == VIP and "Ras Tanura" in alert.text and "BREAKING" in alert.text
+    assert alert.chat_id == VIP
+    assert "Ras Tanura" in alert.text
+    assert "BREAKING" in alert.text
     # The same story from another post joins the event: no second alert.
     extract(publishing, db, [FLASH + " (update)"])
     assert len(bot.sent_messages) == 1
@@ -104,11 +107,13 @@ def test_failure_streak_alerts_once_and_recovery_once(
 ) -> None:
     failing_runs(publishing, 5)
     ops = [m for m in bot.sent_messages if m.chat_id == OPS]
-    assert len(ops) == 1 and "failed 3 times in a row" in ops[0].text
+    assert len(ops) == 1
+    assert "failed 3 times in a row" in ops[0].text
     run_job(publishing, "extract", lambda ctx: None)
     run_job(publishing, "extract", lambda ctx: None)
     ops = [m for m in bot.sent_messages if m.chat_id == OPS]
-    assert len(ops) == 2 and "recovered after 5 failed runs" in ops[1].text
+    assert len(ops) == 2
+    assert "recovered after 5 failed runs" in ops[1].text
 
 
 def test_without_an_ops_chat_alerts_are_logged_only(settings: Settings, db: Database) -> None:

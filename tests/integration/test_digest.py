@@ -17,7 +17,8 @@ from civicquant.extract.worker import Worker, WorkerOptions
 from civicquant.ingest.posts import Channel, RawPost
 from civicquant.ingest.rawlog import RawLog
 from civicquant.publish.digest import DigestOptions, aligned_window, digest_job
-from civicquant.runtime.runner import JobContext
+from civicquant.runtime.context import JobContext
+from civicquant.wiring import make_publisher
 from tests.fakes import bot_api
 from tests.fakes.bot_api import FakeBotApi
 from tests.fakes.providers import ScriptedProvider
@@ -67,9 +68,20 @@ def seed_events(settings: Settings, db: Database, texts: list[str]) -> None:
 def run_digest(settings: Settings, db: Database, **options: Any) -> JobContext:
     ctx = JobContext(settings, db, "digest:vip", "r" * 36, threading.Event())
     digest_job(
-        ctx, DigestOptions(queue=options.pop("queue", "vip"), at=options.pop("at", AT), **options)
+        ctx,
+        DigestOptions(queue=options.pop("queue", "vip"), at=options.pop("at", AT), **options),
+        make_publisher,
     )
     return ctx
+
+
+def preview_digest(settings: Settings, db: Database, **options: Any) -> str:
+    """What `civicquant digest --dry-run` prints for the window: its preview text."""
+    ctx = JobContext(settings, db, "digest:vip:dry-run", "p" * 36, threading.Event())
+    result = digest_job(
+        ctx, DigestOptions(queue="vip", at=AT, dry_run=True, **options), make_publisher
+    )
+    return result.message() or ""
 
 
 def ledger(db: Database) -> list[dict[str, Any]]:
@@ -98,8 +110,10 @@ def test_digest_is_posted_once_when_run_twice_for_the_same_window(
     second = run_digest(publishing, db)
     assert (first.notes["outcome"], second.notes["outcome"]) == ("sent", "already_sent")
     [message] = bot.sent_messages
-    assert message.chat_id == CHAT and message.parse_mode == "HTML"
-    assert "Federal Reserve" in message.text and "https://t.me/wirewatch/1" in message.text
+    assert message.chat_id == CHAT
+    assert message.parse_mode == "HTML"
+    assert "Federal Reserve" in message.text
+    assert "https://t.me/wirewatch/1" in message.text
     [row] = ledger(db)
     assert (row["status"], row["message_ids"]) == ("sent", [message.message_id])
 
@@ -153,7 +167,8 @@ def test_failed_multi_part_digest_is_sent_whole_by_the_next_run(
     with pytest.raises(CivicquantError, match="chat not found"):
         run_digest(publishing, db)
     row = ledger(db)[0]
-    assert len(row["parts"]) >= 2 and row["message_ids"] == []
+    assert len(row["parts"]) >= 2
+    assert row["message_ids"] == []
     run = run_digest(publishing, db)
     assert run.notes["outcome"] == "sent"
     texts = [m.text for m in bot.sent_messages]
@@ -199,40 +214,42 @@ def test_crash_while_sending_a_part_is_left_for_force(
 
 
 def test_empty_window_posts_nothing_and_says_so(
-    publishing: Settings, db: Database, bot: FakeBotApi, capsys: pytest.CaptureFixture[str]
+    publishing: Settings, db: Database, bot: FakeBotApi
 ) -> None:
-    run = run_digest(publishing, db)
+    run = JobContext(publishing, db, "digest:vip", "r" * 36, threading.Event())
+    result = digest_job(run, DigestOptions(queue="vip", at=AT), make_publisher)
     assert run.notes["outcome"] == "empty"
-    assert "nothing to post" in capsys.readouterr().out
-    assert bot.requests == [] and ledger(db) == []
+    assert "nothing to post" in (result.message() or "")
+    assert bot.requests == []
+    assert ledger(db) == []
 
 
 def test_dry_run_prints_and_records_nothing(
-    publishing: Settings, db: Database, bot: FakeBotApi, capsys: pytest.CaptureFixture[str]
+    publishing: Settings, db: Database, bot: FakeBotApi
 ) -> None:
     seed_events(publishing, db, STORIES)
-    run_digest(publishing, db, dry_run=True)
-    out = capsys.readouterr().out
-    assert "part 1/1" in out and "Federal Reserve" in out
-    assert bot.requests == [] and ledger(db) == []
+    out = preview_digest(publishing, db)
+    assert "part 1/1" in out
+    assert "Federal Reserve" in out
+    assert bot.requests == []
+    assert ledger(db) == []
 
 
 def test_topic_filters_include_and_exclude(
     publishing: Settings,
     db: Database,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     seed_events(publishing, db, STORIES)
     monkeypatch.setenv("DIGEST_EXCLUDE_TOPICS", "crypto")
-    run_digest(load_settings(), db, dry_run=True)
-    out = capsys.readouterr().out
-    assert "Bitcoin" not in out and "Federal Reserve" in out
+    out = preview_digest(load_settings(), db)
+    assert "Bitcoin" not in out
+    assert "Federal Reserve" in out
     monkeypatch.setenv("DIGEST_TOPICS", "crypto")
     monkeypatch.delenv("DIGEST_EXCLUDE_TOPICS")
-    run_digest(load_settings(), db, dry_run=True)
-    out = capsys.readouterr().out
-    assert "Bitcoin" in out and "Federal Reserve" not in out
+    out = preview_digest(load_settings(), db)
+    assert "Bitcoin" in out
+    assert "Federal Reserve" not in out
 
 
 def test_html_from_posts_is_escaped_and_accepted_by_telegram(

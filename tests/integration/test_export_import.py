@@ -15,10 +15,10 @@ from bench.gen_export import generate
 from civicquant.config import Settings
 from civicquant.db import Database
 from civicquant.errors import DatabaseError, InputFormatError
-from civicquant.ingest import live as ingest
+from civicquant.ingest import export_import
 from civicquant.ingest.export_file import ExportFile
 from civicquant.ingest.rawlog import RawLog
-from civicquant.runtime.runner import JobContext
+from civicquant.runtime.context import JobContext
 
 SHARED_EXPORT = (
     Path(__file__).resolve().parents[3] / "shared" / "data" / "trantor_library_result.json"
@@ -32,8 +32,15 @@ def ctx(settings: Settings, db: Database) -> JobContext:
     )
 
 
+def one(db: Database, sql: str) -> dict[str, Any]:
+    """The first row of a query that must return one."""
+    row = db.connection.execute(sql).fetchone()
+    assert row is not None
+    return row
+
+
 def count(db: Database, sql: str) -> Any:
-    return db.connection.execute(sql).fetchone()["n"]
+    return one(db, sql)["n"]
 
 
 @pytest.mark.skipif(
@@ -41,21 +48,21 @@ def count(db: Database, sql: str) -> Any:
 )
 def test_real_export_stores_every_post_once(ctx: JobContext, db: Database) -> None:
     rawlog = RawLog(db, pipeline_version="v1")
-    ingest.import_export(ctx, rawlog, SHARED_EXPORT)
+    export_import.import_export(ctx, rawlog, SHARED_EXPORT)
     assert count(db, "SELECT count(*) AS n FROM raw_messages") == 908
     assert (ctx.counts["posts"], ctx.counts["service_skipped"]) == (908, 16)
-    first = db.connection.execute(
-        "SELECT posted_at, source FROM raw_messages WHERE message_id = 3"
-    ).fetchone()
+    first = one(db, "SELECT posted_at, source FROM raw_messages WHERE message_id = 3")
     assert first["posted_at"] == datetime.fromtimestamp(1689611059, tz=UTC)
     assert first["source"] == "export"
-    channel = db.connection.execute("SELECT * FROM channels").fetchone()
-    assert channel["channel_id"] == 1878264527 and channel["title"] == "川陀大学图书馆"
+    channel = one(db, "SELECT * FROM channels")
+    assert channel["channel_id"] == 1878264527
+    assert channel["title"] == "川陀大学图书馆"
 
     again = JobContext(ctx.settings, db, "backfill", ctx.run_id, threading.Event())
-    ingest.import_export(again, rawlog, SHARED_EXPORT)
+    export_import.import_export(again, rawlog, SHARED_EXPORT)
     assert count(db, "SELECT count(*) AS n FROM raw_messages") == 908
-    assert again.counts["inserted"] == 0 and again.counts["unchanged"] == 908
+    assert again.counts["inserted"] == 0
+    assert again.counts["unchanged"] == 908
 
 
 def test_cut_off_export_keeps_what_came_before_and_a_rerun_completes(
@@ -69,7 +76,7 @@ def test_cut_off_export_keeps_what_came_before_and_a_rerun_completes(
     rawlog = RawLog(db, pipeline_version="v1")
 
     with pytest.raises(InputFormatError, match=r"cut\.json") as caught:
-        ingest.import_export(ctx, rawlog, cut, batch_size=150)  # batches on both connections
+        export_import.import_export(ctx, rawlog, cut, batch_size=150)  # batches on both connections
     kept = count(db, "SELECT count(*) AS n FROM raw_messages")
     found = re.search(r"after message (\d+)", str(caught.value))
     assert found is not None
@@ -83,10 +90,10 @@ def test_cut_off_export_keeps_what_came_before_and_a_rerun_completes(
     )
 
     with pytest.raises(InputFormatError):
-        ingest.import_export(ctx, rawlog, cut)
+        export_import.import_export(ctx, rawlog, cut)
     assert count(db, "SELECT count(*) AS n FROM raw_messages") == kept
 
-    ingest.import_export(ctx, rawlog, full)
+    export_import.import_export(ctx, rawlog, full)
     assert count(db, "SELECT count(*) AS n FROM raw_messages") == 1300
     assert count(db, "SELECT count(*) - count(DISTINCT message_id) AS n FROM raw_messages") == 0
 
@@ -109,7 +116,7 @@ def test_a_batch_the_database_refuses_stops_the_mark_before_it(
     rawlog = RawLog(db, pipeline_version="v1")
 
     with pytest.raises(DatabaseError, match="disk full"):
-        ingest.import_export(ctx, rawlog, export, batch_size=150)
+        export_import.import_export(ctx, rawlog, export, batch_size=150)
 
     stored = {
         row["message_id"] for row in db.connection.execute("SELECT message_id FROM raw_messages")
@@ -117,8 +124,10 @@ def test_a_batch_the_database_refuses_stops_the_mark_before_it(
     mark = count(db, "SELECT last_message_id AS n FROM channels")
     # Batches after the refused one may have been stored on the other connection, but the
     # mark says "everything up to here is stored": it stands before the hole.
-    assert refused not in stored and set(ids[:600]) <= stored
-    assert mark is not None and mark < refused
+    assert refused not in stored
+    assert set(ids[:600]) <= stored
+    assert mark is not None
+    assert mark < refused
     assert {i for i in ids if i <= mark} <= stored
 
 
@@ -151,9 +160,11 @@ def test_reimported_export_with_edited_text_adds_a_revision(
     ctx: JobContext, db: Database, tmp_path: Path
 ) -> None:
     rawlog = RawLog(db, pipeline_version="v1")
-    ingest.import_export(ctx, rawlog, small_export(tmp_path / "a.json", "Rates held"))
-    ingest.import_export(ctx, rawlog, small_export(tmp_path / "b.json", "Rates cut by 25 bps"))
-    original = db.connection.execute("SELECT text FROM raw_messages").fetchone()["text"]
-    current = db.connection.execute("SELECT text FROM raw_messages_current").fetchone()["text"]
+    export_import.import_export(ctx, rawlog, small_export(tmp_path / "a.json", "Rates held"))
+    export_import.import_export(
+        ctx, rawlog, small_export(tmp_path / "b.json", "Rates cut by 25 bps")
+    )
+    original = one(db, "SELECT text FROM raw_messages")["text"]
+    current = one(db, "SELECT text FROM raw_messages_current")["text"]
     assert (original, current) == ("Rates held", "Rates cut by 25 bps")
     assert count(db, "SELECT count(*) AS n FROM raw_message_revisions") == 1

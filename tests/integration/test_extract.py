@@ -14,7 +14,7 @@ from civicquant.extract.providers import ExtractionValidationError, ProviderErro
 from civicquant.extract.worker import Worker, WorkerOptions, retry_delay
 from civicquant.ingest.posts import Channel, RawPost
 from civicquant.ingest.rawlog import RawLog
-from civicquant.runtime.runner import JobContext
+from civicquant.runtime.context import JobContext
 from tests.fakes.providers import ScriptedProvider, failing_with
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -167,7 +167,8 @@ def test_edited_post_is_re_extracted_and_its_event_updated(
     rawlog.store(1001, [RawPost(1001, 1, T0, text=STORY_B)], "live")
     work(settings, db)
     events = q(db, "SELECT id, headline FROM events")
-    assert len(events) == 1 and events[0]["headline"] != before["headline"]
+    assert len(events) == 1
+    assert events[0]["headline"] != before["headline"]
     assert "Brent" in events[0]["headline"]
     assert q(db, "SELECT count(*) AS n FROM extractions")[0]["n"] == 1
 
@@ -231,7 +232,8 @@ def test_expired_lease_of_a_dead_worker_is_reclaimed(settings: Settings, db: Dat
         "lease_expires_at = now() - interval '1 second' WHERE raw_message_id <= 2"
     )
     ctx = work(settings, db)
-    assert ctx.counts["ok"] == 5 and ctx.counts["reclaimed"] == 2
+    assert ctx.counts["ok"] == 5
+    assert ctx.counts["reclaimed"] == 2
     assert queue.counts(db) == {"v1": {"ok": 5}}
 
 

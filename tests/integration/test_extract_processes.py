@@ -80,7 +80,10 @@ def test_eight_workers_complete_5000_jobs_exactly_once(database_url: str) -> Non
         done_per_run = db.connection.execute(
             "SELECT sum((counts->>'ok')::int) AS ok FROM job_runs WHERE job_name = 'extract'"
         ).fetchone()
-    assert counts["extractions"] == 5000 and counts["sources"] == 5000
+    assert counts is not None
+    assert done_per_run is not None
+    assert counts["extractions"] == 5000
+    assert counts["sources"] == 5000
     assert counts["attempts"] == 5000  # nobody claimed a job twice
     assert done_per_run["ok"] == 5000  # the workers' own counts add up to the jobs
 
@@ -119,5 +122,6 @@ def test_sigkilled_worker_jobs_are_finished_by_the_next_after_lease_expiry(
     with Database.connect(database_url) as db:
         reclaimed = db.connection.execute(
             "SELECT sum(coalesce((counts->>'reclaimed')::int, 0)) AS n FROM job_runs"
-        ).fetchone()["n"]
-    assert reclaimed == held
+        ).fetchone()
+    assert reclaimed is not None
+    assert reclaimed["n"] == held

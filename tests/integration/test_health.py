@@ -9,7 +9,7 @@ from civicquant.config import Settings
 from civicquant.db import Database
 from civicquant.ingest.posts import Channel, RawPost
 from civicquant.ingest.rawlog import RawLog
-from civicquant.ops import health
+from civicquant.ops import health, health_render
 
 
 def add_run(
@@ -36,7 +36,8 @@ def test_job_states_follow_the_last_success(settings: Settings, db: Database) ->
         "stale",
         "down",
     )
-    assert jobs["digest:vip"].state == "down" and jobs["digest:vip"].last_success_at is None
+    assert jobs["digest:vip"].state == "down"
+    assert jobs["digest:vip"].last_success_at is None
 
 
 def test_consecutive_failures_count_since_the_last_success(
@@ -61,7 +62,7 @@ def test_report_exit_code_is_0_when_every_job_is_fresh(
         add_run(db, job, "success", 0.1)
     report = health.check(settings)
     assert report.exit_code == 0
-    assert "civicquant health: OK" in health.render_text(report)
+    assert "civicquant health: OK" in health_render.render_text(report)
 
 
 def test_channels_show_missing_ids_and_mark_age(settings: Settings, db: Database) -> None:
@@ -72,10 +73,11 @@ def test_channels_show_missing_ids_and_mark_age(settings: Settings, db: Database
     report = health.check(settings)
     [channel] = report.channels
     assert (channel.channel, channel.missing_ids, channel.last_message_id) == ("@wirewatch", 3, 6)
-    assert channel.mark_age_seconds is not None and 7000 < channel.mark_age_seconds < 7400
+    assert channel.mark_age_seconds is not None
+    assert 7000 < channel.mark_age_seconds < 7400
     [queue] = report.queues
     assert (queue.pipeline_version, queue.pending) == ("v1", 3)
-    text = health.render_prometheus(report)
+    text = health_render.render_prometheus(report)
     assert 'civicquant_channel_missing_ids{channel="@wirewatch"} 3' in text
     assert 'civicquant_queue_pending_jobs{pipeline_version="v1"} 3' in text
 
@@ -139,6 +141,7 @@ def test_world_readable_env_file_gets_a_warning(
     env.chmod(0o644)
     monkeypatch.setenv("CIVICQUANT_ENV_FILE", str(env))
     [warning] = [c for c in health.check(settings).checks if c.name == "permissions"]
-    assert warning.state == "stale" and "chmod 600" in warning.detail
+    assert warning.state == "stale"
+    assert "chmod 600" in warning.detail
     env.chmod(0o600)
     assert [c for c in health.check(settings).checks if c.name == "permissions"] == []

@@ -14,12 +14,12 @@ from civicquant import queue
 from civicquant.config import Settings
 from civicquant.db import Database
 from civicquant.errors import FloodWaitTooLong
-from civicquant.ingest import live as ingest
+from civicquant.ingest import history, live
 from civicquant.ingest.channels import parse_channel_specs
 from civicquant.ingest.posts import Channel, RawPost
 from civicquant.ingest.rawlog import RawLog
-from civicquant.ingest.reader import DeletedPosts, EditedPost, NewPost
-from civicquant.runtime.runner import JobContext
+from civicquant.ingest.reader import DeletedPosts, EditedPost, NewPost, Update
+from civicquant.runtime.context import JobContext
 from civicquant.timeparse import Window
 from tests.fakes.reader import FakeReader
 
@@ -69,8 +69,8 @@ def seed(
 
 
 def listen(ctx: JobContext, reader: FakeReader, rawlog: RawLog, seconds: float = 0.5) -> None:
-    options = ingest.ListenOptions(duration_seconds=seconds, lpa_max_age_hours=72)
-    asyncio.run(ingest.listen(ctx, reader, rawlog, SPECS, options))
+    options = live.ListenOptions(duration_seconds=seconds, lpa_max_age_hours=72)
+    asyncio.run(live.listen(ctx, reader, rawlog, SPECS, options))
 
 
 def test_listen_catches_up_from_the_high_water_mark(
@@ -83,7 +83,8 @@ def test_listen_catches_up_from_the_high_water_mark(
     assert reader.calls_to("history")[0].args["since"] is None
     assert stored_ids(db) == [1, 2, 3, 4, 5, 6]
     state = rawlog.channel_state(NEWS.channel_id)
-    assert state is not None and state.last_message_id == 6
+    assert state is not None
+    assert state.last_message_id == 6
     assert ctx.counts["caught_up"] == 3
 
 
@@ -103,7 +104,7 @@ def test_listen_stores_new_edits_as_revisions_and_marks_deletions(
 ) -> None:
     seed(rawlog, post(1, "Oil rises 2%"), post(2))
     db.connection.execute("UPDATE extraction_jobs SET status = 'ok'")
-    stream = [
+    stream: list[Update] = [
         NewPost(post(3, "Gold at record")),
         EditedPost(post(1, "Oil rises 3%")),
         DeletedPosts(NEWS.channel_id, (2,)),
@@ -147,7 +148,7 @@ def test_listen_returns_promptly_when_stopped(ctx: JobContext, rawlog: RawLog) -
 
 
 def backfill(ctx: JobContext, reader: FakeReader, rawlog: RawLog, span: Window, **kw: Any) -> None:
-    asyncio.run(ingest.backfill(ctx, reader, rawlog, SPECS, span, **kw))
+    asyncio.run(history.backfill(ctx, reader, rawlog, SPECS, span, **kw))
 
 
 def test_backfill_reads_since_inclusive_until_exclusive(
@@ -170,7 +171,8 @@ def test_backfill_of_a_later_window_does_not_move_the_mark(ctx: JobContext, rawl
     reader = FakeReader([post(i) for i in range(1, 21)], channels=[NEWS])
     backfill(ctx, reader, rawlog, Window(T0 + timedelta(minutes=10)))
     state = rawlog.channel_state(NEWS.channel_id)
-    assert state is not None and state.last_message_id == 2  # 3..9 were never read
+    assert state is not None
+    assert state.last_message_id == 2  # 3..9 were never read
 
 
 def test_backfill_rerun_is_idempotent_and_force_enqueue_resets_jobs(
@@ -212,7 +214,7 @@ def test_gap_healing_fetches_exactly_the_missing_ids_once(
 ) -> None:
     seed(rawlog, post(1), post(2), post(5), post(9))
     reader = FakeReader([post(i) for i in (1, 2, 3, 5, 7, 9)], channels=[NEWS])
-    asyncio.run(ingest.heal_gaps(ctx, reader, rawlog, SPECS))
+    asyncio.run(history.heal_gaps(ctx, reader, rawlog, SPECS))
     assert reader.calls_to("fetch")[0].args["ids"] == [3, 4, 6, 7, 8]
     assert stored_ids(db) == [1, 2, 3, 5, 7, 9]
     assert rawlog.gaps(NEWS.channel_id) == []
@@ -221,7 +223,7 @@ def test_gap_healing_fetches_exactly_the_missing_ids_once(
     ] == [4, 6, 8]
 
     again = FakeReader([post(i) for i in (1, 2, 3, 5, 7, 9)], channels=[NEWS])
-    asyncio.run(ingest.heal_gaps(ctx, again, rawlog, SPECS))
+    asyncio.run(history.heal_gaps(ctx, again, rawlog, SPECS))
     assert again.calls_to("fetch") == []
 
 

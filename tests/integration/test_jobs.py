@@ -1,11 +1,21 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from civicquant.config import Settings
 from civicquant.db import Database
 from civicquant.errors import CivicquantError, ConfigError
-from civicquant.runtime.runner import JobContext, run_job
+from civicquant.runtime.context import JobContext
+from civicquant.runtime.runner import run_job
+
+
+def one(db: Database, sql: str) -> dict[str, Any]:
+    """The first row of a query that must return one."""
+    row = db.connection.execute(sql).fetchone()
+    assert row is not None
+    return row
 
 
 def test_successful_job_records_counts_and_releases_its_lease(
@@ -14,11 +24,13 @@ def test_successful_job_records_counts_and_releases_its_lease(
     def body(ctx: JobContext) -> None:
         ctx.count("posts", 3)
 
-    assert run_job(settings, "listen", body, lease="listen") == {"posts": 3}
-    run = db.connection.execute("SELECT * FROM job_runs").fetchone()
+    assert run_job(settings, "listen", body, lease="listen").counts == {"posts": 3}
+    run = one(db, "SELECT * FROM job_runs")
     assert (run["job_name"], run["status"], run["counts"]) == ("listen", "success", {"posts": 3})
-    assert run["finished_at"] is not None and run["pid"] > 0 and run["host"]
-    assert db.connection.execute("SELECT count(*) AS n FROM leases").fetchone()["n"] == 0
+    assert run["finished_at"] is not None
+    assert run["pid"] > 0
+    assert run["host"]
+    assert one(db, "SELECT count(*) AS n FROM leases")["n"] == 0
 
 
 def test_failed_job_records_its_error_line_and_reraises(settings: Settings, db: Database) -> None:
@@ -28,7 +40,7 @@ def test_failed_job_records_its_error_line_and_reraises(settings: Settings, db: 
 
     with pytest.raises(CivicquantError):
         run_job(settings, "listen", body, lease="listen")
-    run = db.connection.execute("SELECT status, error, counts FROM job_runs").fetchone()
+    run = one(db, "SELECT status, error, counts FROM job_runs")
     assert (run["status"], run["error"], run["counts"]) == (
         "failed",
         "channel @x is private",
@@ -44,7 +56,7 @@ def test_unexpected_exception_is_recorded_as_internal_error(
 
     with pytest.raises(ZeroDivisionError):
         run_job(settings, "extract", body)
-    run = db.connection.execute("SELECT status, error FROM job_runs").fetchone()
+    run = one(db, "SELECT status, error FROM job_runs")
     assert run["error"] == "internal error: ZeroDivisionError: division by zero"
 
 
@@ -61,8 +73,9 @@ def test_secret_in_an_error_is_redacted_in_job_runs(
 
     with pytest.raises(CivicquantError):
         run_job(settings, "digest:vip", body, lease="digest:vip")
-    error = db.connection.execute("SELECT error FROM job_runs").fetchone()["error"]
-    assert token not in error and "hash-4f9a2c7e1b" not in error
+    error = one(db, "SELECT error FROM job_runs")["error"]
+    assert token not in error
+    assert "hash-4f9a2c7e1b" not in error
     assert "[REDACTED]" in error
 
 

@@ -67,13 +67,16 @@ def wait_for_line(proc: subprocess.Popen[str], expected: str, timeout: float = 3
 def test_acquire_takes_a_free_lease_and_refuses_a_held_one(db: Database) -> None:
     assert leases.acquire(db, "listen", "host-a:1", 30) is not None
     assert leases.acquire(db, "listen", "host-b:2", 30) is None
-    assert leases.current(db, "listen")["holder"] == "host-a:1"
+    lease = leases.current(db, "listen")
+    assert lease is not None
+    assert lease["holder"] == "host-a:1"
 
 
 def test_holder_can_reacquire_its_own_lease(db: Database) -> None:
     first = leases.acquire(db, "listen", "host-a:1", 30)
     again = leases.acquire(db, "listen", "host-a:1", 30)
-    assert first is not None and again is not None
+    assert first is not None
+    assert again is not None
     assert again.acquired_at == first.acquired_at
 
 
@@ -143,6 +146,7 @@ def test_signal_releases_the_lease_and_records_the_run(database_url: str, signum
     with Database.connect(database_url) as db:
         assert leases.current(db, "listen") is None
         run = db.connection.execute("SELECT status, counts FROM job_runs").fetchone()
+    assert run is not None
     assert run["status"] == "success"
     assert run["counts"]["stopped"] is True
 
@@ -155,6 +159,7 @@ def test_non_cooperative_job_interrupted_by_sigterm_is_recorded_failed(database_
     with Database.connect(database_url) as db:
         assert leases.current(db, "prune") is None
         run = db.connection.execute("SELECT status, error FROM job_runs").fetchone()
+    assert run is not None
     assert run["status"] == "failed"
     assert run["error"] == "interrupted by SIGTERM"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
 import threading
 import time
@@ -17,8 +16,10 @@ import pytest
 from civicquant.config import Settings
 from civicquant.db import Database
 from civicquant.errors import InputFormatError, UsageError
+from civicquant.ops import archive
 from civicquant.ops import retention as prune
-from civicquant.runtime.runner import JobContext, run_job
+from civicquant.runtime.context import JobContext
+from civicquant.runtime.runner import run_job
 
 DAY = (datetime.now(UTC) - timedelta(days=40)).replace(hour=1, minute=0, second=0, microsecond=0)
 OTHER_DAY = DAY - timedelta(days=3)
@@ -169,7 +170,7 @@ def test_an_archive_dir_that_cannot_be_written_is_an_error_and_nothing_is_delete
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the archive folder should go")
 
-    with pytest.raises(prune.ArchiveError, match="not-a-folder"):
+    with pytest.raises(archive.ArchiveError, match="not-a-folder"):
         run(db, options(archive_dir=blocker / "archive"))
 
     assert scalar(db, "SELECT count(*) FROM job_runs") == 40
@@ -183,7 +184,7 @@ def test_a_day_file_that_cannot_be_created_stops_the_run_before_any_delete(
     root.mkdir()
     (root / "job_runs").write_text("a file where the table's folder should go")
 
-    with pytest.raises(prune.ArchiveError, match="job_runs"):
+    with pytest.raises(archive.ArchiveError, match="job_runs"):
         run(db, options(archive_dir=root))
 
     assert scalar(db, "SELECT count(*) FROM job_runs") == 40
@@ -198,7 +199,7 @@ def test_an_unreadable_manifest_stops_the_run_before_any_delete(
     root.mkdir()
     (root / "manifest.json").write_text("{not json")
 
-    with pytest.raises(prune.ArchiveError, match="manifest"):
+    with pytest.raises(archive.ArchiveError, match="manifest"):
         run(db, options(archive_dir=root))
 
     assert scalar(db, "SELECT count(*) FROM job_runs") == 40
@@ -357,7 +358,8 @@ def test_a_raw_delete_keeps_a_post_with_a_revision_the_archive_lacks(db: Databas
         {"ids": [raw_id], "revision_ids": [archived], "cutoff": RECENT},
     )
 
-    assert row is not None and (row["rows"], row["revisions"]) == (0, 0)
+    assert row is not None
+    assert (row["rows"], row["revisions"]) == (0, 0)
     assert scalar(db, "SELECT count(*) FROM raw_message_revisions") == 2
 
 
@@ -371,7 +373,7 @@ def test_dry_run_changes_nothing_and_creates_no_archive(
     before = rows_as_json(db, "job_runs")
     ctx = JobContext(settings, db, "prune:dry-run", "run", threading.Event())
 
-    prune.prune_job(ctx, options(archive_dir=tmp_path / "archive", dry_run=True), out=io.StringIO())
+    prune.prune_job(ctx, options(archive_dir=tmp_path / "archive", dry_run=True))
 
     assert rows_as_json(db, "job_runs") == before
     assert not (tmp_path / "archive").exists()
@@ -382,11 +384,10 @@ def test_dry_run_prints_count_oldest_and_newest_per_table(
 ) -> None:
     seed_job_runs(db, 40, DAY)
     ctx = JobContext(settings, db, "prune:dry-run", "run", threading.Event())
-    out = io.StringIO()
 
-    prune.prune_job(ctx, options(tables="job_runs,published_posts", dry_run=True), out=out)
+    result = prune.prune_job(ctx, options(tables="job_runs,published_posts", dry_run=True))
 
-    text = out.getvalue()
+    text = prune.render(result)
     oldest, newest = DAY + timedelta(seconds=1), DAY + timedelta(seconds=40)
     assert "job_runs: 40 rows" in text
     assert f"oldest {oldest:%Y-%m-%d %H:%M}, newest {newest:%Y-%m-%d %H:%M}" in text
@@ -402,7 +403,7 @@ def test_restore_brings_the_rows_back_as_they_were(db: Database, tmp_path: Path)
     before = rows_as_json(db, "job_runs")
     run(db, options(archive_dir=tmp_path / "archive"))
 
-    result = prune.restore(db, tmp_path / "archive" / f"job_runs/{DAY:%Y-%m-%d}.jsonl.gz")
+    result = archive.restore(db, tmp_path / "archive" / f"job_runs/{DAY:%Y-%m-%d}.jsonl.gz")
 
     assert rows_as_json(db, "job_runs") == before
     assert (result.table, result.rows, result.inserted, result.verified) == (
@@ -417,10 +418,10 @@ def test_restoring_twice_inserts_nothing_the_second_time(db: Database, tmp_path:
     seed_job_runs(db, 30, DAY)
     run(db, options(archive_dir=tmp_path / "archive"))
     path = tmp_path / "archive" / f"job_runs/{DAY:%Y-%m-%d}.jsonl.gz"
-    prune.restore(db, path)
+    archive.restore(db, path)
     after_first = rows_as_json(db, "job_runs")
 
-    again = prune.restore(db, path)
+    again = archive.restore(db, path)
 
     assert (again.inserted, again.already_present) == (0, 30)
     assert rows_as_json(db, "job_runs") == after_first
@@ -468,7 +469,7 @@ def test_restore_round_trips_every_prunable_table(db: Database, tmp_path: Path) 
         "published_posts",
     ]
     for name in sorted(manifest(root), key=lambda n: order.index(n.split("/")[0])):
-        prune.restore(db, root / name)
+        archive.restore(db, root / name)
 
     assert {table: rows_as_json(db, table) for table in tables} == before
 
@@ -483,7 +484,7 @@ def test_restore_refuses_a_file_that_differs_from_its_manifest_entry(
     path.write_bytes(gzip.compress(("\n".join(lines[:-1]) + "\n").encode()))
 
     with pytest.raises(InputFormatError, match="manifest"):
-        prune.restore(db, path)
+        archive.restore(db, path)
 
     assert scalar(db, "SELECT count(*) FROM job_runs") == 0
 
@@ -495,7 +496,7 @@ def test_restore_without_a_manifest_takes_the_table_from_the_folder(
     run(db, options(archive_dir=tmp_path / "archive"))
     (tmp_path / "archive" / "manifest.json").unlink()
 
-    result = prune.restore(db, tmp_path / "archive" / f"job_runs/{DAY:%Y-%m-%d}.jsonl.gz")
+    result = archive.restore(db, tmp_path / "archive" / f"job_runs/{DAY:%Y-%m-%d}.jsonl.gz")
 
     assert (result.table, result.inserted, result.verified) == ("job_runs", 5, False)
 
@@ -531,13 +532,16 @@ def test_prune_job_runs_under_its_lease_and_records_its_counts(
     seed_job_runs(db, 12, DAY)
     opts = options(archive_dir=tmp_path / "archive")
 
-    counts = run_job(settings, "prune", lambda ctx: prune.prune_job(ctx, opts), lease="prune")
+    counts = run_job(
+        settings, "prune", lambda ctx: prune.prune_job(ctx, opts), lease="prune"
+    ).counts
 
     assert (counts["job_runs_archived"], counts["job_runs_deleted"]) == (12, 12)
     recorded = db.connection.execute(
         "SELECT status, counts FROM job_runs WHERE job_name = 'prune'"
     ).fetchone()
-    assert recorded is not None and recorded["status"] == "success"
+    assert recorded is not None
+    assert recorded["status"] == "success"
     assert recorded["counts"]["job_runs_deleted"] == 12
 
 
@@ -547,16 +551,17 @@ def test_restore_job_counts_what_it_put_back_and_prints_it(
     seed_job_runs(db, 7, DAY)
     run(db, options(archive_dir=tmp_path / "archive"))
     path = tmp_path / "archive" / f"job_runs/{DAY:%Y-%m-%d}.jsonl.gz"
-    out = io.StringIO()
 
-    counts = run_job(
+    outcome = run_job(
         settings,
         "prune:restore",
-        lambda ctx: prune.restore_job(ctx, path, out=out),
+        lambda ctx: archive.restore_job(ctx, path),
         lease="prune",
     )
+    counts = outcome.counts
+    assert outcome.value is not None
 
     assert (counts["restored"], counts["restored_table"]) == (7, "job_runs")
     assert "7 of 7 rows inserted, 0 already present (verified against manifest.json)" in (
-        out.getvalue()
+        archive.render_restore(outcome.value)
     )

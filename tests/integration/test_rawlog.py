@@ -91,7 +91,9 @@ def test_a_batch_of_new_edited_and_unchanged_posts_moves_the_mark_and_queues_new
         "SELECT text FROM raw_messages_current WHERE message_id = 2"
     ).fetchone()
     assert current == {"text": "post 2, corrected"}
-    assert rawlog.channel_state(1001).last_message_id == 3
+    state = rawlog.channel_state(1001)
+    assert state is not None
+    assert state.last_message_id == 3
 
 
 def test_without_the_queue_posts_are_stored_with_no_job(db: Database) -> None:
@@ -102,4 +104,6 @@ def test_without_the_queue_posts_are_stored_with_no_job(db: Database) -> None:
 
     assert (result.inserted, result.enqueued) == (2, 0)
     assert [row["has_job"] for row in stored(db)] == [False, False]
-    assert rawlog.channel_state(1001).last_message_id == 2
+    state = rawlog.channel_state(1001)
+    assert state is not None
+    assert state.last_message_id == 2

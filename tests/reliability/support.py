@@ -8,6 +8,7 @@ fresh process with a minimal environment and a working directory without a `.env
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -161,10 +162,9 @@ class Processes:
         for running in reversed(self._started):
             if running.proc.poll() is None:
                 running.proc.kill()
-            try:
+            # A TimeoutExpired here is a zombie we cannot reap.
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 running.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:  # pragma: no cover - a zombie we cannot reap
-                pass
         self._started.clear()
 
 
@@ -188,7 +188,7 @@ def wait_until(
 def query(url: str, statement: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Any]:
     """Rows of a statement, as dicts, on a connection of its own."""
     with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
-        cursor = conn.execute(statement, params)  # type: ignore[arg-type]
+        cursor = conn.execute(statement, params)
         return cursor.fetchall() if cursor.description else []
 
 

@@ -11,6 +11,7 @@ import signal
 import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,7 +68,7 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def ledger(database_url: str) -> dict[str, object] | None:
+def ledger(database_url: str) -> dict[str, Any] | None:
     rows = query(
         database_url,
         "SELECT status, parts, message_ids, sending_part FROM published_posts ORDER BY id",
@@ -124,12 +125,14 @@ def test_digest_killed_between_parts_is_finished_by_the_next_run_without_repeats
         assert "outcome=sent" in resumed.stdout, resumed.describe()
 
         row = ledger(database_url)
-        assert row is not None and row["status"] == "sent"
+        assert row is not None
+        assert row["status"] == "sent"
         texts = [message.text for message in bot.sent_messages]
         assert texts == row["parts"]  # every part once, in order
         assert row["message_ids"] == [m.message_id for m in bot.sent_messages]
         again = procs.cli("digest", "--at", AT, env=env)
-        assert again.returncode == 0 and "outcome=already_sent" in again.stdout
+        assert again.returncode == 0
+        assert "outcome=already_sent" in again.stdout
         assert len(bot.sent_messages) == len(row["parts"])
     runs = query(
         database_url,
@@ -177,12 +180,15 @@ def test_digest_killed_while_a_part_is_in_flight_is_not_resent_without_force(
             what="the killed digest's lease to expire",
         )
         careful = procs.cli("digest", "--at", AT, env=env)
-        assert careful.returncode == 0 and "outcome=in_doubt" in careful.stdout, careful.describe()
+        assert careful.returncode == 0, careful.describe()
+        assert "outcome=in_doubt" in careful.stdout, careful.describe()
         assert len(bot.sent_messages) == 2
         forced = procs.cli("digest", "--at", AT, "--force", env=env)
-        assert forced.returncode == 0 and "outcome=sent" in forced.stdout, forced.describe()
+        assert forced.returncode == 0, forced.describe()
+        assert "outcome=sent" in forced.stdout, forced.describe()
         row = ledger(database_url)
-        assert row is not None and row["status"] == "sent"
+        assert row is not None
+        assert row["status"] == "sent"
         parts = row["parts"]
         # Only the part in doubt is repeated, and only because --force asked for it.
         assert [m.text for m in bot.sent_messages] == [parts[0], parts[1], *parts[1:]]
@@ -275,7 +281,8 @@ def test_unreachable_database_is_one_line_naming_the_host_not_the_password(
     assert result.returncode == 1, result.describe()
     assert "Traceback" not in result.stderr
     [line] = result.error_lines
-    assert line.startswith("civicquant: error: ") and f"127.0.0.1:{port}" in line, line
+    assert line.startswith("civicquant: error: "), line
+    assert f"127.0.0.1:{port}" in line, line
     assert PASSWORD not in result.output
 
 

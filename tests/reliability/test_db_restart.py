@@ -286,9 +286,8 @@ def test_listen_and_extract_across_a_postgres_restart_lose_nothing_and_the_next_
     )
     next_listener.kill(signal.SIGTERM)
     finished = next_listener.wait(timeout=30)
-    assert finished.returncode == 0 and finished.stdout.rstrip().endswith("done"), (
-        finished.describe()
-    )
+    assert finished.returncode == 0, finished.describe()
+    assert finished.stdout.rstrip().endswith("done"), finished.describe()
     time.sleep(EXTRACT_LEASE_SECONDS + 0.5)
     drain = procs.cli("extract", "--oneshot", env=env, timeout=120)
     assert drain.returncode == 0, drain.describe()

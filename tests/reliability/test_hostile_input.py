@@ -9,6 +9,7 @@ and the renderer: each gives a result or civicquant's own error, never another e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import re
@@ -420,10 +421,8 @@ def extract_with_answer(status: int, body: bytes, headers: dict[str, str]) -> No
             sleep=_no_sleep,
         )
         async with provider:
-            try:
+            with contextlib.suppress(CivicquantError):
                 await provider.extract("Fed holds rates at 5.25%")
-            except CivicquantError:
-                pass
 
     asyncio.run(run())
 
@@ -588,7 +587,8 @@ def test_parse_instant_gives_an_aware_utc_time_or_a_usage_error(value: str) -> N
         parsed = parse_instant(value, "--at")
     except CivicquantError:
         return
-    assert parsed.tzinfo is not None and parsed.utcoffset() == timedelta(0)
+    assert parsed.tzinfo is not None
+    assert parsed.utcoffset() == timedelta(0)
 
 
 @PROPERTY
@@ -612,4 +612,5 @@ def test_parse_duration_gives_a_finite_positive_duration_or_a_usage_error(value:
         seconds = parse_duration(value, "--max-runtime")
     except CivicquantError:
         return
-    assert math.isfinite(seconds) and seconds > 0
+    assert math.isfinite(seconds)
+    assert seconds > 0

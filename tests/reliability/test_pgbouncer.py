@@ -76,7 +76,8 @@ def test_whole_pipeline_runs_through_pgbouncer_in_transaction_mode(
     assert "applied 0001_" in migrated.stdout
     status = procs.cli("db", "status", env=env)
     assert_ok(status)
-    assert "pending" not in status.stdout and f"127.0.0.1:{bouncer.port}" in status.stdout
+    assert "pending" not in status.stdout
+    assert f"127.0.0.1:{bouncer.port}" in status.stdout
 
     for export, name in ((SAMPLE_EXPORT, "@wirewatch_demo"), (generated_export, "@bench_wire")):
         imported = procs.cli("backfill", "--from-export", str(export), "--channels", name, env=env)
@@ -175,7 +176,8 @@ def test_idle_extract_worker_falls_back_to_polling_through_pgbouncer(
     finished = worker.wait(timeout=60)
     assert_ok(finished)
     run = query(database_url, "SELECT status, counts FROM job_runs WHERE job_name = 'extract'")[0]
-    assert run["status"] == "success" and run["counts"]["ok"] == jobs
+    assert run["status"] == "success"
+    assert run["counts"]["ok"] == jobs
     # The listening client holds no server connection while it waits, so no notification
     # can reach it: the jobs were found by the poll.
     assert "woken_by_notify" not in run["counts"]

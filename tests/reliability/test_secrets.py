@@ -177,7 +177,8 @@ def test_no_secret_is_printed_or_stored_by_any_command(
 
         sent = run("digest", "--at", AT)
         assert "outcome=sent" in sent.stdout
-        assert bot.sent_messages and {r.token for r in bot.requests} == {bot_api.TOKEN}
+        assert bot.sent_messages
+        assert {r.token for r in bot.requests} == {bot_api.TOKEN}
         bot.fail_next(bot_api.BOT_KICKED)
         kicked = run("digest", "--at", AT, "--chat", KICKED_CHAT, expect=1)
         assert "bot was kicked" in kicked.error_lines[-1]
@@ -223,7 +224,8 @@ def test_no_secret_is_printed_or_stored_by_any_command(
         secret_database.direct_url,
         "SELECT last_error FROM extraction_jobs WHERE last_error IS NOT NULL ORDER BY id",
     )
-    assert len(echoed) == 2 and all("[REDACTED]" in row["last_error"] for row in echoed), echoed
+    assert len(echoed) == 2, echoed
+    assert all("[REDACTED]" in row["last_error"] for row in echoed), echoed
     problems = [
         *(f"printed: {leak}" for leak in leaks(printed, named)),
         *(f"textfile: {leak}" for leak in leaks(textfile.read_text(), named)),

@@ -22,9 +22,9 @@ from civicquant.publish.publisher import (
     PublishError,
     SentMessage,
     TransientPublishError,
-    make_publisher,
 )
 from civicquant.telegram.bot_api import BotPublisher, bot_api_base_url
+from civicquant.wiring import make_publisher
 from tests.fakes.bot_api import (
     BAD_GATEWAY,
     BOT_KICKED,
@@ -418,7 +418,8 @@ def test_token_never_appears_in_a_log_line(
 
     lines = debug_log.getvalue()
     # The libraries did log request URLs (the token's place), and the pipeline scrubbed them.
-    assert "sendMessage" in lines and '"logger": "httpx"' in lines
+    assert "sendMessage" in lines
+    assert '"logger": "httpx"' in lines
     assert REDACTED in lines
     assert TOKEN not in lines
     assert WRONG_TOKEN not in lines

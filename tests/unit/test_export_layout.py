@@ -51,8 +51,7 @@ def read(path: Path, text: str) -> tuple[list[Any], tuple[int, int, int], str | 
     got: list[Any] = []
     error = None
     try:
-        for post in export:
-            got.append(post)
+        got.extend(export)  # keeps the posts read before an error
     except InputFormatError as exc:
         error = str(exc).removeprefix(f"{path}: ")
     stats = export.stats
@@ -93,7 +92,8 @@ def test_a_bad_message_in_the_middle_is_reported_as_the_streaming_parser_reports
 
     assert [post.message_id for post in posts] == [1, 2, 3, 4, 5, 6]  # each once
     assert counts == (6, 0, 0)
-    assert error is not None and streamed_error is not None
+    assert error is not None
+    assert streamed_error is not None
     assert error.split(", before byte")[0] == streamed_error.split(", before byte")[0]
     assert error.startswith("message 7 has no valid date_unixtime (messages[6], after message 6")
 
@@ -132,12 +132,12 @@ def test_anything_after_the_messages_is_read_by_the_streaming_parser(tmp_path: P
     assert read(tmp_path / "extra.json", trailing)[0] == read(tmp_path / "plain.json", text)[0]
     posts, _, error = read(tmp_path / "broken.json", broken)
     assert [post.message_id for post in posts] == [1, 2]
-    assert error is not None and error.startswith("invalid JSON at byte")
+    assert error is not None
+    assert error.startswith("invalid JSON at byte")
 
 
 _TEXT = st.text(
-    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",))
-    | st.sampled_from('\n\\\x07"'),
+    alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]) | st.sampled_from('\n\\\x07"'),
     max_size=30,
 )
 _PART = _TEXT | st.fixed_dictionaries(

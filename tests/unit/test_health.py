@@ -7,11 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from civicquant.ops.health import (
-    Check,
-    HealthReport,
-    JobFreshness,
-    job_state,
+from civicquant.ops.health import Check, HealthReport, JobFreshness, job_state
+from civicquant.ops.health_render import (
     render_json,
     render_prometheus,
     render_text,

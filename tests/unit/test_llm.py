@@ -19,7 +19,8 @@ import pytest
 import structlog
 
 from civicquant.config import Secret, load_settings
-from civicquant.errors import ConfigError
+from civicquant.errors import CivicquantError, ConfigError
+from civicquant.extract import rules
 from civicquant.extract.llm import (
     OpenAICompatibleProvider,
     default_system_prompt,
@@ -30,10 +31,9 @@ from civicquant.extract.providers import (
     ProviderError,
     ProviderResult,
     RulesAdapter,
-    make_provider,
 )
-from civicquant.extract.rules import extractor as rules
 from civicquant.extraction import BREAKING_WINDOWS, TOPICS, Extraction
+from civicquant.wiring import make_provider
 from tests.fakes.chat_server import (
     CHAT_PATH,
     ChatServer,
@@ -116,9 +116,9 @@ def extract(url: str, text: str = POST, **options: Any) -> ProviderResult:
     return asyncio.run(main())
 
 
-def failure(url: str, **options: Any) -> Exception:
+def failure(url: str, **options: Any) -> CivicquantError:
     """The exception one extract call ends with."""
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(CivicquantError) as caught:
         extract(url, **options)
     return caught.value
 
@@ -182,7 +182,8 @@ def test_provider_names_itself_openai_with_its_model() -> None:
 def test_prompt_fingerprint_is_stable_across_instances() -> None:
     first, second = fingerprint_of(), fingerprint_of()
     assert first == second
-    assert len(first) == 64 and int(first, 16) >= 0
+    assert len(first) == 64
+    assert int(first, 16) >= 0
 
 
 def test_prompt_fingerprint_changes_with_the_system_prompt() -> None:
@@ -287,7 +288,8 @@ def test_500_forever_raises_provider_error_after_max_retries(
     server.always(server_error(500, "The server had an error"))
     exc = failure(server.url, sleep=sleep, max_retries=2)
     assert isinstance(exc, ProviderError)
-    assert "500" in str(exc) and "gave up after 3 attempts" in str(exc)
+    assert "500" in str(exc)
+    assert "gave up after 3 attempts" in str(exc)
     assert len(server.requests) == 3
 
 
@@ -300,7 +302,8 @@ def test_400_raises_provider_error_at_once_naming_status_and_first_line(
     assert "400" in str(exc)
     assert "Invalid schema for response_format 'extraction'." in str(exc)
     assert "See the docs" not in str(exc)
-    assert len(server.requests) == 1 and sleep.waits == []
+    assert len(server.requests) == 1
+    assert sleep.waits == []
 
 
 def test_timeout_is_retried_then_raises_provider_error(server: ChatServer) -> None:
@@ -346,7 +349,8 @@ def test_schema_violation_raises_validation_error_naming_the_field(server: ChatS
 def test_invalid_answers_are_not_retried(server: ChatServer, sleep: RecordingSleep) -> None:
     server.script(malformed())
     failure(server.url, sleep=sleep)
-    assert len(server.requests) == 1 and sleep.waits == []
+    assert len(server.requests) == 1
+    assert sleep.waits == []
 
 
 def test_refusal_raises_validation_error_quoting_it(server: ChatServer) -> None:
@@ -403,7 +407,8 @@ def test_repr_never_shows_the_api_key_or_url_credentials() -> None:
             return repr(provider), repr(vars(provider))
 
     shown, attributes = asyncio.run(main())
-    assert SECRET not in shown and "user:pw" not in shown
+    assert SECRET not in shown
+    assert "user:pw" not in shown
     assert SECRET not in attributes
 
 
@@ -556,7 +561,7 @@ def test_rules_provider_does_not_import_httpx_or_the_llm_module() -> None:
     code = (
         "import sys\n"
         "from civicquant.config import Settings\n"
-        "from civicquant.extract.providers import make_provider\n"
+        "from civicquant.wiring import make_provider\n"
         "make_provider(Settings())\n"
         "print(sorted(m for m in ('httpx', 'civicquant.extract.llm') if m in sys.modules))\n"
     )

@@ -11,6 +11,7 @@ import unicodedata
 from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
 from html.parser import HTMLParser
+from typing import TypedDict
 
 import pytest
 from hypothesis import given, settings
@@ -28,7 +29,17 @@ from civicquant.publish.render import (
 
 LIMIT = 4096
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
-WINDOW = {"title": "Digest", "window_start": T0, "window_end": T0 + timedelta(hours=4)}
+
+
+class Window(TypedDict):
+    """render_digest's keyword arguments for the digest window."""
+
+    title: str
+    window_start: datetime
+    window_end: datetime
+
+
+WINDOW: Window = {"title": "Digest", "window_start": T0, "window_end": T0 + timedelta(hours=4)}
 REUTERS = SourceLink(channel_id=1001, channel_username="reuters_world", message_id=42)
 
 
@@ -128,9 +139,11 @@ def telegram_html_errors(message: str) -> list[str]:
     errors = list(validator.errors)
     if validator.open_tags:
         errors.append(f"unclosed tags: {validator.open_tags}")
-    for match in re.finditer("&", message):
-        if not message.startswith(ALLOWED_ENTITIES, match.start()):
-            errors.append(f"bare & at {match.start()}")
+    errors.extend(
+        f"bare & at {match.start()}"
+        for match in re.finditer("&", message)
+        if not message.startswith(ALLOWED_ENTITIES, match.start())
+    )
     return errors
 
 
@@ -193,7 +206,7 @@ def test_username_of_5_and_32_characters_is_public() -> None:
      SourceLink(5, None, 0)],
 )  # fmt: skip
 def test_non_channel_or_message_ids_are_rejected(source: SourceLink) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^not a (channel|message) id: "):
         post_link(source)
 
 
@@ -236,7 +249,7 @@ def test_window_across_midnight_shows_both_dates() -> None:
 
 
 def test_blank_title_falls_back_to_digest() -> None:
-    parts = render_digest([event()], **{**WINDOW, "title": " "})
+    parts = render_digest([event()], **(WINDOW | {"title": " "}))
     assert parts[0].startswith("<b>Digest</b> 08:00")
 
 
@@ -434,7 +447,7 @@ def test_each_message_is_filled_until_the_next_line_would_not_fit() -> None:
     # Title lengths over a whole event line's length put every possible slack at the end
     # of the first message, including none at all.
     for title_length in range(1, 400):
-        parts = render_digest(events, **{**WINDOW, "title": "T" * title_length})
+        parts = render_digest(events, **(WINDOW | {"title": "T" * title_length}))
         assert len(parts) > 1
         for part, next_part in itertools.pairwise(parts):
             assert utf16_len(part) <= LIMIT

@@ -15,7 +15,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from civicquant.extract.rules.extractor import extract
+from civicquant.extract.rules import extract
 from civicquant.extraction import (
     ENTITY_KINDS,
     HEADLINE_MAX_CHARS,
@@ -603,7 +603,7 @@ def test_same_text_twice_gives_equal_extractions() -> None:
 
 _DUMP_SCRIPT = """
 import json, sys
-from civicquant.extract.rules.extractor import extract
+from civicquant.extract.rules import extract
 texts = json.load(sys.stdin)
 print(json.dumps([extract(t).model_dump(mode="json") for t in texts], ensure_ascii=False))
 """

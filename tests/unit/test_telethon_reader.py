@@ -22,14 +22,9 @@ from civicquant.errors import ConfigError, FloodWaitTooLong, TelegramError, Usag
 from civicquant.ingest.channels import ChannelSpec
 from civicquant.ingest.posts import Channel, Media, RawPost
 from civicquant.ingest.reader import DeletedPosts, EditedPost, FloodWaitPolicy, NewPost, Update
-from civicquant.telegram.telethon_reader import (
-    TelethonReader,
-    TransientTelegramError,
-    connect,
-    make_client,
-    message_to_post,
-    session_lock,
-)
+from civicquant.telegram.sessions import connect, make_client, session_lock
+from civicquant.telegram.telethon_convert import message_to_post
+from civicquant.telegram.telethon_reader import TelethonReader, TransientTelegramError
 
 T = TypeVar("T")
 CHANNEL_ID = 1878264527
@@ -658,7 +653,8 @@ def test_history_starts_from_the_since_date_only_without_a_min_id() -> None:
     since = START + timedelta(minutes=3)
     run(collect(reader.history(NEWS, since=since, until=START + timedelta(minutes=6))))
     dates = [call["offset_date"] for call in client.calls_to("iter_messages")]
-    assert dates[0] is not None and dates[0] < since
+    assert dates[0] is not None
+    assert dates[0] < since
     assert all(date is None for date in dates[1:])
 
 
@@ -727,7 +723,8 @@ def test_fetch_maps_missing_ids_and_service_messages_to_none() -> None:
     reader, _, _ = make_reader(client)
     fetched = run(reader.fetch(NEWS, [1, 2, 3]))
     assert fetched.keys() == {1, 2, 3}
-    assert fetched[1] is not None and fetched[1].text == "kept"
+    assert fetched[1] is not None
+    assert fetched[1].text == "kept"
     assert (fetched[2], fetched[3]) == (None, None)
 
 
@@ -776,8 +773,10 @@ def test_updates_translate_new_edited_and_deleted_messages_of_watched_channels()
 
     received = run(scenario())
     assert [type(update) for update in received] == [NewPost, EditedPost, DeletedPosts]
-    assert isinstance(received[0], NewPost) and received[0].post.text == "fresh"
-    assert isinstance(received[1], EditedPost) and received[1].post.text == "fixed"
+    assert isinstance(received[0], NewPost)
+    assert received[0].post.text == "fresh"
+    assert isinstance(received[1], EditedPost)
+    assert received[1].post.text == "fixed"
     assert received[2] == DeletedPosts(channel_id=CHANNEL_ID, message_ids=(5, 6))
 
 
@@ -872,10 +871,12 @@ def test_session_file_in_a_missing_directory_is_a_config_error(tmp_path: Path) -
 
 def test_second_holder_of_a_session_lock_is_refused_until_the_first_lets_go(tmp_path: Path) -> None:
     session = tmp_path / "reader.session"
-    with session_lock(session):
-        with pytest.raises(TelegramError, match="in use by another civicquant process"):
-            with session_lock(session):
-                pass
+    with (
+        session_lock(session),
+        pytest.raises(TelegramError, match="in use by another civicquant process"),
+        session_lock(session),
+    ):
+        pass
     with session_lock(session):
         pass
 

@@ -1,0 +1,10 @@
+"""The rule-based extractor: an `Extraction` from a post's text, deterministically, offline.
+
+Use it as `from civicquant.extract import rules`, then `rules.extract(text)`; `RULES_VERSION`
+names the current rules, so stored extractions can be told apart from what they would give
+now. The algorithm lives in `extractor`, its word lists and tables in `lexicon`.
+"""
+
+from civicquant.extract.rules.extractor import RULES_VERSION, extract
+
+__all__ = ["RULES_VERSION", "extract"]

@@ -30,7 +30,7 @@ LIMIT %(limit)s;
 
 -- notify_extract --
 -- Wake waiting extract workers (delivered when the transaction commits).
-SELECT pg_notify('civicquant_extract', %(pipeline_version)s);
+SELECT pg_notify(%(channel)s, %(pipeline_version)s);
 
 -- queue_counts --
 -- Jobs per pipeline version and status.

@@ -27,7 +27,7 @@ SELECT channel_id, username, title, last_message_id, last_message_at, last_parse
 FROM channels ORDER BY channel_id;
 
 -- store_new_posts --
--- One statement, so one commit: insert the batch's posts not stored yet, add their extraction jobs (with enqueue) and wake the extract workers, and move the channel's high-water mark to the batch's newest post (with advance_mark, never back). Returns the message ids inserted; the batch's other posts were stored already.
+-- One statement: insert the batch's posts not stored yet and move the channel's high-water mark to the batch's newest post (with advance_mark, never back). Returns the message ids inserted, and the raw ids of those with text (for the queue); the batch's other posts were stored already.
 WITH inserted AS (
     INSERT INTO raw_messages (channel_id, message_id, text, entities, media, views, forwards,
                               reply_to, grouped_id, forwarded_from, author, posted_at,
@@ -40,11 +40,6 @@ WITH inserted AS (
         %(content_sha256)s::text[], %(source)s::text[])
     ON CONFLICT (channel_id, message_id) DO NOTHING
     RETURNING id, message_id, text <> '' AS has_text
-), jobs AS (
-    INSERT INTO extraction_jobs (raw_message_id, pipeline_version)
-    SELECT id, %(pipeline_version)s::text FROM inserted WHERE has_text AND %(enqueue)s::boolean
-    ON CONFLICT (raw_message_id, pipeline_version) DO NOTHING
-    RETURNING id
 ), mark AS (
     UPDATE channels
     SET last_message_at = CASE WHEN %(newest_id)s::bigint >= coalesce(last_message_id, 0)
@@ -55,11 +50,8 @@ WITH inserted AS (
     RETURNING channel_id
 )
 SELECT ARRAY(SELECT message_id FROM inserted) AS inserted,
-       (SELECT count(*) FROM jobs) AS enqueued,
-       (SELECT count(*) FROM mark) AS marked,
-       (SELECT count(*) FROM (
-            SELECT pg_notify('civicquant_extract', %(pipeline_version)s::text)
-            WHERE EXISTS (SELECT 1 FROM jobs)) AS n) AS notified;
+       ARRAY(SELECT id FROM inserted WHERE has_text ORDER BY id) AS with_text,
+       (SELECT count(*) FROM mark) AS marked;
 
 -- advance_mark --
 -- Move a channel's high-water mark to a stored post (never back): for posts stored without it.

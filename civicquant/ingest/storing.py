@@ -1,0 +1,196 @@
+"""Storing what a reader gives into the raw log: channels resolved, posts in batches.
+
+What every way in (listen, backfill, gap healing, an export import) shares: resolving the
+channels named on the command line, storing a stream of posts batch by batch (each batch
+one transaction, the high-water mark moved only over a contiguous stretch), the run's
+tallies, progress reporting through a callback the CLI supplies, and the FloodWait
+bookkeeping around a Telegram session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol, TypeVar
+
+import structlog
+
+from civicquant.config import Settings
+from civicquant.errors import CivicquantError, FloodWaitTooLong, UsageError
+from civicquant.ingest.channels import ChannelSpec
+from civicquant.ingest.posts import Channel, RawPost, Source
+from civicquant.ingest.rawlog import ChannelState, RawLog, StoreResult
+from civicquant.ingest.reader import ChannelReader, FloodWaitPolicy
+from civicquant.runtime.context import JobContext
+
+log = structlog.get_logger("civicquant.ingest")
+
+BATCH_SIZE = 500
+
+T = TypeVar("T")
+
+# Told how many posts a run has stored so far, and from which channel: the CLI draws a
+# progress line with it on a terminal. Without one, progress goes to the log.
+ProgressCallback = Callable[[int, str], None]
+
+
+class ReaderFactory(Protocol):
+    """Opens a connected ChannelReader (civicquant.wiring.telegram_reader)."""
+
+    def __call__(
+        self, settings: Settings, flood: FloodWaitPolicy, *, recovery: bool = False
+    ) -> AbstractAsyncContextManager[ChannelReader]: ...
+
+
+def rawlog_for(ctx: JobContext) -> RawLog:
+    """The raw log a job writes, enqueueing for EXTRACTION_PIPELINE_VERSION when enabled."""
+    return RawLog(
+        ctx.db,
+        pipeline_version=ctx.settings.extraction_pipeline_version,
+        enqueue=ctx.settings.extraction_queue_enabled,
+    )
+
+
+def tally(ctx: JobContext, result: StoreResult) -> None:
+    ctx.count("inserted", result.inserted)
+    ctx.count("unchanged", result.unchanged)
+    ctx.count("revised", result.revised)
+    ctx.count("enqueued", result.enqueued)
+
+
+async def resolve_channels(
+    reader: ChannelReader, rawlog: RawLog, specs: Sequence[ChannelSpec]
+) -> list[ChannelState]:
+    """Resolve each spec through Telegram and record the channel."""
+    if not specs:
+        raise UsageError("no channels: set TG_SOURCE_CHANNELS or pass --channels")
+    states = []
+    for spec in specs:
+        channel = await reader.resolve(spec)
+        states.append(rawlog.save_channel(channel))
+    return states
+
+
+class ProgressTracker:
+    """Posts stored so far: told to the callback each batch, else logged every few thousand."""
+
+    def __init__(self, what: str, report: ProgressCallback | None, *, every: int = 5000) -> None:
+        self.what = what
+        self.every = every
+        self.done = 0
+        self._report = report
+        self._next_log = every
+
+    def advance(self, amount: int, channel: str) -> None:
+        self.done += amount
+        if self._report is not None:
+            self._report(self.done, channel)
+        elif self.done >= self._next_log:
+            log.info("ingest_progress", what=self.what, posts=self.done, channel=channel)
+            self._next_log = self.done + self.every
+
+
+async def batches(posts: AsyncIterator[RawPost], size: int) -> AsyncIterator[list[RawPost]]:
+    batch: list[RawPost] = []
+    async for post in posts:
+        batch.append(post)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Lists of `size` items; should reading fail, the items read before it come first."""
+    chunk: list[T] = []
+    try:
+        for item in items:
+            chunk.append(item)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+    except CivicquantError:
+        if chunk:
+            yield chunk  # a cut-off export keeps every post before the break
+        raise
+    if chunk:
+        yield chunk
+
+
+def touches_mark(state: ChannelState | None, first: RawPost) -> bool:
+    """Whether storing from `first` on keeps the channel's log contiguous with its mark.
+
+    The high-water mark says "everything up to here is stored"; a backfill of a window
+    that starts after the mark must not move it, or listen's catch-up would skip the
+    unread stretch between them.
+    """
+    if state is None or state.last_message_id is None:
+        return True
+    return first.message_id <= state.last_message_id + 1 or (
+        state.last_message_at is not None and first.posted_at <= state.last_message_at
+    )
+
+
+async def store_stream(
+    ctx: JobContext,
+    rawlog: RawLog,
+    channel: ChannelState,
+    posts: AsyncIterator[RawPost],
+    source: Source,
+    *,
+    force_enqueue: bool = False,
+    progress: ProgressTracker | None = None,
+) -> int:
+    """Store posts as they arrive, in batches; return how many were read."""
+    contiguous: bool | None = None
+    read = 0
+    async for batch in batches(posts, BATCH_SIZE):
+        if contiguous is None:
+            contiguous = touches_mark(rawlog.channel_state(channel.channel_id), batch[0])
+        result = rawlog.store(
+            channel.channel_id, batch, source, force_enqueue=force_enqueue, advance_mark=contiguous
+        )
+        tally(ctx, result)
+        read += len(batch)
+        if progress:
+            progress.advance(len(batch), channel_name(channel))
+        if ctx.stop.is_set():
+            break
+    return read
+
+
+def channel_name(channel: ChannelState | Channel) -> str:
+    return f"@{channel.username}" if channel.username else str(channel.channel_id)
+
+
+def record_flood_waits(ctx: JobContext, rawlog: RawLog, waits: int, total_seconds: float) -> None:
+    """Count the FloodWaits slept in this run (health reports the last day's)."""
+    if waits:
+        ctx.count("flood_waits", waits)
+        ctx.notes["flood_wait_seconds"] = round(total_seconds, 1)
+        rawlog.record_flood_wait(ctx.job_name, int(total_seconds), slept=True)
+
+
+def flood_wait_too_long(ctx: JobContext, rawlog: RawLog, exc: FloodWaitTooLong) -> None:
+    rawlog.record_flood_wait(ctx.job_name, exc.seconds, slept=False)
+
+
+class TelegramWork(Protocol):
+    async def __call__(self, reader: ChannelReader, rawlog: RawLog) -> None: ...
+
+
+async def with_reader(
+    ctx: JobContext, open_reader: ReaderFactory, *, recovery: bool, work: TelegramWork
+) -> None:
+    """Run `work` with a connected reader, recording the FloodWaits it met."""
+    rawlog = rawlog_for(ctx)
+    flood = FloodWaitPolicy(ctx.settings.floodwait_max_seconds)
+    try:
+        async with open_reader(ctx.settings, flood, recovery=recovery) as reader:
+            await work(reader, rawlog)
+    except FloodWaitTooLong as exc:
+        flood_wait_too_long(ctx, rawlog, exc)
+        raise
+    finally:
+        record_flood_waits(ctx, rawlog, flood.waits, flood.total_seconds)
