@@ -115,8 +115,12 @@ def slow(delay: float, reply: Reply | None = None) -> Reply:
 class ChatServer:
     """A threaded local Chat Completions server; use it as a context manager."""
 
-    def __init__(self, *, delay: float = 0.0) -> None:
+    def __init__(self, *, delay: float = 0.0, hold_until: int | None = None) -> None:
         self.delay = delay
+        # Hold every request until this many are in flight at once (or 10 s pass): a test of
+        # concurrency then does not depend on how fast the first answers come back.
+        self.hold_until = hold_until
+        self._arrived = threading.Condition()
         self.requests: list[Request] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -158,6 +162,8 @@ class ChatServer:
         traceback: TracebackType | None,
     ) -> None:
         self._stopping.set()
+        with self._arrived:
+            self._arrived.notify_all()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join()
@@ -167,7 +173,16 @@ class ChatServer:
             self.requests.append(request)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
-            return self._script.popleft() if self._script else self._default
+            reply = self._script.popleft() if self._script else self._default
+        if self.hold_until is not None:
+            with self._arrived:
+                self._arrived.notify_all()
+                self._arrived.wait_for(
+                    lambda: self.max_in_flight >= (self.hold_until or 0)
+                    or self._stopping.is_set(),
+                    timeout=10,
+                )
+        return reply
 
     def _done(self) -> None:
         with self._lock:

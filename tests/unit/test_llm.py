@@ -430,7 +430,7 @@ def run_concurrently(url: str, calls: int, **options: Any) -> list[ProviderResul
 
 
 def test_concurrent_extracts_are_in_flight_at_once() -> None:
-    with ChatServer(delay=0.2) as server:
+    with ChatServer(hold_until=16) as server:
         results = run_concurrently(server.url, 16, max_connections=16)
     assert len(results) == 16
     assert server.max_in_flight == 16
