@@ -1,12 +1,28 @@
 """Events: extractions merged into stories across channels, per pipeline version.
 
-A new extraction joins the event whose sources tell the same story within the merge
-window (an equal normalised-text fingerprint, or a MinHash estimate of word-shingle
-overlap above the threshold), or founds a new event. Merging for a version is serialised
-by a transaction-level advisory lock, so concurrent workers never found two events for
-one story; the lock is released at commit (PgBouncer-safe). Everything that depends only
-on the batch (sketches, LSH bands) is computed before the lock is taken, so the serial
-part is the statements that read and write events.
+A new extraction joins an event in two stages, or founds a new one:
+
+1. Reposts and light edits: a source of the event within MERGE_WINDOW has an equal
+   normalised-text fingerprint, or a MinHash estimate of word-shingle overlap above
+   similarity.SAME_STORY_THRESHOLD (civicquant.events.similarity).
+2. Paraphrases: the post's content terms (civicquant.events.terms: stemmed, weighted by
+   rarity, names weighing more) are close to the event's centroid, the sum of its sources'
+   terms: cosine >= JOIN_SIMILARITY, the event in the post's language, and no
+   contradiction between their headlines (civicquant.events.contradiction: opposite
+   directions, different figures, different names). Candidates are the events with a
+   source within MERGE_WINDOW that shares one of the post's strongest terms.
+
+When a post is close to two events whose centroids are close to each other too
+(MERGE_SIMILARITY), the two are one story: the younger merges into the older (its sources
+move and it records `merged_into`). An event never spans more than MAX_EVENT_SPAN, so a
+week-long thread does not chain into one event. A channel's own follow-up ("UPDATE: ...")
+joins its story at FOLLOW_UP_SIMILARITY.
+
+Merging for a version is serialised by a transaction-level advisory lock, so concurrent
+workers never found two events for one story or merge the same events twice; the lock is
+released at commit (PgBouncer-safe). Everything that depends only on the batch (sketches,
+terms, LSH bands) is computed before the lock is taken, so the serial part is the
+statements that read and write events and the matching itself.
 """
 
 from __future__ import annotations
@@ -19,10 +35,22 @@ from datetime import datetime, timedelta
 from pydantic import TypeAdapter
 
 from civicquant.db import Database
-from civicquant.events import similarity
+from civicquant.events import contradiction, similarity, terms
 from civicquant.extraction import Entity, Extraction
 
 MERGE_WINDOW = timedelta(hours=6)
+# The thresholds of the paraphrase stage, chosen on uci_stories_dev.csv as a stream (each
+# publisher a channel) for the best B-cubed F1 with pairwise precision >= 0.90, then checked
+# on the tgcontest and nyan pair files (bench/RESULTS.md, quality, has the sweep). Join 0.20
+# to 0.25 and merge 0.30 sit on a plateau (B-cubed F1 0.81-0.83); lower merge thresholds
+# chain stories (merge 0.20: pairwise precision 0.88).
+JOIN_SIMILARITY = 0.25
+MERGE_SIMILARITY = 0.30
+# A channel's own follow-up needs half the evidence: it is its author saying "more on this".
+FOLLOW_UP_SIMILARITY = JOIN_SIMILARITY / 2
+# No event spans more than this from its first post to its last: 24 h and 48 h gave the same
+# figures on the UCI stream (36 h of news), and a digest reader's day is the longer bound.
+MAX_EVENT_SPAN = timedelta(hours=24)
 # LSH over the 64-value MinHash signature: 21 bands of 3 rows. Two posts become candidates
 # when any band is equal: at Jaccard 0.5 (the same-story threshold) that happens with
 # probability 1-(1-0.5^3)^21 = 94%, at 0.7 with 99.9%, and for unrelated posts (J ~ 0.05)
@@ -59,6 +87,7 @@ class MergeResult:
 
     created: list[int] = field(default_factory=list)
     joined: list[int] = field(default_factory=list)
+    merged: list[int] = field(default_factory=list)  # stored events merged into others
 
     @property
     def touched(self) -> list[int]:
@@ -92,13 +121,20 @@ def _decimal(values: tuple[int, ...]) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class _Incoming:
-    """A post to merge, with its sketch, its LSH bands (none if empty) and their stored form."""
+    """A post to merge, with its sketch, LSH bands and content terms, and their stored form."""
 
     post: ExtractedPost
     sketch: similarity.Sketch
     bands: tuple[int, ...]
     signature_text: str  # comma-separated, as attach_sources takes them
     bands_text: str
+    terms: terms.Terms
+    index_terms: tuple[int, ...]  # its strongest terms: what finds it and what it finds
+    language: str
+    headline: str  # normalised, for the contradiction guard
+    headline_names: frozenset[int]
+    headline_score: float  # how informative its headline is: the weight of its terms
+    follow_up: bool  # opens with "UPDATE:" and the like
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +150,47 @@ class _Source:
     fingerprint: str
     signature: tuple[int, ...]
     bands: tuple[int, ...]
+
+
+@dataclass
+class _Event:
+    """An event as the paraphrase stage sees it while a batch is matched."""
+
+    id: int  # stored (> 0) or one of this batch's new events (< 0)
+    language: str
+    first_seen_at: datetime
+    last_seen_at: datetime
+    centroid: dict[int, float]
+    headline: str  # normalised: its lead's headline
+    headline_names: frozenset[int]
+    headline_score: float
+    channels: set[int]
+    changed: bool = False  # its centroid must be written back
+
+    @property
+    def order(self) -> int:
+        """Stored events by id (creation order), then this batch's new ones."""
+        return self.id if self.id > 0 else (1 << 62) - self.id
+
+    def within_span(self, moment: datetime) -> bool:
+        """Whether a post at `moment` may join: near a source, inside the bounded span."""
+        return (
+            self.first_seen_at - MERGE_WINDOW <= moment <= self.last_seen_at + MERGE_WINDOW
+            and moment - self.first_seen_at <= MAX_EVENT_SPAN
+            and self.last_seen_at - moment <= MAX_EVENT_SPAN
+        )
+
+    def absorb(self, item: _Incoming) -> None:
+        """Add a post to the event: its terms, its time, its channel, maybe its headline."""
+        terms.add(self.centroid, item.terms.weights)
+        self.first_seen_at = min(self.first_seen_at, item.post.posted_at)
+        self.last_seen_at = max(self.last_seen_at, item.post.posted_at)
+        self.channels.add(item.post.channel_id)
+        if item.headline_score > self.headline_score:
+            self.headline = item.headline
+            self.headline_names = item.headline_names
+            self.headline_score = item.headline_score
+        self.changed = True
 
 
 class _Candidates:
@@ -133,6 +210,15 @@ class _Candidates:
         self._by_fingerprint.setdefault(source.fingerprint, []).append(source)
         for band in source.bands:
             self._by_band.setdefault(band, []).append(source)
+
+    def event_ids(self) -> set[int]:
+        """The stored events these sources belong to."""
+        return {
+            source.event_id
+            for found in self._by_fingerprint.values()
+            for source in found
+            if source.event_id > 0
+        }
 
     def near(self, fingerprint: str, post_bands: Sequence[int]) -> list[_Source]:
         seen: dict[int, _Source] = {}
@@ -183,34 +269,32 @@ def merge(db: Database, posts: Sequence[ExtractedPost], pipeline_version: str) -
     story moves it. Then its old source row is replaced.
     """
     result = MergeResult()
-    # Sketches are most of the CPU time of merging and depend only on the posts: made
-    # before the lock, concurrent workers make them in parallel and hold the lock for the
-    # statements and the matching, which needs what the statements read.
+    # Sketches and terms are most of the CPU time of merging and depend only on the posts:
+    # made before the lock, concurrent workers make them in parallel and hold the lock for
+    # the statements and the matching, which needs what the statements read.
     incoming = _sketched(posts)
     db.execute("lock_events", {"pipeline_version": pipeline_version})
-    # New events get provisional negative ids while matching, so later posts in the batch
-    # can join them; attach_sources creates them under real ids.
-    founders: list[_Incoming] = []
-    attached: list[tuple[_Incoming, int]] = []
-    if incoming:
-        sources = _Candidates(_recent_sources(db, incoming, pipeline_version))
-        for item in incoming:
-            post, sketch = item.post, item.sketch
-            # Nothing left after normalising (emoji, a bare link): match nothing by it.
-            nearby = [] if sketch.empty else sources.near(sketch.fingerprint, item.bands)
-            event_id = _best_match(nearby, post.posted_at, sketch.fingerprint, sketch.signature)
-            if event_id is None:
-                founders.append(item)
-                event_id = -len(founders)
-            sources.add(
-                _Source(event_id, post.posted_at, sketch.fingerprint, sketch.signature, item.bands)
-            )
-            attached.append((item, event_id))
+    matching = _Matching(db, incoming, pipeline_version)
+    attached = [(item, matching.place(item)) for item in incoming]
     left = _detach(db, posts, pipeline_version)
+    merged = matching.stored_merges()
+    if merged:
+        db.execute(
+            "merge_events",
+            {"merged_ids": list(merged), "survivor_ids": [merged[key] for key in merged]},
+        )
+        result.merged = sorted(merged)
     if attached:
-        result.created = _attach(db, pipeline_version, attached, founders)
-        result.joined = sorted({event_id for _, event_id in attached if event_id > 0})
-    touched = sorted({*result.created, *result.joined, *left})
+        resolved = [(item, matching.resolve(event_id)) for item, event_id in attached]
+        founders = sorted({event_id for _, event_id in resolved if event_id < 0}, reverse=True)
+        renumber = {old: -number for number, old in enumerate(founders, start=1)}
+        final = [(item, renumber.get(event_id, event_id)) for item, event_id in resolved]
+        founding = [next(item for item, e in resolved if e == old) for old in founders]
+        created = _attach(db, pipeline_version, final, founding)
+        result.created = created
+        result.joined = sorted({event_id for _, event_id in final if event_id > 0})
+        matching.store_centroids(dict(zip(founders, created, strict=True)))
+    touched = sorted({*result.created, *result.joined, *left} - set(merged))
     if touched:
         db.execute("refresh_events", {"event_ids": touched})
     if left:
@@ -219,7 +303,7 @@ def merge(db: Database, posts: Sequence[ExtractedPost], pipeline_version: str) -
 
 
 def _sketched(posts: Sequence[ExtractedPost]) -> list[_Incoming]:
-    """The posts to merge (those with a headline), oldest first, with sketches and bands."""
+    """The posts to merge (those with a headline), oldest first, with sketches and terms."""
     mergeable = sorted(
         (p for p in posts if p.extraction.headline.strip()),
         key=lambda p: (p.posted_at, p.raw_message_id),
@@ -229,6 +313,10 @@ def _sketched(posts: Sequence[ExtractedPost]) -> list[_Incoming]:
         sketch = similarity.sketch(post.text)
         slots = _decimal(sketch.signature)
         keys = () if sketch.empty else tuple(_band_keys(slots))
+        language = post.extraction.language
+        post_terms = terms.content_terms(sketch.normalised, post.text, language)
+        headline = similarity.normalise(post.extraction.headline)
+        headline_terms = terms.content_terms(headline, post.extraction.headline, language)
         incoming.append(
             _Incoming(
                 post,
@@ -236,9 +324,215 @@ def _sketched(posts: Sequence[ExtractedPost]) -> list[_Incoming]:
                 keys,
                 signature_text=",".join(slots),
                 bands_text=",".join(map(str, keys)),
+                terms=post_terms,
+                index_terms=tuple(post_terms.strongest()),
+                language=language,
+                headline=headline,
+                headline_names=terms.name_terms(post.extraction.headline, language),
+                headline_score=round(sum(headline_terms.weights.values()), 3),
+                follow_up=contradiction.is_update(sketch.normalised),
             )
         )
     return incoming
+
+
+class _Matching:
+    """One batch's matching: candidates read once, then each post placed in turn.
+
+    Events founded by the batch get provisional negative ids (-1, -2, ...), so later posts
+    of the batch can join them; merges are kept as redirections and resolved at the end.
+    """
+
+    def __init__(self, db: Database, incoming: Sequence[_Incoming], pipeline_version: str) -> None:
+        self._db = db
+        self._version = pipeline_version
+        self._sources = _Candidates(_recent_sources(db, incoming, pipeline_version))
+        self._events: dict[int, _Event] = {}
+        self._by_term: dict[int, set[int]] = {}
+        self._redirect: dict[int, int] = {}
+        self._founded = 0
+        self._load_candidates(incoming)
+
+    # -- reading ----------------------------------------------------------------------
+
+    def _load_candidates(self, incoming: Sequence[_Incoming]) -> None:
+        """The stored events the batch may join: by a shared term, or by a shared band."""
+        wanted = sorted({key for item in incoming for key in item.index_terms})
+        hits = (
+            self._db.fetch_all(
+                "candidate_events",
+                {
+                    "pipeline_version": self._version,
+                    "window_start": incoming[0].post.posted_at - MERGE_WINDOW,
+                    "window_end": incoming[-1].post.posted_at + MERGE_WINDOW,
+                    "terms": ",".join(map(str, wanted)),
+                },
+            )
+            if wanted
+            else []
+        )
+        for row in hits:
+            for key in row["terms"]:
+                self._by_term.setdefault(int(key), set()).add(int(row["event_id"]))
+        ids = {int(row["event_id"]) for row in hits} | self._sources.event_ids()
+        if not ids:
+            return
+        for row in self._db.fetch_all("events_for_matching", {"event_ids": sorted(ids)}):
+            headline = str(row["headline"])
+            language = str(row["language"])
+            self._events[int(row["id"])] = _Event(
+                id=int(row["id"]),
+                language=language,
+                first_seen_at=row["first_seen_at"],
+                last_seen_at=row["last_seen_at"],
+                centroid=dict(zip(row["centroid_terms"], row["centroid_weights"], strict=True)),
+                headline=similarity.normalise(headline),
+                headline_names=terms.name_terms(headline, language) if language else frozenset(),
+                headline_score=0.0,
+                channels=set(row["channel_ids"]),
+            )
+
+    # -- placing ----------------------------------------------------------------------
+
+    def place(self, item: _Incoming) -> int:
+        """The event the post joins (perhaps a new one), merging events it shows are one."""
+        post, sketch = item.post, item.sketch
+        # Nothing left after normalising (emoji, a bare link): match nothing by it.
+        nearby = [] if sketch.empty else self._sources.near(sketch.fingerprint, item.bands)
+        found = _best_match(nearby, post.posted_at, sketch.fingerprint, sketch.signature)
+        event_id = self.resolve(found) if found is not None else None
+        if event_id is None or event_id not in self._events:
+            paraphrase = self._paraphrase(item)
+            event_id = paraphrase if paraphrase is not None else event_id
+        if event_id is None:
+            self._founded += 1
+            event_id = -self._founded
+            self._events[event_id] = _Event(
+                id=event_id,
+                language=item.language,
+                first_seen_at=post.posted_at,
+                last_seen_at=post.posted_at,
+                centroid={},
+                headline=item.headline,
+                headline_names=item.headline_names,
+                headline_score=item.headline_score,
+                channels=set(),
+            )
+        event = self._events.get(event_id)
+        if event is not None:
+            event.absorb(item)
+        for key in item.index_terms:
+            self._by_term.setdefault(key, set()).add(event_id)
+        self._sources.add(
+            _Source(event_id, post.posted_at, sketch.fingerprint, sketch.signature, item.bands)
+        )
+        return event_id
+
+    def _paraphrase(self, item: _Incoming) -> int | None:
+        """The event whose centroid the post's terms are close to; merges what it bridges."""
+        if item.terms.empty:
+            return None
+        scored: list[tuple[float, _Event]] = []
+        for event_id in {
+            self.resolve(e) for key in item.index_terms for e in self._by_term.get(key, ())
+        }:
+            event = self._events.get(event_id)
+            if event is None or not self._may_join(item, event):
+                continue
+            score = terms.cosine(item.terms.weights, event.centroid)
+            threshold = (
+                FOLLOW_UP_SIMILARITY
+                if item.follow_up and item.post.channel_id in event.channels
+                else JOIN_SIMILARITY
+            )
+            if score < threshold or contradiction.contradicts(
+                item.headline,
+                event.headline,
+                item.headline_names,
+                event.headline_names,
+                similarity=score,
+            ):
+                continue
+            scored.append((score, event))
+        if not scored:
+            return None
+        # Highest score wins; among equals, the oldest event, for determinism.
+        scored.sort(key=lambda pair: (-pair[0], pair[1].order))
+        best = scored[0][1]
+        for score, other in scored[1:]:
+            if score >= JOIN_SIMILARITY and self._same_story(best, other):
+                best = self._merge(best, other)
+        return best.id
+
+    def _may_join(self, item: _Incoming, event: _Event) -> bool:
+        return (
+            bool(event.language)
+            and event.language == item.language
+            and event.within_span(item.post.posted_at)
+        )
+
+    def _same_story(self, a: _Event, b: _Event) -> bool:
+        """Whether two events the post is close to are one story, within one bounded span."""
+        first = min(a.first_seen_at, b.first_seen_at)
+        last = max(a.last_seen_at, b.last_seen_at)
+        if last - first > MAX_EVENT_SPAN:
+            return False
+        closeness = terms.cosine(a.centroid, b.centroid)
+        return closeness >= MERGE_SIMILARITY and not contradiction.contradicts(
+            a.headline, b.headline, a.headline_names, b.headline_names, similarity=closeness
+        )
+
+    def _merge(self, a: _Event, b: _Event) -> _Event:
+        """Merge the younger event into the older; returns the one that remains."""
+        survivor, merged = (a, b) if a.order <= b.order else (b, a)
+        terms.add(survivor.centroid, merged.centroid)
+        survivor.first_seen_at = min(survivor.first_seen_at, merged.first_seen_at)
+        survivor.last_seen_at = max(survivor.last_seen_at, merged.last_seen_at)
+        survivor.channels |= merged.channels
+        if merged.headline_score > survivor.headline_score:
+            survivor.headline = merged.headline
+            survivor.headline_names = merged.headline_names
+            survivor.headline_score = merged.headline_score
+        survivor.changed = True
+        self._redirect[merged.id] = survivor.id
+        del self._events[merged.id]
+        return survivor
+
+    def resolve(self, event_id: int) -> int:
+        """The event `event_id` is now part of (itself unless it was merged)."""
+        while event_id in self._redirect:
+            event_id = self._redirect[event_id]
+        return event_id
+
+    # -- writing ----------------------------------------------------------------------
+
+    def stored_merges(self) -> dict[int, int]:
+        """Stored events merged by this batch -> the stored event they were merged into.
+
+        A stored event always survives a merge with a new one (it is older), so the target
+        of a stored event is stored too.
+        """
+        return {merged: self.resolve(merged) for merged in sorted(self._redirect) if merged > 0}
+
+    def store_centroids(self, created: dict[int, int]) -> None:
+        """Write back the centroids that changed; `created` maps provisional ids to new ones."""
+        rows = [
+            (created.get(event.id, event.id), event)
+            for event in self._events.values()
+            if event.changed and created.get(event.id, event.id) > 0
+        ]
+        if not rows:
+            return
+        kept = [terms.strongest(event.centroid) for _, event in rows]
+        self._db.execute(
+            "store_centroids",
+            {
+                "event_ids": [event_id for event_id, _ in rows],
+                "languages": [event.language for _, event in rows],
+                "terms": [",".join(map(str, centroid)) for centroid in kept],
+                "weights": [",".join(f"{w:.3f}" for w in centroid.values()) for centroid in kept],
+            },
+        )
 
 
 def _detach(db: Database, posts: Sequence[ExtractedPost], pipeline_version: str) -> set[int]:
@@ -326,6 +620,8 @@ def _attach(
             "fingerprints": [item.sketch.fingerprint for item, _ in attached],
             "signatures": [item.signature_text for item, _ in attached],
             "bands": [item.bands_text for item, _ in attached],
+            "terms": [",".join(map(str, item.index_terms)) for item, _ in attached],
+            "headline_scores": [item.headline_score for item, _ in attached],
         },
         binary=True,
     )

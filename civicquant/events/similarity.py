@@ -108,9 +108,10 @@ _STRAY_SEPARATOR_RE = re.compile(r"(?<!\d)[.,]|[.,](?!\d)")
 _THOUSANDS_RE = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _ACRONYM_RE = re.compile(r"\b(?:[^\W\d_]\.){2,}")
 _DECIMAL_COMMA_RE = re.compile(r"(?<=\d),(?=\d)")
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
-_CJK_RE = re.compile(f"[{_CJK}]")
-_TOKEN_RE = re.compile(f"[{_CJK}]|[^\\s{_CJK}]+")
+# Chinese and Japanese characters (kana and CJK ideographs): scripts written without spaces.
+CJK_CHARACTERS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+CJK_CHARACTERS_RE = re.compile(f"[{CJK_CHARACTERS}]")
+_TOKEN_RE = re.compile(f"[{CJK_CHARACTERS}]|[^\\s{CJK_CHARACTERS}]+")
 
 
 class _KeptCharacters(dict[int, str]):
@@ -188,7 +189,7 @@ EMPTY_FINGERPRINT = hashlib.sha256(b"").hexdigest()
 
 def _tokens(normalised: str) -> list[str]:
     """Words of a normalised text; each Chinese or Japanese character is a word of its own."""
-    if _CJK_RE.search(normalised) is None:
+    if CJK_CHARACTERS_RE.search(normalised) is None:
         return normalised.split()
     return _TOKEN_RE.findall(normalised)
 
@@ -283,6 +284,7 @@ class Sketch:
     fingerprint: str
     shingles: frozenset[int]
     signature: tuple[int, ...]
+    normalised: str = ""  # the text it was made from, for the content terms
 
     @property
     def empty(self) -> bool:
@@ -298,4 +300,5 @@ def sketch(text: str, *, k: int = SHINGLE_K, num_perm: int = NUM_PERM) -> Sketch
         fingerprint=hashlib.sha256(normal.encode("utf-8")).hexdigest(),
         shingles=shingle_hashes,
         signature=minhash(shingle_hashes, num_perm),
+        normalised=normal,
     )

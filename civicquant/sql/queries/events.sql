@@ -51,6 +51,59 @@ SELECT r.event_id, r.posted_at, r.fingerprint, r.signature, shared.bands
 FROM recent r JOIN shared USING (raw_message_id)
 ORDER BY r.event_id;
 
+-- candidate_events --
+-- Events with a source in the window sharing one of the batch's strongest content terms,
+-- each with the terms it shares. Like candidate_sources: the window's terms unnested once
+-- and hash-joined with the wanted ones.
+WITH recent AS MATERIALIZED (
+    SELECT event_id, terms FROM event_sources
+    WHERE pipeline_version = %(pipeline_version)s
+      AND posted_at BETWEEN %(window_start)s AND %(window_end)s
+      AND terms <> '{}'
+)
+SELECT recent_term.event_id, array_agg(DISTINCT recent_term.term) AS terms
+FROM (SELECT event_id, unnest(terms) AS term FROM recent) AS recent_term
+JOIN (SELECT DISTINCT unnest(string_to_array(%(terms)s, ',')::bigint[]) AS term) AS wanted
+  USING (term)
+GROUP BY recent_term.event_id
+ORDER BY recent_term.event_id;
+
+-- events_for_matching --
+-- What the paraphrase stage needs of candidate events: centroid, span, lead headline, channels.
+SELECT e.id, e.language, e.headline, e.first_seen_at, e.last_seen_at, e.centroid_terms,
+       e.centroid_weights,
+       ARRAY(SELECT DISTINCT s.channel_id FROM event_sources s WHERE s.event_id = e.id)
+           AS channel_ids
+FROM events e
+WHERE e.id = ANY(%(event_ids)s::bigint[]) AND e.merged_into IS NULL
+ORDER BY e.id;
+
+-- merge_events --
+-- Merge events found to be one story: their sources move to the older event, and each
+-- merged event records where they went (it is never published again). A data-modifying
+-- CTE runs whether or not the statement reads it.
+WITH pairs AS (
+    SELECT merged, survivor
+    FROM unnest(%(merged_ids)s::bigint[], %(survivor_ids)s::bigint[]) AS u(merged, survivor)
+), moved AS (
+    UPDATE event_sources s SET event_id = pairs.survivor
+    FROM pairs WHERE s.event_id = pairs.merged
+)
+UPDATE events e
+SET merged_into = pairs.survivor, updated_at = now()
+FROM pairs
+WHERE e.id = pairs.merged;
+
+-- store_centroids --
+-- Write back the centroids (and languages) of the events a batch changed.
+UPDATE events e
+SET centroid_terms = string_to_array(u.terms, ',')::bigint[],
+    centroid_weights = string_to_array(u.weights, ',')::real[],
+    language = u.language
+FROM unnest(%(event_ids)s::bigint[], %(languages)s::text[], %(terms)s::text[],
+            %(weights)s::text[]) AS u(id, language, terms, weights)
+WHERE e.id = u.id;
+
 -- attach_sources --
 -- Found the batch's new events and add posts to events; returns the new events' ids.
 -- A post joining a new event carries its provisional id (-1, -2, ...); ids are taken in that
@@ -66,26 +119,30 @@ WITH founded AS MATERIALIZED (
     SELECT id, %(pipeline_version)s::text, topic, '', posted_at, posted_at FROM founded
 ), attached AS (
     INSERT INTO event_sources (raw_message_id, pipeline_version, event_id, channel_id,
-                               message_id, posted_at, fingerprint, signature, bands)
+                               message_id, posted_at, fingerprint, signature, bands, terms,
+                               headline_score)
     SELECT u.r, %(pipeline_version)s::text, coalesce(founded.id, u.e), u.c, u.m, u.p, u.f,
-           string_to_array(u.s, ',')::bigint[], string_to_array(u.b, ',')::bigint[]
+           string_to_array(u.s, ',')::bigint[], string_to_array(u.b, ',')::bigint[],
+           string_to_array(u.t, ',')::bigint[], u.h
     FROM unnest(%(raw_message_ids)s::bigint[], %(event_ids)s::bigint[],
                 %(channel_ids)s::bigint[], %(message_ids)s::bigint[],
                 %(posted_at)s::timestamptz[], %(fingerprints)s::text[], %(signatures)s::text[],
-                %(bands)s::text[]) AS u(r, e, c, m, p, f, s, b)
+                %(bands)s::text[], %(terms)s::text[], %(headline_scores)s::real[])
+         AS u(r, e, c, m, p, f, s, b, t, h)
     LEFT JOIN founded ON founded.provisional = u.e
 )
 SELECT id FROM founded;
 
 -- refresh_events --
 -- Recompute events from their sources: importance rises with independent channels.
--- The text is the lead source's, the most important (then the earliest): one sort per event
+-- The text is the lead source's: the most informative headline (the weight of its content
+-- terms), then the most important, then the earliest: one sort per event
 -- of source ids, and one extraction read per event for its text. Every table is read through
 -- an index by the ids at hand: as plain joins the planner may hash a whole table instead (it
 -- does while the tables have no statistics), a cost that grows with the table.
 WITH sources AS MATERIALIZED (
     SELECT es.event_id, es.pipeline_version, es.raw_message_id, es.channel_id, es.posted_at,
-           x.importance, x.is_breaking, x.breaking_window
+           es.headline_score, x.importance, x.is_breaking, x.breaking_window
     FROM event_sources es
     CROSS JOIN LATERAL (
         SELECT importance, is_breaking, breaking_window FROM extractions x
@@ -105,7 +162,8 @@ WITH sources AS MATERIALIZED (
                 FILTER (WHERE is_breaking AND breaking_window IS NOT NULL))[1]
                AS breaking_window,
            max(importance) AS max_importance,
-           (array_agg(raw_message_id ORDER BY importance DESC, posted_at, raw_message_id))[1]
+           (array_agg(raw_message_id
+                      ORDER BY headline_score DESC, importance DESC, posted_at, raw_message_id))[1]
                AS lead_id
     FROM sources
     GROUP BY event_id, pipeline_version
@@ -134,4 +192,5 @@ WHERE e.id = ANY(%(event_ids)s::bigint[]) AND e.id = s.event_id;
 -- Events left with no source (all their posts moved on re-extraction).
 DELETE FROM events e
 WHERE e.id = ANY(%(event_ids)s::bigint[])
+  AND e.merged_into IS NULL
   AND NOT EXISTS (SELECT 1 FROM event_sources s WHERE s.event_id = e.id);

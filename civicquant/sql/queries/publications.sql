@@ -73,7 +73,7 @@ LEFT JOIN LATERAL (
 ) src ON true
 WHERE e.pipeline_version = %(pipeline_version)s
   AND e.first_seen_at >= %(window_start)s AND e.first_seen_at < %(window_end)s
-  AND e.headline <> ''
+  AND e.headline <> '' AND e.merged_into IS NULL
   AND (%(topics)s::text[] IS NULL OR e.topic = ANY(%(topics)s::text[]))
   AND NOT (e.topic = ANY(%(exclude_topics)s::text[]))
   AND (%(breaking_window)s::text IS NULL
@@ -101,6 +101,7 @@ LEFT JOIN LATERAL (
 ) src ON true
 WHERE e.id = ANY(%(event_ids)s::bigint[])
   AND e.is_breaking AND e.importance >= %(min_importance)s AND e.headline <> ''
+  AND e.merged_into IS NULL
   AND NOT EXISTS (
         SELECT 1 FROM published_posts p
         WHERE p.queue = 'flash' AND p.chat_id = %(chat_id)s AND p.event_id = e.id)
