@@ -94,6 +94,29 @@ class PostDifference:
 
 
 @dataclass(frozen=True, slots=True)
+class MovedPost:
+    """A post the two versions grouped differently: its story-mates in A are not those in B."""
+
+    raw_message_id: int
+    channel_id: int
+    channel_username: str | None
+    message_id: int
+    text: str  # the first 80 characters, whitespace collapsed
+    with_in_a: int  # how many other compared posts shared its event in A
+    with_in_b: int
+
+
+@dataclass(frozen=True, slots=True)
+class Grouping:
+    """How each version grouped the posts in both into events, and which posts moved."""
+
+    events_a: int  # events holding the compared posts, in A
+    events_b: int
+    moved: int  # posts whose story-mates differ between the versions
+    examples: tuple[MovedPost, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Comparison:
     """Everything `civicquant compare A B` reports."""
 
@@ -106,6 +129,7 @@ class Comparison:
     agreement: Agreement
     confusion: dict[str, dict[str, int]]  # A's topic -> B's topic -> posts; no zero cells
     most_different: tuple[PostDifference, ...]
+    grouping: Grouping
 
 
 def compare(
@@ -170,7 +194,52 @@ def compare(
         ),
         confusion=confusion,
         most_different=tuple(_difference(row) for row in differences),
+        grouping=grouping(db.fetch_all("compare_event_membership", pair), top),
     )
+
+
+def grouping(rows: Sequence[Row], top: int = DEFAULT_TOP) -> Grouping:
+    """Events per version and the posts that moved, from each post's event in A and in B.
+
+    A post without an event (no headline) is alone in its group. A post moved when the set
+    of compared posts sharing its event in A differs from the set sharing it in B.
+    """
+    mates_a = _mates(rows, "event_a")
+    mates_b = _mates(rows, "event_b")
+    moved = [
+        row for row in rows if mates_a[row["raw_message_id"]] != mates_b[row["raw_message_id"]]
+    ]
+    return Grouping(
+        events_a=len({row["event_a"] for row in rows if row["event_a"] is not None}),
+        events_b=len({row["event_b"] for row in rows if row["event_b"] is not None}),
+        moved=len(moved),
+        examples=tuple(
+            MovedPost(
+                raw_message_id=int(row["raw_message_id"]),
+                channel_id=int(row["channel_id"]),
+                channel_username=row["channel_username"],
+                message_id=int(row["message_id"]),
+                text=str(row["text"]),
+                with_in_a=len(mates_a[row["raw_message_id"]]) - 1,
+                with_in_b=len(mates_b[row["raw_message_id"]]) - 1,
+            )
+            for row in moved[:top]
+        ),
+    )
+
+
+def _mates(rows: Sequence[Row], column: str) -> dict[int, frozenset[int]]:
+    """Each post -> the compared posts in its event under one version (itself included)."""
+    members: dict[int, set[int]] = {}
+    for row in rows:
+        if row[column] is not None:
+            members.setdefault(int(row[column]), set()).add(int(row["raw_message_id"]))
+    return {
+        int(row["raw_message_id"]): frozenset(members[int(row[column])])
+        if row[column] is not None
+        else frozenset({int(row["raw_message_id"])})
+        for row in rows
+    }
 
 
 def _version_summary(row: Row) -> VersionSummary:
@@ -279,6 +348,23 @@ def as_dict(c: Comparison) -> dict[str, Any]:
             "importance_mae": c.agreement.importance_mae,
         },
         "confusion": c.confusion,
+        "events": {
+            "a": c.grouping.events_a,
+            "b": c.grouping.events_b,
+            "posts_moved": c.grouping.moved,
+            "moved_examples": [
+                {
+                    "raw_message_id": m.raw_message_id,
+                    "channel_id": m.channel_id,
+                    "channel_username": m.channel_username,
+                    "message_id": m.message_id,
+                    "text": m.text,
+                    "story_mates_in_a": m.with_in_a,
+                    "story_mates_in_b": m.with_in_b,
+                }
+                for m in c.grouping.examples
+            ],
+        },
         "most_different": [
             {
                 "raw_message_id": d.raw_message_id,
@@ -368,6 +454,31 @@ def render_text(c: Comparison) -> str:
                 ),
             ],
             right_from=1,
+        )
+
+    g = c.grouping
+    lines += [
+        "",
+        f"EVENTS: {g.events_a} in {a}, {g.events_b} in {b}; "
+        f"{g.moved} of {cov.in_both} posts grouped differently",
+    ]
+    if g.examples:
+        lines += [""]
+        lines += aligned(
+            [
+                ("POST", f"WITH IN {a}", f"WITH IN {b}", "TEXT"),
+                *(
+                    (
+                        f"@{m.channel_username}/{m.message_id}"
+                        if m.channel_username
+                        else f"{m.channel_id}/{m.message_id}",
+                        str(m.with_in_a),
+                        str(m.with_in_b),
+                        m.text,
+                    )
+                    for m in g.examples
+                ),
+            ]
         )
 
     if c.most_different:

@@ -176,3 +176,19 @@ SELECT v.pipeline_version,
 FROM versions v
 LEFT JOIN extracted x ON x.pipeline_version = v.pipeline_version
 LEFT JOIN jobs jb ON jb.pipeline_version = v.pipeline_version;
+
+-- compare_event_membership --
+-- For the window's posts extracted by both versions: the event each version put the post in (NULL: none).
+SELECT m.id AS raw_message_id, m.channel_id, c.username AS channel_username, m.message_id,
+       left(regexp_replace(m.text, '\s+', ' ', 'g'), 80) AS text,
+       sa.event_id AS event_a, sb.event_id AS event_b
+FROM raw_messages m
+JOIN channels c ON c.channel_id = m.channel_id
+JOIN extractions xa ON xa.raw_message_id = m.id AND xa.pipeline_version = %(a)s
+JOIN extractions xb ON xb.raw_message_id = m.id AND xb.pipeline_version = %(b)s
+LEFT JOIN event_sources sa ON sa.raw_message_id = m.id AND sa.pipeline_version = %(a)s
+LEFT JOIN event_sources sb ON sb.raw_message_id = m.id AND sb.pipeline_version = %(b)s
+WHERE (%(since)s::timestamptz IS NULL OR m.posted_at >= %(since)s::timestamptz)
+  AND (%(until)s::timestamptz IS NULL OR m.posted_at < %(until)s::timestamptz)
+  AND (%(channel_ids)s::bigint[] IS NULL OR m.channel_id = ANY(%(channel_ids)s::bigint[]))
+ORDER BY m.posted_at, m.id;
