@@ -82,7 +82,10 @@ _PREFIX_STEM = {"uk": 6}
 _CJK_LANGUAGES = frozenset({"zh", "ja"})
 _CJK_RUN_RE = re.compile(f"[{CJK_CHARACTERS}]+")
 _DIGIT_RE = re.compile(r"\d")
-_WORD_RE = re.compile(r"[^\W\d_][\w'’-]*")
+# A word that starts with a capital (the scripts with letter case that channels write in).
+_CAPITALISED_RE = re.compile(r"(?<![\w'’-])[A-ZÀ-ÖØ-ÞΑ-ΩА-ЯЁІЇЄҐ][\w'’-]*")
+# Skipped when looking back for a sentence break: spaces and the decoration a line opens with.
+_DECORATION = frozenset(" \t\u00a0*_-–—•#|")
 # What may stand before a sentence's first word: a capital after these is not a name.
 _SENTENCE_BREAKS = frozenset('.!?…:;\n»"“”')
 _WORD_CACHE_SIZE = 200_000
@@ -93,6 +96,7 @@ class Terms:
     """A post's content terms: term hash -> weight, the strongest first."""
 
     weights: Mapping[int, float]
+    names: frozenset[int] = frozenset()  # the terms that are names
 
     @property
     def empty(self) -> bool:
@@ -116,10 +120,11 @@ def content_terms(normalised: str, raw: str, language: str) -> Terms:
         term = table.term(word)
         if term is not None and term[1] > weights.get(term[0], 0.0):
             weights[term[0]] = term[1]
-    for name in _names(raw, table):
+    names = _names(raw, table)
+    for name in names:
         if name in weights:
             weights[name] *= NAME_BOOST
-    return Terms(weights)
+    return Terms(weights, frozenset(names))
 
 
 def name_terms(raw: str, language: str) -> frozenset[int]:
@@ -164,14 +169,13 @@ def _names(raw: str, table: _Language) -> set[int]:
     """
     lead = raw[:600]
     names: set[int] = set()
-    for match in _WORD_RE.finditer(lead):
-        word = match.group()
-        if not word[0].isupper():
+    for match in _CAPITALISED_RE.finditer(lead):
+        before = match.start() - 1
+        while before >= 0 and lead[before] in _DECORATION:
+            before -= 1
+        if before < 0 or lead[before] in _SENTENCE_BREAKS:
             continue
-        before = lead[: match.start()].rstrip(" \t\u00a0*_-–—•#🔴🚨⚡️")
-        if not before or before[-1] in _SENTENCE_BREAKS:
-            continue
-        term = table.term(word.casefold())
+        term = table.term(match.group().casefold())
         if term is not None:
             names.add(term[0])
     return names
