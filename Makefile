@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test test-fast test-integration test-reliability test-cron lint bench clean
+.PHONY: install demo test test-fast test-integration test-reliability test-cron lint bench bench-quality clean
 
 $(BIN)/civicquant: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ lint: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# Story matching measured on the labelled data in ../shared/data/quality/, through the real
+# pipeline; writes the quality block of bench/RESULTS.md.
+bench-quality: install
+	$(BIN)/python -m bench --only quality
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .pytest_pg
