@@ -8,7 +8,7 @@ guard reads the two headlines (a post's, an event's) and says when they cannot b
 
 - opposite directions: one says a thing went up (UP_WORDS), the other down (DOWN_WORDS), and
   neither says both;
-- different figures: both carry figures and neither's figures include the other's;
+- different figures: both carry figures and share fewer than half of the fewer's;
 - different names: both carry names (capitalised words inside a sentence) and share none,
   unless their content terms agree strongly anyway (cosine >= NAMES_OVERRIDE: a paraphrase
   that names the place differently, "Kyiv"/"the capital", still shares most of its words).
@@ -29,6 +29,8 @@ from civicquant.events import lexicon
 NAMES_OVERRIDE = 0.5
 
 _FIGURE_RE = re.compile(r"\d+(?:\.\d+)?")
+# Two names are one when they share this many first letters (inflections, plurals).
+NAME_PREFIX = 5
 
 
 def opposite_directions(a_normalised: str, b_normalised: str) -> bool:
@@ -45,26 +47,39 @@ def _directions(normalised: str) -> tuple[bool, bool]:
 
 
 def different_figures(a_normalised: str, b_normalised: str) -> bool:
-    """True when both headlines carry figures and neither's figures include the other's.
+    """True when both headlines carry figures and share fewer than half of the fewer's.
 
-    A retelling may drop a figure ("Fed hikes to 5.5%" / "Fed raises by 25 bps to 5.5%")
-    but does not change one ("raised to 4.75%" / "raised to 5%").
+    A retelling picks its own figures ("$110bn buyback, dividend up 4% to $0.27" / "$110
+    billion buyback, dividend up 4% to 27 cents") but keeps most; another story, or another
+    reading of the same quantity ("raised to 4.75%" / "raised to 5%"), shares few or none.
     """
     a = set(_FIGURE_RE.findall(a_normalised))
     b = set(_FIGURE_RE.findall(b_normalised))
-    return bool(a) and bool(b) and not (a <= b or b <= a)
+    if not a or not b:
+        return False
+    return 2 * len(a & b) < min(len(a), len(b))
 
 
-def different_names(a_names: frozenset[int], b_names: frozenset[int]) -> bool:
-    """True when both headlines name someone or somewhere and none of the names is shared."""
-    return bool(a_names) and bool(b_names) and not (a_names & b_names)
+def different_names(a_names: frozenset[str], b_names: frozenset[str]) -> bool:
+    """True when both headlines name someone or somewhere and no name is in both.
+
+    Names are casefolded words; two are the same name when one starts with the other or they
+    share their first NAME_PREFIX letters ("PMI"/"PMIs", "Kharkiv"/"Kharkiv's").
+    """
+    if not a_names or not b_names:
+        return False
+    return not any(_same_name(a, b) for a in a_names for b in b_names)
+
+
+def _same_name(a: str, b: str) -> bool:
+    return a.startswith(b) or b.startswith(a) or a[:NAME_PREFIX] == b[:NAME_PREFIX]
 
 
 def contradicts(
     a_normalised: str,
     b_normalised: str,
-    a_names: frozenset[int],
-    b_names: frozenset[int],
+    a_names: frozenset[str],
+    b_names: frozenset[str],
     *,
     similarity: float,
 ) -> bool:

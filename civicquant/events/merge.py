@@ -135,7 +135,7 @@ class _Incoming:
     index_terms: tuple[int, ...]  # its strongest terms: what finds it and what it finds
     language: str
     headline: str  # normalised, for the contradiction guard
-    headline_names: frozenset[int]
+    headline_names: frozenset[str]
     headline_score: float  # how informative its headline is: the weight of its terms
     follow_up: bool  # opens with "UPDATE:" and the like
 
@@ -165,7 +165,7 @@ class _Event:
     last_seen_at: datetime
     centroid: dict[int, float]
     headline: str  # normalised: its lead's headline
-    headline_names: frozenset[int]
+    headline_names: frozenset[str]
     headline_score: float
     channels: set[int]
     changed: bool = False  # its centroid must be written back

@@ -46,6 +46,14 @@ FIGURE_WEIGHT = 4.0
 # says. Swept over 1.0, 1.5, 2.0 on uci_stories_dev.csv and the tgcontest pairs: 1.5 had the
 # best B-cubed F1 on the stream with pairwise precision >= 0.90 (bench/RESULTS.md, quality).
 NAME_BOOST = 1.5
+# A name is a word at least this rare (-log10 frequency): "June", "Says", "Cuts" in a title
+# are capitalised but common; "Kharkiv", "Powell", "OPEC" are not.
+NAME_MIN_WEIGHT = 4.0
+# A word in capitals is a name only as an acronym: ECB, OPEC, NATO, not a shouted "EXTENDS"
+# or "CUTS": at most this many letters, and rarer than a common word (ecb, opec: 5.5 and up;
+# cuts, says: about 4.3).
+ACRONYM_LETTERS = 5
+ACRONYM_MIN_WEIGHT = 5.0
 # How many of a post's strongest terms index it for candidate lookup (event_sources.terms):
 # 8 and 16 found the same candidates on the UCI stream; headlines have 5-10 content terms.
 INDEX_TERMS = 8
@@ -96,7 +104,7 @@ class Terms:
     """A post's content terms: term hash -> weight, the strongest first."""
 
     weights: Mapping[int, float]
-    names: frozenset[int] = frozenset()  # the terms that are names
+    names: frozenset[str] = frozenset()  # the names it carries, casefolded (see `_names`)
 
     @property
     def empty(self) -> bool:
@@ -121,14 +129,14 @@ def content_terms(normalised: str, raw: str, language: str) -> Terms:
         if term is not None and term[1] > weights.get(term[0], 0.0):
             weights[term[0]] = term[1]
     names = _names(raw, table)
-    for name in names:
-        if name in weights:
-            weights[name] *= NAME_BOOST
+    for key in names.values():
+        if key in weights:
+            weights[key] *= NAME_BOOST
     return Terms(weights, frozenset(names))
 
 
-def name_terms(raw: str, language: str) -> frozenset[int]:
-    """The terms of the names in a text (capitalised words inside its sentences)."""
+def name_terms(raw: str, language: str) -> frozenset[str]:
+    """The names in a text (capitalised words inside its sentences), casefolded."""
     return frozenset(_names(raw, _language(language)))
 
 
@@ -161,23 +169,30 @@ def weight_of(terms: Iterable[int], weights: Mapping[int, float]) -> float:
     return sum(weights.get(key, 0.0) for key in terms)
 
 
-def _names(raw: str, table: _Language) -> set[int]:
-    """The terms of the capitalised words inside sentences of `raw` (its first 600 chars).
+def _names(raw: str, table: _Language) -> dict[str, int]:
+    """The names in the first 600 characters of `raw`: casefolded word -> its term.
 
     "... strike on Kharkiv kills 3": Kharkiv is a name; a sentence's first word is not, since
-    every sentence starts with a capital.
+    every sentence starts with a capital, and neither is a common word in capitals ("OPEC+
+    EXTENDS CUTS"): a name weighs at least NAME_MIN_WEIGHT, and a word in capitals counts
+    only as an acronym (at most ACRONYM_LETTERS letters).
     """
     lead = raw[:600]
-    names: set[int] = set()
+    names: dict[str, int] = {}
     for match in _CAPITALISED_RE.finditer(lead):
+        word = match.group()
+        if (len(word) > ACRONYM_LETTERS and word.isupper()) or _DIGIT_RE.search(word):
+            continue  # a shouted word, or a code ("Q2", "A320") rather than a name
         before = match.start() - 1
         while before >= 0 and lead[before] in _DECORATION:
             before -= 1
         if before < 0 or lead[before] in _SENTENCE_BREAKS:
             continue
-        term = table.term(match.group().casefold())
-        if term is not None:
-            names.add(term[0])
+        folded = word.casefold()
+        term = table.term(folded)
+        least = ACRONYM_MIN_WEIGHT if word.isupper() else NAME_MIN_WEIGHT
+        if term is not None and term[1] >= least:
+            names[folded] = term[0]
     return names
 
 
