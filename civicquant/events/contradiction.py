@@ -21,6 +21,7 @@ raise it by another 0.005. Precision first: a digest that merges two stories hid
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from civicquant.events import lexicon
 
@@ -33,62 +34,64 @@ _FIGURE_RE = re.compile(r"\d+(?:\.\d+)?")
 NAME_PREFIX = 5
 
 
-def opposite_directions(a_normalised: str, b_normalised: str) -> bool:
-    """True when one headline says up and the other down (normalised texts)."""
-    a_up, a_down = _directions(a_normalised)
-    b_up, b_down = _directions(b_normalised)
-    return (a_up != a_down) and (b_up != b_down) and a_up != b_up
+@dataclass(frozen=True, slots=True)
+class Headline:
+    """What the guard reads of a headline, read once: directions, figures, names."""
+
+    up: bool
+    down: bool
+    figures: frozenset[str]
+    names: frozenset[str]
 
 
-def _directions(normalised: str) -> tuple[bool, bool]:
-    """(says up, says down) of a normalised headline."""
+def read_headline(normalised: str, names: frozenset[str]) -> Headline:
+    """The guard's reading of a normalised headline and the names it carries."""
     words = set(normalised.split())
-    return (not words.isdisjoint(lexicon.UP_WORDS), not words.isdisjoint(lexicon.DOWN_WORDS))
+    return Headline(
+        up=not words.isdisjoint(lexicon.UP_WORDS),
+        down=not words.isdisjoint(lexicon.DOWN_WORDS),
+        figures=frozenset(_FIGURE_RE.findall(normalised)),
+        names=names,
+    )
 
 
-def different_figures(a_normalised: str, b_normalised: str) -> bool:
+def opposite_directions(a: Headline, b: Headline) -> bool:
+    """True when one headline says up and the other down, neither both."""
+    return a.up != a.down and b.up != b.down and a.up != b.up
+
+
+def different_figures(a: Headline, b: Headline) -> bool:
     """True when both headlines carry figures and share fewer than half of the fewer's.
 
     A retelling picks its own figures ("$110bn buyback, dividend up 4% to $0.27" / "$110
     billion buyback, dividend up 4% to 27 cents") but keeps most; another story, or another
     reading of the same quantity ("raised to 4.75%" / "raised to 5%"), shares few or none.
     """
-    a = set(_FIGURE_RE.findall(a_normalised))
-    b = set(_FIGURE_RE.findall(b_normalised))
-    if not a or not b:
+    if not a.figures or not b.figures:
         return False
-    return 2 * len(a & b) < min(len(a), len(b))
+    return 2 * len(a.figures & b.figures) < min(len(a.figures), len(b.figures))
 
 
-def different_names(a_names: frozenset[str], b_names: frozenset[str]) -> bool:
+def different_names(a: Headline, b: Headline) -> bool:
     """True when both headlines name someone or somewhere and no name is in both.
 
     Names are casefolded words; two are the same name when one starts with the other or they
     share their first NAME_PREFIX letters ("PMI"/"PMIs", "Kharkiv"/"Kharkiv's").
     """
-    if not a_names or not b_names:
+    if not a.names or not b.names:
         return False
-    return not any(_same_name(a, b) for a in a_names for b in b_names)
+    return not any(_same_name(x, y) for x in a.names for y in b.names)
 
 
 def _same_name(a: str, b: str) -> bool:
     return a.startswith(b) or b.startswith(a) or a[:NAME_PREFIX] == b[:NAME_PREFIX]
 
 
-def contradicts(
-    a_normalised: str,
-    b_normalised: str,
-    a_names: frozenset[str],
-    b_names: frozenset[str],
-    *,
-    similarity: float,
-) -> bool:
+def contradicts(a: Headline, b: Headline, *, similarity: float) -> bool:
     """True when the two headlines cannot be one story (see the module docstring)."""
-    if opposite_directions(a_normalised, b_normalised):
+    if opposite_directions(a, b) or different_figures(a, b):
         return True
-    if different_figures(a_normalised, b_normalised):
-        return True
-    return similarity < NAMES_OVERRIDE and different_names(a_names, b_names)
+    return similarity < NAMES_OVERRIDE and different_names(a, b)
 
 
 def is_update(normalised: str) -> bool:

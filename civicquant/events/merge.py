@@ -51,6 +51,9 @@ FOLLOW_UP_SIMILARITY = JOIN_SIMILARITY / 2
 # No event spans more than this from its first post to its last: 24 h and 48 h gave the same
 # figures on the UCI stream (36 h of news), and a digest reader's day is the longer bound.
 MAX_EVENT_SPAN = timedelta(hours=24)
+# A post is scored against at most this many candidate events, those sharing most of its
+# strongest terms first: template-heavy channels (market snapshots) offer hundreds.
+MAX_CANDIDATES = 30
 # LSH over the 64-value MinHash signature: 21 bands of 3 rows. Two posts become candidates
 # when any band is equal: at Jaccard 0.5 (the same-story threshold) that happens with
 # probability 1-(1-0.5^3)^21 = 94%, at 0.7 with 99.9%, and for unrelated posts (J ~ 0.05)
@@ -134,10 +137,10 @@ class _Incoming:
     terms: terms.Terms
     index_terms: tuple[int, ...]  # its strongest terms: what finds it and what it finds
     language: str
-    headline: str  # normalised, for the contradiction guard
-    headline_names: frozenset[str]
+    headline: contradiction.Headline  # what the guard reads of it
     headline_score: float  # how informative its headline is: the weight of its terms
     follow_up: bool  # opens with "UPDATE:" and the like
+    norm: float  # the length of its term vector
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,11 +167,17 @@ class _Event:
     first_seen_at: datetime
     last_seen_at: datetime
     centroid: dict[int, float]
-    headline: str  # normalised: its lead's headline
-    headline_names: frozenset[str]
+    headline: contradiction.Headline  # its lead's headline, as the guard reads it
     headline_score: float
     channels: set[int]
     changed: bool = False  # its centroid must be written back
+    _norm: float | None = None  # the centroid's length, while it is unchanged
+
+    @property
+    def norm(self) -> float:
+        if self._norm is None:
+            self._norm = terms.norm(self.centroid)
+        return self._norm
 
     @property
     def order(self) -> int:
@@ -191,9 +200,9 @@ class _Event:
         self.channels.add(item.post.channel_id)
         if item.headline_score > self.headline_score:
             self.headline = item.headline
-            self.headline_names = item.headline_names
             self.headline_score = item.headline_score
         self.changed = True
+        self._norm = None
 
 
 class _Candidates:
@@ -320,6 +329,7 @@ def _sketched(posts: Sequence[ExtractedPost]) -> list[_Incoming]:
         post_terms = terms.content_terms(sketch.normalised, post.text, language)
         headline = similarity.normalise(post.extraction.headline)
         headline_terms = terms.content_terms(headline, post.extraction.headline, language)
+        weights = post_terms.weights
         incoming.append(
             _Incoming(
                 post,
@@ -330,10 +340,10 @@ def _sketched(posts: Sequence[ExtractedPost]) -> list[_Incoming]:
                 terms=post_terms,
                 index_terms=tuple(post_terms.strongest()),
                 language=language,
-                headline=headline,
-                headline_names=headline_terms.names,
-                headline_score=round(sum(headline_terms.weights.values()), 3),
+                headline=contradiction.read_headline(headline, headline_terms.names),
+                headline_score=round(float(sum(headline_terms.weights.values())), 3),
                 follow_up=contradiction.is_update(sketch.normalised),
+                norm=terms.norm(weights),
             )
         )
     return incoming
@@ -384,14 +394,14 @@ class _Matching:
         for row in self._db.fetch_all("events_for_matching", {"event_ids": sorted(ids)}):
             headline = str(row["headline"])
             language = str(row["language"])
+            names = terms.name_terms(headline, language) if language else frozenset()
             self._events[int(row["id"])] = _Event(
                 id=int(row["id"]),
                 language=language,
                 first_seen_at=row["first_seen_at"],
                 last_seen_at=row["last_seen_at"],
                 centroid=dict(zip(row["centroid_terms"], row["centroid_weights"], strict=True)),
-                headline=similarity.normalise(headline),
-                headline_names=terms.name_terms(headline, language) if language else frozenset(),
+                headline=contradiction.read_headline(similarity.normalise(headline), names),
                 headline_score=0.0,
                 channels=set(row["channel_ids"]),
             )
@@ -420,7 +430,6 @@ class _Matching:
                 last_seen_at=post.posted_at,
                 centroid={},
                 headline=item.headline,
-                headline_names=item.headline_names,
                 headline_score=item.headline_score,
                 channels=set(),
             )
@@ -440,24 +449,20 @@ class _Matching:
         if item.terms.empty:
             return None
         scored: list[tuple[float, _Event]] = []
-        for event_id in {
-            self.resolve(e) for key in item.index_terms for e in self._by_term.get(key, ())
-        }:
+        for event_id in self._candidates(item):
             event = self._events.get(event_id)
             if event is None or not self._may_join(item, event):
                 continue
-            score = terms.cosine(item.terms.weights, event.centroid)
+            score = terms.cosine_with_norms(
+                item.terms.weights, item.norm, event.centroid, event.norm
+            )
             threshold = (
                 FOLLOW_UP_SIMILARITY
                 if item.follow_up and item.post.channel_id in event.channels
                 else JOIN_SIMILARITY
             )
             if score < threshold or contradiction.contradicts(
-                item.headline,
-                event.headline,
-                item.headline_names,
-                event.headline_names,
-                similarity=score,
+                item.headline, event.headline, similarity=score
             ):
                 continue
             scored.append((score, event))
@@ -475,6 +480,16 @@ class _Matching:
         self._absorbed = best.id
         return best.id
 
+    def _candidates(self, item: _Incoming) -> list[int]:
+        """The events sharing the post's strongest terms, those sharing most first, capped."""
+        shared: dict[int, int] = {}
+        for key in item.index_terms:
+            for found in self._by_term.get(key, ()):
+                event_id = self.resolve(found)
+                shared[event_id] = shared.get(event_id, 0) + 1
+        ranked = sorted(shared, key=lambda event_id: (-shared[event_id], event_id))
+        return ranked[:MAX_CANDIDATES]
+
     def _may_join(self, item: _Incoming, event: _Event) -> bool:
         return (
             bool(event.language)
@@ -488,9 +503,9 @@ class _Matching:
         last = max(a.last_seen_at, b.last_seen_at)
         if last - first > MAX_EVENT_SPAN:
             return False
-        closeness = terms.cosine(a.centroid, b.centroid)
+        closeness = terms.cosine_with_norms(a.centroid, a.norm, b.centroid, b.norm)
         return closeness >= MERGE_SIMILARITY and not contradiction.contradicts(
-            a.headline, b.headline, a.headline_names, b.headline_names, similarity=closeness
+            a.headline, b.headline, similarity=closeness
         )
 
     def _merge(self, a: _Event, b: _Event) -> _Event:
@@ -502,9 +517,9 @@ class _Matching:
         survivor.channels |= merged.channels
         if merged.headline_score > survivor.headline_score:
             survivor.headline = merged.headline
-            survivor.headline_names = merged.headline_names
             survivor.headline_score = merged.headline_score
         survivor.changed = True
+        survivor._norm = None
         self._redirect[merged.id] = survivor.id
         del self._events[merged.id]
         return survivor

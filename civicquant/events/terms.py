@@ -142,12 +142,24 @@ def name_terms(raw: str, language: str) -> frozenset[str]:
 
 def cosine(a: Mapping[int, float], b: Mapping[int, float]) -> float:
     """The cosine of two weighted term vectors (0.0 when either is empty)."""
+    return cosine_with_norms(a, norm(a), b, norm(b))
+
+
+def norm(weights: Mapping[int, float]) -> float:
+    """The Euclidean length of a term vector."""
+    return math.sqrt(sum(w * w for w in weights.values()))
+
+
+def cosine_with_norms(
+    a: Mapping[int, float], a_norm: float, b: Mapping[int, float], b_norm: float
+) -> float:
+    """`cosine` with the vectors' lengths known (an event's is kept between posts)."""
+    if not a_norm or not b_norm:
+        return 0.0
     if len(a) > len(b):
         a, b = b, a
     dot = sum(weight * b[key] for key, weight in a.items() if key in b)
-    if not dot:
-        return 0.0
-    return dot / math.sqrt(sum(w * w for w in a.values()) * sum(w * w for w in b.values()))
+    return dot / (a_norm * b_norm)
 
 
 def add(total: dict[int, float], weights: Mapping[int, float]) -> None:
