@@ -340,7 +340,7 @@ def _sketched(posts: Sequence[ExtractedPost]) -> list[_Incoming]:
                 terms=post_terms,
                 index_terms=tuple(post_terms.strongest()),
                 language=language,
-                headline=contradiction.read_headline(headline, headline_terms.names),
+                headline=contradiction.read_headline(headline),
                 headline_score=round(float(sum(headline_terms.weights.values())), 3),
                 follow_up=contradiction.is_update(sketch.normalised),
                 norm=terms.norm(weights),
@@ -394,14 +394,13 @@ class _Matching:
         for row in self._db.fetch_all("events_for_matching", {"event_ids": sorted(ids)}):
             headline = str(row["headline"])
             language = str(row["language"])
-            names = terms.name_terms(headline, language) if language else frozenset()
             self._events[int(row["id"])] = _Event(
                 id=int(row["id"]),
                 language=language,
                 first_seen_at=row["first_seen_at"],
                 last_seen_at=row["last_seen_at"],
                 centroid=dict(zip(row["centroid_terms"], row["centroid_weights"], strict=True)),
-                headline=contradiction.read_headline(similarity.normalise(headline), names),
+                headline=contradiction.read_headline(similarity.normalise(headline)),
                 headline_score=0.0,
                 channels=set(row["channel_ids"]),
             )
@@ -461,9 +460,7 @@ class _Matching:
                 if item.follow_up and item.post.channel_id in event.channels
                 else JOIN_SIMILARITY
             )
-            if score < threshold or contradiction.contradicts(
-                item.headline, event.headline, similarity=score
-            ):
+            if score < threshold or contradiction.contradicts(item.headline, event.headline):
                 continue
             scored.append((score, event))
         if not scored:
@@ -505,7 +502,7 @@ class _Matching:
             return False
         closeness = terms.cosine_with_norms(a.centroid, a.norm, b.centroid, b.norm)
         return closeness >= MERGE_SIMILARITY and not contradiction.contradicts(
-            a.headline, b.headline, similarity=closeness
+            a.headline, b.headline
         )
 
     def _merge(self, a: _Event, b: _Event) -> _Event:

@@ -104,7 +104,6 @@ class Terms:
     """A post's content terms: term hash -> weight, the strongest first."""
 
     weights: Mapping[int, float]
-    names: frozenset[str] = frozenset()  # the names it carries, casefolded (see `_names`)
 
     @property
     def empty(self) -> bool:
@@ -128,16 +127,10 @@ def content_terms(normalised: str, raw: str, language: str) -> Terms:
         term = table.term(word)
         if term is not None and term[1] > weights.get(term[0], 0.0):
             weights[term[0]] = term[1]
-    names = _names(raw, table)
-    for key in names.values():
+    for key in _names(raw, table).values():
         if key in weights:
             weights[key] *= NAME_BOOST
-    return Terms(weights, frozenset(names))
-
-
-def name_terms(raw: str, language: str) -> frozenset[str]:
-    """The names in a text (capitalised words inside its sentences), casefolded."""
-    return frozenset(_names(raw, _language(language)))
+    return Terms(weights)
 
 
 def cosine(a: Mapping[int, float], b: Mapping[int, float]) -> float:

@@ -178,8 +178,7 @@ class ChatServer:
             with self._arrived:
                 self._arrived.notify_all()
                 self._arrived.wait_for(
-                    lambda: self.max_in_flight >= (self.hold_until or 0)
-                    or self._stopping.is_set(),
+                    lambda: self.max_in_flight >= (self.hold_until or 0) or self._stopping.is_set(),
                     timeout=10,
                 )
         return reply

@@ -20,11 +20,8 @@ def score(a: str, b: str) -> float:
 
 
 def guard(a: str, b: str) -> bool:
-    language = rules.extract(a).language
     return contradiction.contradicts(
-        contradiction.read_headline(normalise(a), terms.name_terms(a, language)),
-        contradiction.read_headline(normalise(b), terms.name_terms(b, language)),
-        similarity=score(a, b),
+        contradiction.read_headline(normalise(a)), contradiction.read_headline(normalise(b))
     )
 
 
