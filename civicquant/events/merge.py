@@ -9,7 +9,7 @@ A new extraction joins an event in two stages, or founds a new one:
    rarity, names weighing more) are close to the event's centroid, the sum of its sources'
    terms: cosine >= JOIN_SIMILARITY, the event in the post's language, and no
    contradiction between their headlines (civicquant.events.contradiction: opposite
-   directions, different figures, different names). Candidates are the events with a
+   directions, different figures). Candidates are the events with a
    source within MERGE_WINDOW that shares one of the post's strongest terms.
 
 When a post is close to two events whose centroids are close to each other too

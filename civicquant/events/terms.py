@@ -127,7 +127,7 @@ def content_terms(normalised: str, raw: str, language: str) -> Terms:
         term = table.term(word)
         if term is not None and term[1] > weights.get(term[0], 0.0):
             weights[term[0]] = term[1]
-    for key in _names(raw, table).values():
+    for key in _names(raw, table):
         if key in weights:
             weights[key] *= NAME_BOOST
     return Terms(weights)
@@ -174,8 +174,8 @@ def weight_of(terms: Iterable[int], weights: Mapping[int, float]) -> float:
     return sum(weights.get(key, 0.0) for key in terms)
 
 
-def _names(raw: str, table: _Language) -> dict[str, int]:
-    """The names in the first 600 characters of `raw`: casefolded word -> its term.
+def _names(raw: str, table: _Language) -> set[int]:
+    """The terms of the names in the first 600 characters of `raw`.
 
     "... strike on Kharkiv kills 3": Kharkiv is a name; a sentence's first word is not, since
     every sentence starts with a capital, and neither is a common word in capitals ("OPEC+
@@ -183,7 +183,7 @@ def _names(raw: str, table: _Language) -> dict[str, int]:
     only as an acronym (at most ACRONYM_LETTERS letters).
     """
     lead = raw[:600]
-    names: dict[str, int] = {}
+    names: set[int] = set()
     for match in _CAPITALISED_RE.finditer(lead):
         word = match.group()
         if (len(word) > ACRONYM_LETTERS and word.isupper()) or _DIGIT_RE.search(word):
@@ -197,7 +197,7 @@ def _names(raw: str, table: _Language) -> dict[str, int]:
         term = table.term(folded)
         least = ACRONYM_MIN_WEIGHT if word.isupper() else NAME_MIN_WEIGHT
         if term is not None and term[1] >= least:
-            names[folded] = term[0]
+            names.add(term[0])
     return names
 
 
