@@ -39,19 +39,20 @@ from civicquant.events.similarity import CJK_CHARACTERS
 # wordfreq small lists (a word missing from them is at least that rare).
 MAX_WEIGHT = 6.0
 # A figure ("5.25", "2024", "12"): specific, but common enough that it should not outweigh
-# a rare word. Chosen with the story tables of tests/unit/test_story_matching.py and the UCI
-# stream (bench/RESULTS.md, quality): 3 to 5 give the same B-cubed F1 within 0.005.
+# a rare word. Not swept: set between a common word's weight (2-3) and a rare one's (6); the
+# contradiction guard, not the score, is what keeps other figures apart.
 FIGURE_WEIGHT = 4.0
 # How much more a name (a capitalised word inside a sentence) weighs than its frequency
 # says. Swept over 1.0, 1.5, 2.0 on uci_stories_dev.csv and the tgcontest pairs: 1.5 had the
 # best B-cubed F1 on the stream with pairwise precision >= 0.90 (bench/RESULTS.md, quality).
 NAME_BOOST = 1.5
 # A name is a word at least this rare (-log10 frequency): "June", "Says", "Cuts" in a title
-# are capitalised but common; "Kharkiv", "Powell", "OPEC" are not.
+# are capitalised but common (3-4.5); "Kharkiv", "Powell", "Plosser" are not. Read off the
+# wordfreq weights of such words, not swept: names only raise a weight (NAME_BOOST).
 NAME_MIN_WEIGHT = 4.0
-# A word in capitals is a name only as an acronym: ECB, OPEC, NATO, not a shouted "EXTENDS"
-# or "CUTS": at most this many letters, and rarer than a common word (ecb, opec: 5.5 and up;
-# cuts, says: about 4.3).
+# A word in capitals is a name only as an acronym: ECB, OPEC, IMF (5.5-6), not a shouted
+# "EXTENDS" or "CUTS" (4.6): at most this many letters, and at least ACRONYM_MIN_WEIGHT.
+# Read off wordfreq's weights like NAME_MIN_WEIGHT; NATO (5.0) and FBI (4.6) miss out.
 ACRONYM_LETTERS = 5
 ACRONYM_MIN_WEIGHT = 5.0
 # How many of a post's strongest terms index it for candidate lookup (event_sources.terms):
