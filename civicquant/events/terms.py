@@ -58,7 +58,9 @@ ACRONYM_MIN_WEIGHT = 5.0
 # How many of a post's strongest terms index it for candidate lookup (event_sources.terms):
 # 8 and 16 found the same candidates on the UCI stream; headlines have 5-10 content terms.
 INDEX_TERMS = 8
-# The stored centroid of an event keeps its strongest terms only (events.centroid_terms).
+# The stored centroid of an event keeps its strongest terms only (events.centroid_terms):
+# not swept, it bounds the row; a headline-sized post has 5-10 terms, a story of 50 a few
+# hundred, most of them carried by one or two sources.
 CENTROID_TERMS = 64
 
 _SNOWBALL = {
