@@ -276,7 +276,7 @@ def test_randomly_sigkilled_extract_workers_leave_every_job_done_once_and_events
         "(SELECT count(*) FROM extraction_jobs "
         "   WHERE leased_by IS NOT NULL OR lease_expires_at IS NOT NULL) AS leased, "
         "(SELECT count(*) FROM event_sources) AS sources, "
-        "(SELECT count(*) FROM events) AS events",
+        "(SELECT count(*) FROM events WHERE merged_into IS NULL) AS live_events",
     )[0]
     assert totals["extractions"] == JOBS == totals["v1_extractions"]
     # Each stored once: a second completion would have rewritten the row (upsert).
@@ -296,13 +296,14 @@ def test_randomly_sigkilled_extract_workers_leave_every_job_done_once_and_events
     assert 0 < readable < JOBS
     assert totals["sources"] == readable
 
-    # No event left stale by a kill mid-commit: each agrees with its sources.
+    # No event left stale by a kill mid-commit: each live one agrees with its sources...
     stale = query(
         database_url,
         "SELECT e.id, e.source_count, e.first_seen_at, e.last_seen_at, "
         "       count(DISTINCT s.channel_id) AS channels, min(s.posted_at) AS first_source, "
         "       max(s.posted_at) AS last_source, count(s.raw_message_id) AS sources "
         "FROM events e LEFT JOIN event_sources s ON s.event_id = e.id "
+        "WHERE e.merged_into IS NULL "
         "GROUP BY e.id "
         "HAVING count(s.raw_message_id) = 0 "
         "    OR e.source_count <> count(DISTINCT s.channel_id) "
@@ -310,19 +311,27 @@ def test_randomly_sigkilled_extract_workers_leave_every_job_done_once_and_events
         "LIMIT 10",
     )
     assert stale == []
+    # ...and each merged one gave all its sources to a live event.
+    misplaced = query(
+        database_url,
+        "SELECT e.id FROM events e JOIN events t ON t.id = e.merged_into "
+        "WHERE t.merged_into IS NOT NULL "
+        "   OR EXISTS (SELECT 1 FROM event_sources s WHERE s.event_id = e.id)",
+    )
+    assert misplaced == []
     # The stories did merge: the check above looked at multi-source events too.
     merged = query(
         database_url,
         "SELECT count(*) FILTER (WHERE source_count > 1) AS multi, max(source_count) AS widest "
-        "FROM events",
+        "FROM events WHERE merged_into IS NULL",
     )[0]
-    assert totals["events"] < totals["sources"]
+    assert totals["live_events"] < totals["sources"]
     assert merged["multi"] > 0
     assert merged["widest"] == len(CHANNELS)
-    # An event's headline is one of its own sources' headlines.
+    # A live event's headline is one of its own sources' headlines.
     foreign = query(
         database_url,
-        "SELECT e.id FROM events e WHERE NOT EXISTS ("
+        "SELECT e.id FROM events e WHERE e.merged_into IS NULL AND NOT EXISTS ("
         "  SELECT 1 FROM event_sources s JOIN extractions x "
         "    ON x.raw_message_id = s.raw_message_id AND x.pipeline_version = s.pipeline_version "
         "  WHERE s.event_id = e.id AND x.headline = e.headline) LIMIT 10",
