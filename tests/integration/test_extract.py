@@ -43,6 +43,28 @@ def work(settings: Settings, db: Database, provider: Any = None, **options: Any)
     return ctx
 
 
+def two_workers_at_once(settings: Settings, database_url: str, *, max_jobs: int) -> None:
+    """Two workers, each taking `max_jobs` posts, that merge at the same moment.
+
+    Neither finishes its provider calls before both have read theirs, so both merge while
+    the other is merging too: the second must see the first's events.
+    """
+    both_read = threading.Barrier(2)
+
+    def hold(text: str) -> None:
+        both_read.wait(timeout=30)
+
+    def one_worker() -> None:
+        with Database.connect(database_url) as own:
+            work(settings, own, ScriptedProvider(hold), max_jobs=max_jobs)
+
+    workers = [threading.Thread(target=one_worker) for _ in range(2)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(timeout=60)
+
+
 def q(db: Database, sql: str, *params: Any) -> list[dict[str, Any]]:
     return db.connection.execute(sql, params).fetchall()
 
@@ -124,22 +146,7 @@ def test_same_story_merged_by_two_workers_at_once_is_one_event(
     settings: Settings, db: Database, database_url: str
 ) -> None:
     seed(db, [RawPost(1001, 1, T0, text=STORY_A), RawPost(1002, 7, T0, text=STORY_A2)])
-    # Each worker takes one of the two posts and neither finishes before both have read
-    # theirs, so both merge at the same moment: the second must see the first's event.
-    both_read = threading.Barrier(2)
-
-    def hold(text: str) -> None:
-        both_read.wait(timeout=30)
-
-    def one_worker() -> None:
-        with Database.connect(database_url) as own:
-            work(settings, own, ScriptedProvider(hold), max_jobs=1)
-
-    workers = [threading.Thread(target=one_worker) for _ in range(2)]
-    for thread in workers:
-        thread.start()
-    for thread in workers:
-        thread.join(timeout=60)
+    two_workers_at_once(settings, database_url, max_jobs=1)
     assert queue.counts(db) == {"v1": {"ok": 2}}
     assert q(db, "SELECT source_count FROM events") == [{"source_count": 2}]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,8 +10,7 @@ from civicquant.config import Settings
 from civicquant.db import Database
 from civicquant.ingest.posts import Channel, RawPost
 from civicquant.ingest.rawlog import RawLog
-from tests.fakes.providers import ScriptedProvider
-from tests.integration.test_extract import q, work
+from tests.integration.test_extract import q, two_workers_at_once, work
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 CHANNELS = [Channel(2000 + n, f"channel{n}") for n in range(1, 6)]
@@ -179,20 +177,7 @@ def test_two_workers_merging_at_once_stay_consistent(
         "Yen weakness lifts Japan core consumer prices to 3.2% in October",
     ]
     store(db, [post(n + 1, 1, n * 3, text) for n, text in enumerate(texts)])
-    both_read = threading.Barrier(2)
-
-    def hold(text: str) -> None:
-        both_read.wait(timeout=30)
-
-    def one_worker() -> None:
-        with Database.connect(database_url) as own:
-            work(settings, own, ScriptedProvider(hold), max_jobs=2)
-
-    workers = [threading.Thread(target=one_worker) for _ in range(2)]
-    for thread in workers:
-        thread.start()
-    for thread in workers:
-        thread.join(timeout=60)
+    two_workers_at_once(settings, database_url, max_jobs=2)
     assert queue.counts(db) == {"v1": {"ok": 4}}
     live = q(db, "SELECT id FROM events WHERE merged_into IS NULL")
     sources: list[dict[str, Any]] = q(db, "SELECT event_id FROM event_sources")
