@@ -122,3 +122,31 @@ def test_without_an_ops_chat_alerts_are_logged_only(settings: Settings, db: Data
     with capture_logs() as logs:
         failing_runs(settings, 3)
     assert [e["job_alert"] for e in logs if e["event"] == "job_alert"] == ["failing"]
+
+
+def test_a_story_flashed_before_its_events_merged_is_not_flashed_again(
+    publishing: Settings, db: Database, bot: FakeBotApi
+) -> None:
+    # The older event is calm, the younger one breaking and flashed; a third post then shows
+    # they are one story, and the younger merges into the older, which is breaking now.
+    extract(publishing, db, ["Japan core inflation hits 3.2% in October, highest in a year"])
+    extract(
+        publishing, db, ["🚨 BREAKING: Tokyo consumer prices: core CPI 3.2% as yen weakness bites"]
+    )
+    assert len(bot.sent_messages) == 1
+    assert _live_events(db) == 2
+    extract(
+        publishing,
+        db,
+        ["Japan core CPI 3.2% in October: consumer prices highest in a year as yen weakness bites"],
+    )
+    assert _live_events(db) == 1
+    assert len(bot.sent_messages) == 1
+
+
+def _live_events(db: Database) -> int:
+    row = db.connection.execute(
+        "SELECT count(*) AS n FROM events WHERE merged_into IS NULL"
+    ).fetchone()
+    assert row is not None
+    return int(row["n"])

@@ -190,3 +190,23 @@ def test_two_workers_merging_at_once_stay_consistent(
     )
     assert dangling == []
     assert len(live) == 1
+
+
+def test_events_merged_before_follow_their_survivor_into_a_later_merge(db: Database) -> None:
+    ids = [
+        row["id"]
+        for row in db.connection.execute(
+            "INSERT INTO events (pipeline_version, topic, headline, first_seen_at, last_seen_at) "
+            "SELECT 'v1', 'macro', 'h', %s, %s FROM generate_series(1, 3) RETURNING id",
+            (T0, T0),
+        ).fetchall()
+    ]
+    oldest, older, younger = ids
+    db.execute("merge_events", {"merged_ids": [younger], "survivor_ids": [older]})
+    db.execute("merge_events", {"merged_ids": [older], "survivor_ids": [oldest]})
+    rows = q(db, "SELECT id, merged_into FROM events ORDER BY id")
+    assert rows == [
+        {"id": oldest, "merged_into": None},
+        {"id": older, "merged_into": oldest},
+        {"id": younger, "merged_into": oldest},
+    ]

@@ -81,7 +81,8 @@ ORDER BY e.id;
 -- merge_events --
 -- Merge events found to be one story: their sources move to the older event, and each
 -- merged event records where they went (it is never published again). A data-modifying
--- CTE runs whether or not the statement reads it.
+-- CTE runs whether or not the statement reads it; both see the table as it was, so the
+-- sources and the merged rows are each updated once.
 WITH pairs AS (
     SELECT merged, survivor
     FROM unnest(%(merged_ids)s::bigint[], %(survivor_ids)s::bigint[]) AS u(merged, survivor)
@@ -92,7 +93,9 @@ WITH pairs AS (
 UPDATE events e
 SET merged_into = pairs.survivor, updated_at = now()
 FROM pairs
-WHERE e.id = pairs.merged;
+-- The merged events, and those merged into them before: merged_into always names a live
+-- event, so "was this story published?" is one lookup.
+WHERE e.id = pairs.merged OR e.merged_into = pairs.merged;
 
 -- store_centroids --
 -- Write back the centroids (and languages) of the events a batch changed.

@@ -79,10 +79,13 @@ WHERE e.pipeline_version = %(pipeline_version)s
   AND (%(breaking_window)s::text IS NULL
        OR (e.is_breaking AND e.breaking_window = %(breaking_window)s::text
            AND e.importance >= %(min_importance)s))
+  -- Nor is an event whose story was flashed under an event since merged into it.
   AND (%(skip_flashed_chat)s::text IS NULL OR NOT EXISTS (
         SELECT 1 FROM published_posts p
         WHERE p.queue = 'flash' AND p.chat_id = %(skip_flashed_chat)s::text
-          AND p.event_id = e.id AND p.status = 'sent'))
+          AND p.status = 'sent'
+          AND (p.event_id = e.id
+               OR p.event_id IN (SELECT m.id FROM events m WHERE m.merged_into = e.id))))
 ORDER BY e.importance DESC, e.first_seen_at, e.id;
 
 -- flash_candidates --
@@ -102,7 +105,10 @@ LEFT JOIN LATERAL (
 WHERE e.id = ANY(%(event_ids)s::bigint[])
   AND e.is_breaking AND e.importance >= %(min_importance)s AND e.headline <> ''
   AND e.merged_into IS NULL
+  -- Flashed once per story: also not when an event merged into it was flashed already.
   AND NOT EXISTS (
         SELECT 1 FROM published_posts p
-        WHERE p.queue = 'flash' AND p.chat_id = %(chat_id)s AND p.event_id = e.id)
+        WHERE p.queue = 'flash' AND p.chat_id = %(chat_id)s
+          AND (p.event_id = e.id
+               OR p.event_id IN (SELECT m.id FROM events m WHERE m.merged_into = e.id)))
 ORDER BY e.importance DESC, e.id;
