@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 import numpy as np
 from pydantic import TypeAdapter
 
-from civicquant.db import Database
+from civicquant.db import Database, Row
 from civicquant.events import contradiction, similarity, terms
 from civicquant.extraction import Entity, Extraction
 
@@ -169,11 +169,24 @@ class _Event:
     first_seen_at: datetime
     last_seen_at: datetime
     centroid: dict[int, float]
-    headline: contradiction.Headline  # its lead's headline, as the guard reads it
     headline_score: float
     channels: set[int]
+    # Its lead's headline as the guard reads it; for a stored event read from `lead` only
+    # when a post scores high enough to need the guard (most candidates never do).
+    _headline: contradiction.Headline | None = None
+    lead: str = ""
     changed: bool = False  # its centroid must be written back
     _norm: float | None = None  # the centroid's length, while it is unchanged
+
+    @property
+    def headline(self) -> contradiction.Headline:
+        if self._headline is None:
+            self._headline = contradiction.read_headline(similarity.normalise(self.lead))
+        return self._headline
+
+    @headline.setter
+    def headline(self, reading: contradiction.Headline) -> None:
+        self._headline = reading
 
     @property
     def norm(self) -> float:
@@ -330,7 +343,6 @@ def _sketched(posts: Sequence[ExtractedPost]) -> list[_Incoming]:
         language = post.extraction.language
         post_terms = terms.content_terms(sketch.normalised, post.text, language)
         headline = similarity.normalise(post.extraction.headline)
-        headline_terms = terms.content_terms(headline, post.extraction.headline, language)
         weights = post_terms.weights
         incoming.append(
             _Incoming(
@@ -343,7 +355,7 @@ def _sketched(posts: Sequence[ExtractedPost]) -> list[_Incoming]:
                 index_terms=tuple(post_terms.strongest()),
                 language=language,
                 headline=contradiction.read_headline(headline),
-                headline_score=round(float(sum(headline_terms.weights.values())), 3),
+                headline_score=round(terms.text_weight(headline, language), 3),
                 follow_up=contradiction.is_update(sketch.normalised),
                 norm=terms.norm(weights),
             )
@@ -389,23 +401,26 @@ class _Matching:
         )
         for row in hits:
             for key in row["terms"]:
-                self._by_term.setdefault(int(key), set()).add(int(row["event_id"]))
-        ids = {int(row["event_id"]) for row in hits} | self._sources.event_ids()
-        if not ids:
-            return
-        for row in self._db.fetch_all("events_for_matching", {"event_ids": sorted(ids)}):
-            headline = str(row["headline"])
-            language = str(row["language"])
-            self._events[int(row["id"])] = _Event(
-                id=int(row["id"]),
-                language=language,
-                first_seen_at=row["first_seen_at"],
-                last_seen_at=row["last_seen_at"],
-                centroid=dict(zip(row["centroid_terms"], row["centroid_weights"], strict=True)),
-                headline=contradiction.read_headline(similarity.normalise(headline)),
-                headline_score=0.0,
-                channels=set(row["channel_ids"]),
-            )
+                self._by_term.setdefault(int(key), set()).add(int(row["id"]))
+            self._add_event(row)
+        missing = sorted(self._sources.event_ids() - self._events.keys())
+        if missing:
+            for row in self._db.fetch_all("events_for_matching", {"event_ids": missing}):
+                self._add_event(row)
+
+    def _add_event(self, row: Row) -> None:
+        """A stored candidate event, as the rows of candidate_events give it."""
+        self._events[int(row["id"])] = _Event(
+            id=int(row["id"]),
+            language=str(row["language"]),
+            first_seen_at=row["first_seen_at"],
+            last_seen_at=row["last_seen_at"],
+            centroid=dict(zip(row["centroid_terms"], row["centroid_weights"], strict=True)),
+            lead=str(row["headline"]),
+            headline_score=0.0,
+            # The channels of its sources in the window (enough to know a follow-up).
+            channels=set(row["channel_ids"]),
+        )
 
     # -- placing ----------------------------------------------------------------------
 
@@ -430,7 +445,7 @@ class _Matching:
                 first_seen_at=post.posted_at,
                 last_seen_at=post.posted_at,
                 centroid={},
-                headline=item.headline,
+                _headline=item.headline,
                 headline_score=item.headline_score,
                 channels=set(),
             )

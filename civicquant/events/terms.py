@@ -136,6 +136,23 @@ def content_terms(normalised: str, raw: str, language: str) -> Terms:
     return Terms(weights)
 
 
+def text_weight(normalised: str, language: str) -> float:
+    """How informative a text is: the total weight of its distinct content terms.
+
+    What chooses an event's headline (event_sources.headline_score). Names get no boost
+    here, so a headline is not worth more for being written in Title Case.
+    """
+    table = _language(language)
+    if table.cjk:
+        return float(sum(content_terms(normalised, "", language).weights.values()))
+    weights: dict[int, float] = {}
+    for word in normalised.split():
+        term = table.term(word)
+        if term is not None:
+            weights[term[0]] = term[1]
+    return float(sum(weights.values()))
+
+
 def cosine(a: Mapping[int, float], b: Mapping[int, float]) -> float:
     """The cosine of two weighted term vectors (0.0 when either is empty)."""
     return cosine_with_norms(a, norm(a), b, norm(b))

@@ -53,27 +53,32 @@ ORDER BY r.event_id;
 
 -- candidate_events --
 -- Events with a source in the window sharing one of the batch's strongest content terms,
--- each with the terms it shares. Like candidate_sources: the window's terms unnested once
--- and hash-joined with the wanted ones.
+-- with what the paraphrase stage needs of them: the terms shared, the channels of those
+-- recent sources (a channel's own follow-up), centroid, span and lead headline. Like
+-- candidate_sources: the window's terms unnested once and hash-joined with the wanted ones.
 WITH recent AS MATERIALIZED (
-    SELECT event_id, terms FROM event_sources
+    SELECT event_id, channel_id, terms FROM event_sources
     WHERE pipeline_version = %(pipeline_version)s
       AND posted_at BETWEEN %(window_start)s AND %(window_end)s
       AND terms <> '{}'
+), hit AS (
+    SELECT recent_term.event_id, array_agg(DISTINCT recent_term.term) AS terms,
+           array_agg(DISTINCT recent_term.channel_id) AS channel_ids
+    FROM (SELECT event_id, channel_id, unnest(terms) AS term FROM recent) AS recent_term
+    JOIN (SELECT DISTINCT unnest(string_to_array(%(terms)s, ',')::bigint[]) AS term) AS wanted
+      USING (term)
+    GROUP BY recent_term.event_id
 )
-SELECT recent_term.event_id, array_agg(DISTINCT recent_term.term) AS terms
-FROM (SELECT event_id, unnest(terms) AS term FROM recent) AS recent_term
-JOIN (SELECT DISTINCT unnest(string_to_array(%(terms)s, ',')::bigint[]) AS term) AS wanted
-  USING (term)
-GROUP BY recent_term.event_id
-ORDER BY recent_term.event_id;
+SELECT e.id, hit.terms, hit.channel_ids, e.language, e.headline, e.first_seen_at,
+       e.last_seen_at, e.centroid_terms, e.centroid_weights
+FROM hit JOIN events e ON e.id = hit.event_id
+WHERE e.merged_into IS NULL
+ORDER BY e.id;
 
 -- events_for_matching --
--- What the paraphrase stage needs of candidate events: centroid, span, lead headline, channels.
+-- Candidate events found by a repost's LSH bands only: centroid, span and lead headline.
 SELECT e.id, e.language, e.headline, e.first_seen_at, e.last_seen_at, e.centroid_terms,
-       e.centroid_weights,
-       ARRAY(SELECT DISTINCT s.channel_id FROM event_sources s WHERE s.event_id = e.id)
-           AS channel_ids
+       e.centroid_weights, '{}'::bigint[] AS channel_ids
 FROM events e
 WHERE e.id = ANY(%(event_ids)s::bigint[]) AND e.merged_into IS NULL
 ORDER BY e.id;
