@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from civicquant.config import Settings
 from civicquant.errors import UsageError
-from civicquant.extraction import BreakingWindow
+
+if TYPE_CHECKING:  # the CLI imports this table at start: no pydantic for `health`
+    from civicquant.extraction import BreakingWindow
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,9 @@ from typer.testing import CliRunner
 from civicquant.cli import app, examples
 
 HEAVY = ("telethon", "telegram", "openai", "httpx")
+# Cron starts `health` every minute: these cost it start-up time and are never needed there
+# (bench/RESULTS.md, cold_start).
+SLOW_TO_IMPORT = ("pydantic", "structlog", "numpy", "wordfreq", "Stemmer", "stopwordsiso")
 
 
 def test_every_command_has_help_ending_with_an_example() -> None:
@@ -58,3 +61,16 @@ def test_cron_path_does_not_import_telegram_or_llm_clients(argv: tuple[str, ...]
     assert "civicquant.cli" in modules
     heavy = sorted(m for m in modules if m.split(".")[0] in HEAVY)
     assert heavy == []
+
+
+@pytest.mark.parametrize("argv", [("--help",), ("health",)])
+def test_cron_path_does_not_import_validation_logging_or_matching_libraries(
+    argv: tuple[str, ...],
+) -> None:
+    import os
+
+    env = {**os.environ, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
+    modules = loaded_modules(*argv, env=env)
+    assert "civicquant.cli" in modules
+    slow = sorted(m for m in modules if m.split(".")[0] in SLOW_TO_IMPORT)
+    assert slow == []
