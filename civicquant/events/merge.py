@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 import numpy as np
 from pydantic import TypeAdapter
@@ -181,7 +182,7 @@ class _Event:
     @property
     def headline(self) -> contradiction.Headline:
         if self._headline is None:
-            self._headline = contradiction.read_headline(similarity.normalise(self.lead))
+            self._headline = _lead_reading(self.lead)
         return self._headline
 
     @headline.setter
@@ -255,6 +256,13 @@ class _Candidates:
             for source in self._by_band.get(band, ()):
                 seen[id(source)] = source
         return list(seen.values())
+
+
+@lru_cache(maxsize=8192)
+def _lead_reading(headline: str) -> contradiction.Headline:
+    """The guard's reading of a stored event's headline: the same events are candidates
+    batch after batch, so their readings are kept rather than normalised each time."""
+    return contradiction.read_headline(similarity.normalise(headline))
 
 
 def store_extractions(db: Database, posts: Sequence[ExtractedPost], pipeline_version: str) -> None:
