@@ -363,7 +363,9 @@ def _sketched(posts: Sequence[ExtractedPost]) -> list[_Incoming]:
                 index_terms=tuple(post_terms.strongest()),
                 language=language,
                 headline=contradiction.read_headline(headline),
-                headline_score=round(terms.text_weight(headline, language), 3),
+                headline_score=round(
+                    terms.text_weight(headline, post.extraction.headline, language), 3
+                ),
                 follow_up=contradiction.is_update(sketch.normalised),
                 norm=terms.norm(weights),
             )
