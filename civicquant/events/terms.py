@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -180,11 +180,6 @@ def strongest(centroid: Mapping[int, float], count: int = CENTROID_TERMS) -> dic
         return dict(centroid)
     kept = sorted(centroid, key=lambda key: (-centroid[key], key))[:count]
     return {key: centroid[key] for key in kept}
-
-
-def weight_of(terms: Iterable[int], weights: Mapping[int, float]) -> float:
-    """The total weight of `terms` in `weights` (how much of a text they carry)."""
-    return sum(weights.get(key, 0.0) for key in terms)
 
 
 def _names(raw: str, table: _Language) -> set[int]:
