@@ -11,7 +11,10 @@ soon as Telegram accepts it, and the part about to be sent is noted first. So:
   run resumes from the next part;
 - a run that crashed *while sending a part* left it unknown whether that part went out.
   That row stays `reserved`: it is not resent by default (a duplicate in the chat is worse
-  than a late digest), `health` reports it, and `--force` resends from that part.
+  than a late digest), `health` reports it, and `--force` resends from that part;
+- a send whose answer was lost (PublishOutcomeUnknown: the request may have reached
+  Telegram) is the same case, recorded at once: the row stays `reserved` with the part
+  noted and the reason in `error`, and the run fails with that reason.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import structlog
 
 from civicquant.db import Database
 from civicquant.errors import CivicquantError
-from civicquant.publish.publisher import Publisher
+from civicquant.publish.publisher import Publisher, PublishOutcomeUnknown
 
 log = structlog.get_logger("civicquant.publish.ledger")
 
@@ -144,6 +147,19 @@ async def _deliver(
         db.execute("mark_sending", {"id": row["id"], "part": index})
         try:
             message = await publisher.send(item.chat_id, parts[index])
+        except PublishOutcomeUnknown as exc:
+            db.execute("mark_in_doubt", {"id": row["id"], "error": str(exc)[:2000]})
+            log.error(
+                "publication_in_doubt",
+                queue=item.queue,
+                chat_id=item.chat_id,
+                window_start=item.window_start.isoformat(),
+                part=index + 1,
+                parts=len(parts),
+                error=str(exc),
+                hint="the part may be in the chat; check it, then --force resends it",
+            )
+            raise
         except CivicquantError as exc:
             db.execute("mark_failed", {"id": row["id"], "error": str(exc)[:2000]})
             log.error(
