@@ -13,12 +13,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from civicquant import queue
 from civicquant.db import Database
 from civicquant.ingest.channels import ChannelSpec
 from civicquant.ingest.posts import Channel, RawPost, Source
+
+if TYPE_CHECKING:  # `health` reads the raw log: no structlog (leases) on its start-up path
+    from civicquant.runtime.leases import Fence
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +59,19 @@ class StoreResult:
 class RawLog:
     """Writes and reads the raw log for one pipeline version's queue."""
 
-    def __init__(self, db: Database, *, pipeline_version: str, enqueue: bool = True) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        pipeline_version: str,
+        enqueue: bool = True,
+        fence: Fence | None = None,
+    ) -> None:
         self.db = db
         self.pipeline_version = pipeline_version
         self.enqueue = enqueue
+        # The writing job's lease: every batch is stored only while it is still ours.
+        self.fence = fence
 
     # -- channels ---------------------------------------------------------------------
 
@@ -148,6 +160,8 @@ class RawLog:
         newest = columns.posts[-1]
         # The posts and their jobs commit together: a crash between them loses no job.
         with self.db.transaction():
+            if self.fence is not None:
+                self.fence.check(self.db)
             row = self.db.fetch_one(
                 "store_new_posts",
                 {
@@ -167,6 +181,8 @@ class RawLog:
         existing = [post for post in columns.posts if post.message_id not in inserted]
         if existing:
             with self.db.transaction():
+                if self.fence is not None:
+                    self.fence.check(self.db)
                 revised_ids, unchanged_ids = self._revise(channel_id, existing, columns.source)
                 result.revised = len(revised_ids)
                 result.unchanged = len(unchanged_ids)

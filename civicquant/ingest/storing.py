@@ -48,6 +48,7 @@ def rawlog_for(ctx: JobContext) -> RawLog:
         ctx.db,
         pipeline_version=ctx.settings.extraction_pipeline_version,
         enqueue=ctx.settings.extraction_queue_enabled,
+        fence=ctx.fence,
     )
 
 
