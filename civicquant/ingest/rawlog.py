@@ -66,10 +66,14 @@ class RawLog:
         pipeline_version: str,
         enqueue: bool = True,
         fence: Fence | None = None,
+        priority: int | None = None,
     ) -> None:
         self.db = db
         self.pipeline_version = pipeline_version
         self.enqueue = enqueue
+        # The queue priority of the jobs it adds; None: by the posts' source (live posts
+        # `live`, backfilled and imported ones `backfill`).
+        self.priority = priority
         # The writing job's lease: every batch is stored only while it is still ours.
         self.fence = fence
 
@@ -175,7 +179,12 @@ class RawLog:
             )
             assert row is not None  # an aggregate row, always
             if self.enqueue and row["with_text"]:
-                result.enqueued = queue.enqueue(self.db, row["with_text"], self.pipeline_version)
+                result.enqueued = queue.enqueue(
+                    self.db,
+                    row["with_text"],
+                    self.pipeline_version,
+                    priority=self._priority(columns.source),
+                )
         inserted = set(row["inserted"])
         result.inserted = len(inserted)
         existing = [post for post in columns.posts if post.message_id not in inserted]
@@ -193,8 +202,14 @@ class RawLog:
                         to_enqueue,
                         self.pipeline_version,
                         force=force_enqueue or bool(revised_ids),
+                        priority=self._priority(columns.source),
                     )
         return result
+
+    def _priority(self, source: Source) -> int:
+        if self.priority is not None:
+            return self.priority
+        return queue.PRIORITIES["live" if source == "live" else "backfill"]
 
     def advance_mark(self, channel_id: int, newest_id: int, newest_at: datetime) -> None:
         """Move the channel's high-water mark to a post stored with `advance_mark=False`.
