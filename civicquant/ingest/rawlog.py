@@ -282,10 +282,29 @@ class RawLog:
         """Per channel: missing ids and high-water mark, for health."""
         return self.db.fetch_all("gap_counts")
 
-    def record_flood_wait(self, job_name: str, seconds: int, slept: bool) -> None:
+    def record_flood_wait(
+        self,
+        job_name: str,
+        seconds: int,
+        slept: bool,
+        *,
+        session: str | None = None,
+        method: str | None = None,
+    ) -> None:
         self.db.execute(
-            "record_flood_wait", {"job_name": job_name, "seconds": seconds, "slept": slept}
+            "record_flood_wait",
+            {
+                "job_name": job_name,
+                "seconds": seconds,
+                "slept": slept,
+                "session": session,
+                "method": method,
+            },
         )
+
+    def active_flood_waits(self, session: str | None = None) -> list[dict[str, Any]]:
+        """FloodWaits not yet over (of one session, or all), per session and method."""
+        return self.db.fetch_all("active_flood_waits", {"session": session})
 
 
 @dataclass(frozen=True, slots=True)

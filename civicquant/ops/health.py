@@ -159,7 +159,17 @@ def _publication_checks(db: Database, settings: Settings, now: datetime) -> list
 
 def _flood_wait_checks(db: Database, settings: Settings, now: datetime) -> list[Check]:
     rows = db.fetch_all("flood_waits_since", {"since": now - timedelta(days=1)})
-    return [
+    waiting = [
+        Check(
+            f"floodwait {row['session']}",
+            "stale",
+            f"waiting until {row['wait_until']:%Y-%m-%d %H:%M} UTC "
+            f"({duration(float(row['seconds_left']))} left) after {row['method'] or 'a call'} "
+            f"in {row['job_name']}; runs on this session skip until then",
+        )
+        for row in db.fetch_all("active_flood_waits", {"session": None})
+    ]
+    return waiting + [
         Check(
             f"floodwait {row['job_name']}",
             "stale"

@@ -25,7 +25,7 @@ import structlog
 from civicquant import logs, migrations, redaction
 from civicquant.config import Settings
 from civicquant.db import Database, hostname, open_database
-from civicquant.errors import CivicquantError, DatabaseUnavailable
+from civicquant.errors import CivicquantError, DatabaseUnavailable, JobSkipped
 from civicquant.runtime import leases, runs
 from civicquant.runtime.context import JobContext
 
@@ -132,6 +132,11 @@ def _run_body(ctx: JobContext, body: Callable[[JobContext], T], run: _Run) -> Jo
     log.info("job_started", lease=lease)
     try:
         value = body(ctx)
+    except JobSkipped as skipped:
+        ctx.notes.update(skipped.notes)
+        _record_end(ctx, "skipped", None, ())
+        log.info("job_skipped", reason=str(skipped), **ctx.summary())
+        return JobOutcome({**ctx.summary(), "skipped": True})
     except BaseException as exc:
         error = _error_line(exc)
         _record_end(ctx, "failed", error, run.on_finish)

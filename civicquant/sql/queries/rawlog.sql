@@ -121,8 +121,18 @@ SELECT %(channel_id)s, unnest(%(message_ids)s::bigint[])
 ON CONFLICT DO NOTHING;
 
 -- record_flood_wait --
--- Remember a FloodWait Telegram asked of us.
-INSERT INTO flood_waits (job_name, seconds, slept) VALUES (%(job_name)s, %(seconds)s, %(slept)s);
+-- Remember a FloodWait Telegram asked of us; one not slept keeps the moment it ends, per session and method.
+INSERT INTO flood_waits (job_name, seconds, slept, session, method, wait_until)
+VALUES (%(job_name)s, %(seconds)s, %(slept)s, %(session)s, %(method)s,
+        CASE WHEN %(slept)s THEN NULL ELSE now() + make_interval(secs => %(seconds)s) END);
+
+-- active_flood_waits --
+-- FloodWaits not yet over, the latest-ending first, per session and method (one session, or all when null).
+SELECT DISTINCT ON (session, method) session, job_name, method, wait_until,
+       extract(epoch FROM wait_until - now())::float8 AS seconds_left
+FROM flood_waits
+WHERE wait_until > now() AND (%(session)s::text IS NULL OR session = %(session)s::text)
+ORDER BY session, method, wait_until DESC;
 
 -- flood_waits_since --
 -- FloodWaits asked of us since a moment, per job, for health.
