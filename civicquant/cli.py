@@ -452,9 +452,12 @@ def digest(
     """
     from civicquant import wiring
     from civicquant.publish.digest import DigestOptions, digest_job
+    from civicquant.publish.routes import load_routes
     from civicquant.timeparse import parse_instant
 
     settings = _settings()
+    # A bad routes file or route name is one line before any run is recorded.
+    load_routes(settings).scheduled(queue)
     options = DigestOptions(
         queue=queue,
         hours=hours,

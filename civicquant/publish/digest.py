@@ -17,7 +17,7 @@ import structlog
 
 from civicquant.config import Settings
 from civicquant.db import Database
-from civicquant.errors import ConfigError, UsageError
+from civicquant.errors import ConfigError
 from civicquant.publish import ledger
 from civicquant.publish.publisher import PublisherFactory
 from civicquant.publish.render import DigestEvent, SourceLink, render_digest, render_text_preview
@@ -135,12 +135,8 @@ def digest_job(
     import asyncio
 
     settings = ctx.settings
-    queue = load_routes(settings).named(options.queue)
-    if queue.every is None:
-        raise UsageError(
-            f"route {queue.name!r} is a flash route: extract sends it as events break;"
-            " digest takes digest and breaking routes"
-        )
+    queue = load_routes(settings).scheduled(options.queue)
+    assert queue.every is not None  # scheduled routes have a cadence
     version = settings.pipeline_version(options.pipeline_version)
     chat_id = options.chat_id or queue.chat_id
     if not options.dry_run and not chat_id:

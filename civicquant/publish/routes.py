@@ -177,6 +177,17 @@ class Routes:
         known = ", ".join(route.name for route in self.routes)
         raise UsageError(f"no route named {name!r} (known: {known})")
 
+    def scheduled(self, name: str) -> Route:
+        """The digest or breaking route called `name`, for `digest --queue`; UsageError
+        naming the known ones, or saying a flash route is extract's."""
+        route = self.named(name)
+        if route.every is None:
+            raise UsageError(
+                f"route {route.name!r} is a flash route: extract sends it as events break;"
+                " digest takes digest and breaking routes"
+            )
+        return route
+
     def of_kind(self, *kinds: RouteKind) -> list[Route]:
         return [route for route in self.routes if route.kind in kinds]
 
