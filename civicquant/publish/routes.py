@@ -23,7 +23,7 @@ import difflib
 import math
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -66,6 +66,7 @@ _CHANNEL: Final = re.compile(r"@?([A-Za-z][A-Za-z0-9_]{3,31})")
 _LANGUAGE: Final = re.compile(r"[a-z]{2,3}")  # ISO 639-1 (or -3), as extractions store it
 _EVERY: Final = re.compile(r"\s*(\d+)\s*([mhd])\s*")
 _UNIT_MINUTES: Final = {"m": 1, "h": 60, "d": 1440}
+# A week: no measurement chose it; a longer window is an archive rather than a digest.
 _LONGEST: Final = timedelta(days=7)
 _DEFAULT_TITLES: Final[dict[RouteKind, str]] = {
     "digest": "Digest",
@@ -166,7 +167,7 @@ class Routes:
     routes: tuple[Route, ...]
     source: Path | None = None
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Route]:
         return iter(self.routes)
 
     def named(self, name: str) -> Route:
