@@ -19,7 +19,6 @@ import typer
 from civicquant import redaction
 from civicquant.config import Settings, load_settings
 from civicquant.errors import CivicquantError
-from civicquant.publish.queues import QUEUES
 
 if TYPE_CHECKING:
     from civicquant.publish.digest import DigestResult
@@ -435,17 +434,19 @@ def compare(
     typer.echo(render(report), nl=False)
 
 
-# The --queue choices: one per digest queue (civicquant.publish.queues).
-DigestQueue = StrEnum("DigestQueue", {name: name for name in QUEUES})  # type: ignore[misc]
-DEFAULT_QUEUE = DigestQueue("vip")
-
-
 @app.command()
 def digest(
-    queue: Annotated[DigestQueue, typer.Option("--queue", help="Which digest.")] = DEFAULT_QUEUE,
+    queue: Annotated[
+        str,
+        typer.Option(
+            "--queue", help="The route to publish (`civicquant routes` lists them).", metavar="NAME"
+        ),
+    ] = "vip",
     hours: Annotated[
         float | None,
-        typer.Option("--hours", min=0.25, max=24, help="Window length (vip: VIP_DIGEST_HOURS)."),
+        typer.Option(
+            "--hours", min=0.25, max=24, help="Window length (default: the route's every)."
+        ),
     ] = None,
     at: Annotated[
         str | None,
@@ -455,7 +456,7 @@ def digest(
         bool, typer.Option("--dry-run", help="Print the messages; send and record nothing.")
     ] = False,
     chat: Annotated[
-        str | None, typer.Option("--chat", help="Chat id instead of TG_VIP_CHAT_ID.")
+        str | None, typer.Option("--chat", help="Chat id instead of the route's chat_id.")
     ] = None,
     pipeline_version: Annotated[
         str | None,
@@ -466,20 +467,23 @@ def digest(
         typer.Option("--force", help="Resend a window whose last send was cut off by a crash."),
     ] = False,
 ) -> None:
-    """Publish the events first seen in the last completed window, grouped by topic, once.
+    """Publish a route's events first seen in the last completed window, grouped by topic, once.
 
-    Windows are aligned to the cadence (4 h: 00:00, 04:00, ... UTC): a late, repeated or
-    retried run publishes each window exactly once.
+    Windows are aligned to the route's cadence (4 h: 00:00, 04:00, ... UTC): a late,
+    repeated or retried run publishes each window exactly once, per route.
 
     Example: civicquant digest --queue vip --dry-run --at 2026-11-20T10:00:00Z
     """
     from civicquant import wiring
     from civicquant.publish.digest import DigestOptions, digest_job
+    from civicquant.publish.routes import load_routes
     from civicquant.timeparse import parse_instant
 
     settings = _settings()
+    # A bad routes file or route name is one line before any run is recorded.
+    load_routes(settings).scheduled(queue)
     options = DigestOptions(
-        queue=queue.value,
+        queue=queue,
         hours=hours,
         at=parse_instant(at, "--at") if at else None,
         dry_run=dry_run,
@@ -487,7 +491,7 @@ def digest(
         pipeline_version=pipeline_version,
         force=force,
     )
-    job = f"digest:{queue.value}"
+    job = f"digest:{queue}"
 
     def body(ctx: JobContext) -> DigestResult:
         return digest_job(ctx, options, wiring.make_publisher)
@@ -499,6 +503,20 @@ def digest(
     outcome = wiring.run_job(settings, job, body, lease=job)
     _print_message(outcome.value)
     _print_counts("digest", outcome.counts)
+
+
+@app.command("routes")
+def show_routes() -> None:
+    """Print the effective routes: CIVICQUANT_ROUTES's, else the built-in ones.
+
+    Example: civicquant routes
+    """
+    from civicquant.extraction import TOPICS
+    from civicquant.publish import routes
+
+    settings = _settings(logging=False)
+    effective = routes.load_routes(settings)
+    typer.echo(routes.render_routes(effective, known_topics=TOPICS))
 
 
 @app.command()

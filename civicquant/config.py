@@ -31,13 +31,10 @@ T = TypeVar("T")
 DEFAULT_HOME = Path("~/.local/share/civicquant")
 
 # How often each monitored job is expected to succeed, in minutes; matches cron/civicquant.crontab.
+# Each route's `digest:NAME` job is monitored at its own cadence (civicquant.publish.routes).
 DEFAULT_JOB_INTERVALS: dict[str, int] = {
     "listen": 60,
     "extract": 1,
-    "digest:vip": 240,
-    "digest:breaking_15m": 15,
-    "digest:breaking_1h": 60,
-    "digest:breaking_4h": 240,
     "prune": 1440,
 }
 
@@ -273,6 +270,7 @@ class Settings:
     prune_published_posts_days: int = setting("PRUNE_PUBLISHED_POSTS_DAYS", 90, integer(ge=1))
 
     # Digests and alerts
+    civicquant_routes: Path | None = setting("CIVICQUANT_ROUTES", None, Path)
     vip_digest_hours: float = setting("VIP_DIGEST_HOURS", 4.0, number(gt=0, le=24))
     digest_topics: str = setting("DIGEST_TOPICS", "", str)
     digest_exclude_topics: str = setting("DIGEST_EXCLUDE_TOPICS", "", str)
@@ -318,9 +316,10 @@ class Settings:
         """CIVICQUANT_HOME with `~` expanded."""
         return self.civicquant_home.expanduser()
 
-    def job_intervals(self) -> dict[str, int]:
-        """Expected success interval per monitored job, defaults overridden by settings."""
-        return {**DEFAULT_JOB_INTERVALS, **self.health_job_intervals}
+    def job_intervals(self, routes: Mapping[str, int] | None = None) -> dict[str, int]:
+        """Expected success interval per monitored job: the defaults, then the routes' own
+        (`digest:NAME` at its cadence), overridden by HEALTH_JOB_INTERVALS."""
+        return {**DEFAULT_JOB_INTERVALS, **(routes or {}), **self.health_job_intervals}
 
     def secret_values(self) -> list[str]:
         """The values to scrub from every log line and error message."""

@@ -15,8 +15,9 @@ from typing import Any, Literal
 from civicquant import migrations
 from civicquant.config import Settings
 from civicquant.db import Database, open_database
-from civicquant.errors import DatabaseUnavailable
+from civicquant.errors import ConfigError, DatabaseUnavailable
 from civicquant.ingest.rawlog import RawLog
+from civicquant.publish import routes
 
 State = Literal["ok", "stale", "down"]
 _SEVERITY: dict[State, int] = {"ok": 0, "stale": 1, "down": 2}
@@ -114,6 +115,7 @@ def check(settings: Settings, *, now: datetime | None = None) -> HealthReport:
         report.checks.append(Check("database", "down", str(exc)))
         return report
     report.checks.extend(_permission_checks(settings))
+    route_intervals = _route_intervals(settings, report)
     with db:
         report.checks.append(Check("database", "ok", f"reachable at {db.where}"))
         waiting = migrations.pending(db)
@@ -124,7 +126,7 @@ def check(settings: Settings, *, now: datetime | None = None) -> HealthReport:
             )
             return report
         report.checks.append(Check("migrations", "ok", "current"))
-        report.jobs.extend(_job_freshness(db, settings, report.checked_at))
+        report.jobs.extend(_job_freshness(db, settings, route_intervals, report.checked_at))
         report.channels.extend(_channel_lag(db, settings, report.checked_at))
         report.queues.extend(_queue_backlog(db, settings))
         report.checks.extend(_publication_checks(db, settings, report.checked_at))
@@ -260,8 +262,19 @@ def _queue_backlog(db: Database, settings: Settings) -> list[QueueBacklog]:
     ]
 
 
-def _job_freshness(db: Database, settings: Settings, now: datetime) -> list[JobFreshness]:
-    intervals = settings.job_intervals()
+def _route_intervals(settings: Settings, report: HealthReport) -> dict[str, int]:
+    """Each route's `digest:NAME` job at its cadence; a bad routes file is a `down` check."""
+    try:
+        return routes.load_routes(settings).job_intervals()
+    except ConfigError as exc:
+        report.checks.append(Check("routes", "down", str(exc)))
+        return {}
+
+
+def _job_freshness(
+    db: Database, settings: Settings, route_intervals: dict[str, int], now: datetime
+) -> list[JobFreshness]:
+    intervals = settings.job_intervals(route_intervals)
     rows = db.fetch_all("job_freshness", {"jobs": sorted(intervals)})
     result = []
     for row in rows:

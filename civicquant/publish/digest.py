@@ -1,8 +1,9 @@
 """Digests: topic-grouped posts of the events first seen in a window, once per window.
 
-Windows are aligned to the queue's cadence (4 h: 00:00, 04:00, ... UTC), so a cron run
+Windows are aligned to the route's cadence (4 h: 00:00, 04:00, ... UTC), so a cron run
 that starts late, twice, or is retried publishes the same window, and the ledger in
-`civicquant.publish.ledger` makes that happen once.
+`civicquant.publish.ledger` makes that happen once. Which events a route gets is its
+filters' business (`civicquant.publish.routes`).
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from civicquant.db import Database
 from civicquant.errors import ConfigError
 from civicquant.publish import ledger
 from civicquant.publish.publisher import PublisherFactory
-from civicquant.publish.queues import QUEUES, digest_queue
 from civicquant.publish.render import DigestEvent, SourceLink, render_digest, render_text_preview
+from civicquant.publish.routes import Route, load_routes
 from civicquant.runtime.context import JobContext
 
 log = structlog.get_logger("civicquant.publish.digest")
@@ -57,23 +58,32 @@ def window_events(
     pipeline_version: str,
     chat_id: str | None,
 ) -> list[DigestEvent]:
-    """The events a queue publishes for a window, as the renderer takes them."""
-    breaking = QUEUES[queue].breaking_window
+    """The events the route named `queue` publishes for a window, as the renderer takes them."""
+    routes = load_routes(settings)
+    route = routes.named(queue)
+    breaking = route.breaking_window
     rows = db.fetch_all(
         "window_events",
         {
             "pipeline_version": pipeline_version,
             "window_start": window.start,
             "window_end": window.end,
-            "topics": settings.digest_topic_list() or None,
-            "exclude_topics": settings.digest_exclude_topic_list(),
+            "topics": list(route.topics) or None,
+            "exclude_topics": list(route.exclude_topics),
             "breaking_window": breaking,
-            "min_importance": QUEUES[queue].min_importance(settings),
+            "min_importance": route.min_importance,
             # An event already flashed to this chat is not repeated in a breaking digest.
             "skip_flashed_chat": chat_id if breaking else None,
+            "flash_queues": [flash.name for flash in routes.of_kind("flash")],
         },
     )
-    return [digest_event(row) for row in rows]
+    return [digest_event(row) for row in route_filter(route, rows)]
+
+
+def route_filter(route: Route, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The route's filters (channels, languages, keywords, importance, max_events) applied to
+    the window's rows, most important first."""
+    return route.select(rows)
 
 
 def digest_event(row: dict[str, Any]) -> DigestEvent:
@@ -94,7 +104,7 @@ def digest_event(row: dict[str, Any]) -> DigestEvent:
 
 @dataclass(frozen=True, slots=True)
 class DigestOptions:
-    queue: str
+    queue: str  # the route's name
     hours: float | None = None
     at: datetime | None = None
     dry_run: bool = False
@@ -121,16 +131,17 @@ class DigestResult:
 def digest_job(
     ctx: JobContext, options: DigestOptions, make_publisher: PublisherFactory
 ) -> DigestResult:
-    """`civicquant digest`: render the queue's window and publish it once (or preview it)."""
+    """`civicquant digest`: render the route's window and publish it once (or preview it)."""
     import asyncio
 
     settings = ctx.settings
-    queue = digest_queue(options.queue)
+    queue = load_routes(settings).scheduled(options.queue)
+    assert queue.every is not None  # scheduled routes have a cadence
     version = settings.pipeline_version(options.pipeline_version)
-    chat_id = options.chat_id or settings.tg_vip_chat_id
+    chat_id = options.chat_id or queue.chat_id
     if not options.dry_run and not chat_id:
         raise ConfigError("TG_VIP_CHAT_ID is not set (or pass --chat); needed to publish")
-    span = queue.window_span(settings, options.hours)
+    span = timedelta(hours=options.hours) if options.hours is not None else queue.every
     window = aligned_window(span, at=options.at, now=datetime.now(UTC))
     events = window_events(ctx.db, settings, queue.name, window, version, chat_id)
     parts = render_digest(

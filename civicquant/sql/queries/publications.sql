@@ -64,9 +64,10 @@ SELECT queue, max(sent_at) AS last_sent_at FROM published_posts
 WHERE status = 'sent' GROUP BY queue ORDER BY queue;
 
 -- window_events --
--- Events first seen in a window, with their live sources, filtered for a digest queue.
+-- Events first seen in a window, with their live sources, filtered for a digest route
+-- (its other filters, on language, channels and keywords, are applied to these rows).
 SELECT e.id, e.topic, e.headline, e.importance, e.first_seen_at, e.source_count,
-       e.is_breaking, e.breaking_window,
+       e.is_breaking, e.breaking_window, e.language, e.summary,
        coalesce(src.sources, '[]'::jsonb) AS sources
 FROM events e
 LEFT JOIN LATERAL (
@@ -89,16 +90,16 @@ WHERE e.pipeline_version = %(pipeline_version)s
   -- Nor is an event whose story was flashed under an event since merged into it.
   AND (%(skip_flashed_chat)s::text IS NULL OR NOT EXISTS (
         SELECT 1 FROM published_posts p
-        WHERE p.queue = 'flash' AND p.chat_id = %(skip_flashed_chat)s::text
+        WHERE p.queue = ANY(%(flash_queues)s::text[]) AND p.chat_id = %(skip_flashed_chat)s::text
           AND p.status = 'sent'
           AND (p.event_id = e.id
                OR p.event_id IN (SELECT m.id FROM events m WHERE m.merged_into = e.id))))
 ORDER BY e.importance DESC, e.first_seen_at, e.id;
 
 -- flash_candidates --
--- Among events just touched, those breaking and important enough for an immediate alert.
+-- Among events just touched, those breaking and important enough for a flash route's alert.
 SELECT e.id, e.topic, e.headline, e.importance, e.first_seen_at, e.source_count,
-       e.is_breaking, e.breaking_window,
+       e.is_breaking, e.breaking_window, e.language, e.summary,
        coalesce(src.sources, '[]'::jsonb) AS sources
 FROM events e
 LEFT JOIN LATERAL (
@@ -115,7 +116,7 @@ WHERE e.id = ANY(%(event_ids)s::bigint[])
   -- Flashed once per story: also not when an event merged into it was flashed already.
   AND NOT EXISTS (
         SELECT 1 FROM published_posts p
-        WHERE p.queue = 'flash' AND p.chat_id = %(chat_id)s
+        WHERE p.queue = %(queue)s AND p.chat_id = %(chat_id)s
           AND (p.event_id = e.id
                OR p.event_id IN (SELECT m.id FROM events m WHERE m.merged_into = e.id)))
 ORDER BY e.importance DESC, e.id;
