@@ -54,14 +54,14 @@ OUT_OF_SCOPE_TARGET = 0.10
 
 
 @dataclass(frozen=True, slots=True)
-class Mapping_:
+class ClassMap:
     """A dataset's classes: for each, the topics that count as right, and scope."""
 
     classes: Mapping[str, frozenset[str]]
     in_scope: frozenset[str]  # classes whose news may rightly get a finance/politics topic
 
 
-AG_MAPPING = Mapping_(
+AG_MAPPING = ClassMap(
     classes={
         "World": NEWS_TOPICS,
         "Sports": frozenset({"sports"}),
@@ -72,7 +72,7 @@ AG_MAPPING = Mapping_(
 )
 AG_LABELS = {"0": "World", "1": "Sports", "2": "Business", "3": "Sci/Tech"}
 
-TGCONTEST_MAPPING = Mapping_(
+TGCONTEST_MAPPING = ClassMap(
     classes={
         "society": NEWS_TOPICS,
         "economy": FINANCE,
@@ -134,7 +134,7 @@ def predict(items: Sequence[Item], cut: int | None) -> list[str]:
     return [rules.extract(item.post(cut)).topic for item in items]
 
 
-def score(items: Sequence[Item], topics: Sequence[str], mapping: Mapping_) -> Scores:
+def score(items: Sequence[Item], topics: Sequence[str], mapping: ClassMap) -> Scores:
     """The scores of `topics` (one per item) against the items' classes under `mapping`."""
     confusion: dict[str, Counter[str]] = {label: Counter() for label in mapping.classes}
     right = 0
@@ -171,7 +171,7 @@ def score(items: Sequence[Item], topics: Sequence[str], mapping: Mapping_) -> Sc
     )
 
 
-def _class_of(topic: str, mapping: Mapping_) -> str | None:
+def _class_of(topic: str, mapping: ClassMap) -> str | None:
     """The first class whose topics hold `topic` (None for none)."""
     for label, topics in mapping.classes.items():
         if topic in topics:
@@ -183,7 +183,7 @@ def _class_of(topic: str, mapping: Mapping_) -> str | None:
 class Dataset:
     name: str
     file: str
-    mapping: Mapping_
+    mapping: ClassMap
     target: float
 
 
@@ -261,6 +261,20 @@ def rows() -> list[Row]:
                 )
             )
     return found
+
+
+def datasets() -> list[str]:
+    """One line per topic file for the results: where it is and its items (all used)."""
+    lines = []
+    for dataset in DATASETS:
+        items = read(dataset)
+        where = f"`{SHOWN_DATA}/{dataset.file}`"
+        lines.append(
+            f"{where}: absent, skipped"
+            if items is None
+            else f"{where}: {len(items):,} items, all used"
+        )
+    return lines
 
 
 def confusion_lines() -> list[str]:
