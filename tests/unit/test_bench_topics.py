@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from bench import topics
 from bench.topics import Item
 
@@ -30,7 +34,9 @@ def test_a_post_is_the_title_a_line_break_and_the_cut_text() -> None:
     assert Item("Title", "0123456789", "World").post(4) == "Title\n0123"
 
 
-def test_an_absent_file_gives_one_not_measured_row(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_an_absent_file_gives_one_not_measured_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(topics, "DATA", tmp_path)
     rows = topics.rows()
     assert len(rows) == len(topics.DATASETS)
