@@ -47,6 +47,10 @@ OUT_OF_SCOPE_LEXICON: dict[Topic, str] = {
         coast_guard:3 столкнул*:2 самолет* аэропорт* поиск* обнаружен* марихуан*:3
         опрос*:1 дорог* ремонт* церк*:2 патриарх*:2 священник*:3 храм*:2
         сутичк*:1 зіткн*:2 літак* аеропорт* розшук*:2 церкв*:2 священик*:3
+        пропавш*:2 осудил*:3 виновн*:2 сутенер*:3 проститу*:3 emergency_landing:3
+        explosion:2 recall:2 salmonella:3 food_poisoning:3 e_coli:3 malaria:3 hiv:3
+        aids:2 ebola:3 tuberculosis:3 smoking:2 alcohol:2 гепатит*:3 вич:3 алкогол*:2
+        курени*:2 зникл*:2 винн*:2
         полици*:2 полицейск*:2 задержан*:2 задержал*:2 арестова*:2 убийств*:3 убийц*:3
         убит убита убиты убил убила:2 убили ранен*:2 ранения:2 пострадал*:3
         пострадавш*:3 погиб*:3 гибел*:3 жертв*:2 дтп:3 авари*:3 катастроф*:2 крушени*:3
@@ -105,6 +109,10 @@ OUT_OF_SCOPE_LEXICON: dict[Topic, str] = {
         firewall:3 mac:1 os_x:3 storage:1 nanotechnology:3 semiconductor_maker:3 wi_max:3
         вконтакте:2 уязвимост*:3 пароль:2 пароли:2 паролей:2 биометри*:3 redmi:3
         galaxy:2 запуск* вразливост*:3 паролі:2
+        facial_recognition:3 authentication:3 digital_camera:3 digital_cameras:3 mp3:3
+        walkman:3 blogs:3 blog:2 blogger:3 bloggers:3 backup:2 disk:2 imac:3
+        cyberspace:3 blu_ray:3 patent patents infringement games_maker:3 game_maker:3
+        video_gaming:3 gamers:3 search_results:3 semiconductor_industry:3
         технолог*:2 смартфон*:3 айфон*:3 гаджет*:3 компьютер*:3 ноутбук*:3 планшет*:2
         процессор*:3 микросхем*:3 полупроводник*:3 чип чипы:2 чипов:2
         искусственный_интеллект:3 искусственного_интеллекта:3 искусственным_интеллектом:3
@@ -140,6 +148,10 @@ OUT_OF_SCOPE_LEXICON: dict[Topic, str] = {
         extinction:3 extinct:3 conservation:2 biodiversity:3 coral:3 reef:3
         environment:1 environmental:1 emissions:1 carbon:1 greenhouse_gases:2 kyoto:2
         ozone:3 glacier:3 glaciers:3 pollution:2 researchers_say:3 scientists_say:3
+        biomedical:3 clinical_trial:3 clinical_trials:3 in_vitro:3 toxicity:2 metabolism:2
+        protein:2 proteins:3 enzyme:3 enzymes:3 antibodies:3 neurons:3 brain:1 organoids:3
+        зоопарк*:2 звер* природ* заповедник*:3 экологи*:2 загрязнен*:2 ледник*:3
+        природн* заповідник*:3 екологі*:2 забрудненн*:2 льодовик*:3
         ученые:3 ученых:3 ученым:3 ученый:3 учеными:3 исследовател*:3 исследован*
         наук*:2 научн*:3 космос*:3 космическ*:3 космонавт*:3 астронавт*:3 роскосмос*:3
         наса:3 мкс:3 орбит*:3 спутник*:2 марс*:3 луна:2 луны:2 луне:2 луну:2 лунн*:3
@@ -181,6 +193,11 @@ OUT_OF_SCOPE_LEXICON: dict[Topic, str] = {
         club:1 clubs:1 manager:1 coach_says:3 head_coach:3 world_series:3 slam:1
         marathon_runner:3 tennis_player:3 seeds:1 olympic_champion:3
         хавбек*:3 гонщик*:3 пилот* команд* контракт* легионер*:3 форвард*:3 дерби:2
+        ranked:2 offense:2 homers:3 homered:3 overtime:3 field_goal:3 speedway:3
+        paralympics:3 paralympic:3 jockeys:3 rebounds:3 assists:3 points:1 third_down:3
+        quarterbacks:3 runs:1 shutout:3 no_hitter:3 dugout:3 bullpen:3 slugger:3
+        rebound:1 dunk:3 free_throw:3 free_throws:3 fumble:3 interception:3
+        interceptions:3 sacked:3 punter:3 kicker:2 end_zone:3 grand_final:3
         півзахисник*:3 нападник*:3
         спорт*:2 футбол*:3 хокке*:3 баскетбол*:3 волейбол*:3 теннис*:3 бокс:3 боксер*:3
         олимпи*:3 олимпийск*:3 чемпионат*:3 чемпион*:2 турнир*:2 матч*:3 сборн*:2
@@ -214,17 +231,20 @@ OUT_OF_SCOPE_LEXICON: dict[Topic, str] = {
         royal:1 wedding:2 divorce:2 cannes:3 hit_single:3 chart:1 charts:2 billboard:2
         фильм*:3 кино:3 кинотеатр*:3 кинофестивал*:3 сериал*:3 актер*:3 актрис*:3
         режиссер*:3 певиц*:3 певец:3 певца:3 песн*:3 альбом*:2 музык*:2 музыкант*:3
-        концерт*:3 гастрол*:3 фестивал*:2 оскар*:3 грэмми:3 премьера:3 премьеру:3
-        премьеры:3 премьере:3 шоу:2 телешоу:3 звезд* знаменитост*:3 рэпер*:3 клип*:3
+        концерт*:3 гастрол*:3 фестивал*:2 оскар*:3 грэмми:3 шоу:2 телешоу:3 звезд*
+        знаменитост*:3 рэпер*:3 клип*:3
         телеканал* эфир* блогер*:2 шоу_бизнес:3 театр*:3 спектакл*:3 книг* писател*:2
         мультфильм*:3 сыграл* роль роли евровиден*:3 балет*:3 опера:3 оперы:2 оперу:2
         выставк*:2 музе*:2 художник*:2 сцен* свадьб*:2 развод*:2
         артист*:3 танцовщ*:3 хит:2 хиты:2 телеведущ*:3 ведущ* шоумен*:3 юмор*:2 комик*:2
         photographer:2 photographers:2 photography:2 photographs:1 singer_songwriter:3
+        трейлер*:2 хоррор*:3 биеннале:3 искусств*:2 литератур*:2 поэт*:3 поэзи*:3 юбиле*:2
+        мистецтв*:2 літератур*:2 поет*:3 поезі*:3 quiz_show:3 game_show:3 viral:1
+        poet:3 poetry:3 literary:3 literature:2 novelist:3 biennale:3 horror:2
         comedians:3 celebrity_news:3 reality_tv:3 box_office_hit:3
         фільм*:3 кіно:3 кінотеатр*:3 кінофестивал*:3 серіал*:3 актор*:3 режисер*:3
         співачк*:3 співак*:3 співака:3 пісн*:3 пісень:3 музик*:2 музикант*:3
-        прем'єра:3 прем'єру:3 прем'єри:3 зірк* репер*:3 кліп*:3 вистав*:2 книж*
+        зірк* репер*:3 кліп*:3 вистав*:2 книж*
         письменник*:2 мультфільм*:3 євробаченн*:3 виставк*:2 весілл*:2
     """,
 }
