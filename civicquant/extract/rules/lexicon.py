@@ -251,9 +251,9 @@ TOPIC_LEXICON: dict[Topic, str] = {
 }
 
 # Ties go to the earlier topic: specific subjects before the generic "markets".
-# The out-of-scope topics come before the finance and politics ones: on a tie the
-# narrower home wins (bench/topics.py: ties were mostly sport or technology news that a
-# generic business word also touched).
+# The out-of-scope topics come before the finance and politics ones: on a tie the narrower
+# subject wins (a sports or technology story that also touches business words is a sports
+# or technology story), then the older order.
 TOPIC_PRIORITY: tuple[Topic, ...] = (
     "sports",
     "entertainment",
@@ -271,6 +271,9 @@ TOPIC_PRIORITY: tuple[Topic, ...] = (
 )
 
 # Importance points (in thousandths) for the winning topic; see the extractor's docstring.
+# The rules-v2 topics by judgement, not measured (no importance labels): society (crime,
+# disasters) below politics, technology and science lower, sports and entertainment 0
+# like `other`, which they were before: a markets-and-news reader's digest ranks them low.
 TOPIC_POINTS: dict[Topic, int] = {
     "macro": 150,
     "geopolitics": 150,

@@ -180,7 +180,7 @@ OUT_OF_SCOPE_LEXICON: dict[Topic, str] = {
         medals:3 gold_medal:3 champion:2 champions:1 title:1 win:1 wins:1 won:1 victory:1
         defeat:1 beat:1 beats:1 draw:1 stadium:3 fans:2 cup:2 racing:2 race:1 lap:2
         laps:2 wimbledon:3 us_open:3 grand_slam:3 home_run:3 homer:3 batting:3 wicket:3
-        wickets:3 nascar:3 pga:3 ryder_cup:3 sox:3 yankees:3 seed:1 seeded:3 rookie:3
+        wickets:3 nascar:3 pga:3 ryder_cup:3 seed:1 seeded:3 rookie:3
         defender:1 transfer:1 midfield:3 referee:3 penalty:1 kickoff:3 hat_trick:3
         olympian:3 swimmer:3 swimming:2 sprinter:3 skier:3 skiing:3 ski:2 skating:3
         wrestling:3 chess:2 grandmaster:3 ufc:3 mma:3 knockout:2 heavyweight:3 bout:2
@@ -198,6 +198,15 @@ OUT_OF_SCOPE_LEXICON: dict[Topic, str] = {
         quarterbacks:3 runs:1 shutout:3 no_hitter:3 dugout:3 bullpen:3 slugger:3
         rebound:1 dunk:3 free_throw:3 free_throws:3 fumble:3 interception:3
         interceptions:3 sacked:3 punter:3 kicker:2 end_zone:3 grand_final:3
+        yankees:3 red_sox:3 white_sox:3 dodgers:3 cubs:2 orioles:3 phillies:3 mets:2
+        astros:3 braves:2 mariners:2 padres:3 diamondbacks:3 rockies:2 marlins:3
+        lakers:3 knicks:3 celtics:3 pistons:3 spurs:2 mavericks:2 nuggets:3 raptors:3
+        timberwolves:3 cavaliers:2 blazers:2 steelers:3 packers:3 broncos:3 seahawks:3
+        colts:3 bengals:3 raiders:2 patriots:1 cowboys:2 redskins:3 dolphins:1 eagles:1
+        buccaneers:3 jaguars:2 vikings:1 chargers:2 panthers:1 ravens:1 texans:1
+        manchester_city:3 tottenham:3 everton:3 newcastle_united:3 celtic:1 rangers:1
+        milan:1 inter_milan:3 ac_milan:3 psg:3 borussia:3 ajax:2 porto:1 benfica:3
+        atletico:3 valencia:1
         півзахисник*:3 нападник*:3
         спорт*:2 футбол*:3 хокке*:3 баскетбол*:3 волейбол*:3 теннис*:3 бокс:3 боксер*:3
         олимпи*:3 олимпийск*:3 чемпионат*:3 чемпион*:2 турнир*:2 матч*:3 сборн*:2
