@@ -23,8 +23,9 @@ How a post is read:
 4. One pass over word tokens matches, longest first, multi-word phrases, exact words and
    word stems (Russian and Ukrainian inflect) from the topic lexicons and the entity tables
    (countries, central banks, institutions, known organisations). Each hit is a cue for its
-   topics; `topics.py` picks the topic from the lead's cues (a minimum score and two
-   distinct cues, generic words counting only beside a specific one), else `other`.
+   topics; `topics.py` picks the topic from the lead's cues (two distinct cues and a
+   minimum score, or one specific cue in the headline; generic words count only beside a
+   specific one), else `other`.
 5. People and organisations (English, Russian, Ukrainian only): runs of Capitalised words
    that are not a sentence start (unless a common given name), a title, a known place or
    entity; two or three words are a person, up to five ending in an organisation word
@@ -180,7 +181,8 @@ _KEY_TABLE = str.maketrans({"’": "'", "ʼ": "'", "ё": "е", "Ё": "Е"})
 _NEEDS_KEY_TABLE_RE = re.compile("[’ʼёЁ]")
 
 _TOPIC_INDEX: dict[str, int] = {topic: index for index, topic in enumerate(TOPICS)}
-# A cashtag ($AAPL, $BTC) is a specific cue for markets or crypto (see `topics.py`).
+# A cashtag ($AAPL, $BTC) names a security: a specific cue for markets or crypto (see
+# `topics.py`). Not measured: the labelled files of bench/topics.py carry no cashtags.
 _CASHTAG_WEIGHT = 2
 
 # Languages that capitalise names but not common nouns: the only ones where a run of
