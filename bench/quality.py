@@ -18,6 +18,9 @@ read back from `event_sources` and `extractions` (`bench/pipeline.py`); the scor
 - **Speed**: posts/s of extraction plus matching, one process, over Telegram-length posts;
   beside it the CPU-only loop (rules.extract + similarity.sketch), as a breakdown.
 - **Language**: the share of posts whose stored language is the file's language.
+- **Topics** (`bench/topics.py`): the rules extractor's topic on AG News and the tgcontest
+  category files under written-down mappings: accuracy, macro-F1, the share of
+  out-of-scope news given a finance or politics topic, and a confusion matrix section.
 
 The labelled files live outside the repository, in ../shared/data/quality/; a part whose
 file is absent gives one `not yet measured` row and the others still run.
@@ -38,7 +41,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
-from bench import clustering, corpus, pipeline
+from bench import clustering, corpus, pipeline, topics
 from bench.context import Context
 from bench.pg import scratch_database
 from bench.pipeline import PostKey
@@ -154,6 +157,7 @@ def run(ctx: Context) -> list[Row]:
             rows += _guarded(f"quality {spec.name} pairs", partial(_pairs, ctx, spec))
         rows += _guarded("quality demo digest", lambda: _demo(ctx))
         rows += _guarded("quality speed", lambda: _speed(ctx))
+        rows += _guarded("quality topics", topics.rows)
     return [r for r in rows if not r.name.startswith(LANGUAGE)] + [
         r for r in rows if r.name.startswith(LANGUAGE)
     ]
@@ -167,7 +171,12 @@ def datasets(quick: bool) -> list[str]:
         lines.append(f"`civicquant/samples/{file}` (@{username}): {texts} messages with text")
     labels = len(_demo_labels())
     lines.append(f"`bench/data/demo_stories.json`: {labels} hand-written story labels")
-    return lines
+    return lines + topics.datasets()
+
+
+def sections() -> list[str]:
+    """Markdown sections after the notes: the topics' confusion matrices."""
+    return topics.confusion_lines()
 
 
 def _guarded(part: str, measure: Callable[[], list[Row]]) -> list[Row]:

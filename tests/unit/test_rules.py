@@ -750,7 +750,7 @@ def test_valid_payload_validates() -> None:
         {"is_breaking": False},
         {"importance": 1.5},
         {"importance": -0.1},
-        {"topic": "sports"},
+        {"topic": "weather"},
         {"headline": "two\nlines"},
         {"headline": "x" * (HEADLINE_MAX_CHARS + 1)},
         {"language": "english"},

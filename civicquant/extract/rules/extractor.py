@@ -22,9 +22,10 @@ How a post is read:
    the first three, each without links, edge hashtags and mentions, leading punctuation.
 4. One pass over word tokens matches, longest first, multi-word phrases, exact words and
    word stems (Russian and Ukrainian inflect) from the topic lexicons and the entity tables
-   (countries, central banks, institutions, known organisations). Each lexicon hit adds its
-   weight to its topic, doubled inside the headline; the highest score wins, ties go to the
-   earlier topic in `TOPIC_PRIORITY`, no hit at all gives `other`.
+   (countries, central banks, institutions, known organisations). Each hit is a cue for its
+   topics; `topics.py` picks the topic from the lead's cues (two distinct cues and a
+   minimum score, or one specific cue in the headline; generic words count only beside a
+   specific one), else `other`.
 5. People and organisations (English, Russian, Ukrainian only): runs of Capitalised words
    that are not a sentence start (unless a common given name), a title, a known place or
    entity; two or three words are a person, up to five ending in an organisation word
@@ -38,7 +39,7 @@ Importance, in thousandths so the sum is exact, capped at 1000:
     figures           50 each, at most 150
     countries         40 each, at most 120
     topic            macro/geopolitics 150, markets/energy 100, politics/companies 80,
-                     crypto 60, other 0
+                     crypto/society 60, technology 40, science 20, sports/entertainment/other 0
     length            50 at 100+ characters of cleaned text, 100 at 400+
 
 Breaking window: 15m for FLASH / МОЛНИЯ / БЛИСКАВКА, a siren with an urgent word, or a hard
@@ -56,6 +57,7 @@ from civicquant.extract.rules.lexicon import (
     ABBREVIATIONS,
     CENTRAL_BANKS,
     COUNTRIES,
+    COUNTRY_TOPICS,
     CRYPTO_TICKERS,
     FLASH_WORDS,
     FOOTER_LABELS,
@@ -72,9 +74,9 @@ from civicquant.extract.rules.lexicon import (
     SOFT_WORDS,
     TOPIC_LEXICON,
     TOPIC_POINTS,
-    TOPIC_PRIORITY,
     URGENT_WORDS,
 )
+from civicquant.extract.rules.topics import TopicEvidence, pick_topic
 from civicquant.extraction import (
     ENTITIES_MAX,
     ENTITY_TEXT_MAX_CHARS,
@@ -90,7 +92,7 @@ from civicquant.extraction import (
 
 __all__ = ["RULES_VERSION", "extract"]
 
-RULES_VERSION = "rules-v1"
+RULES_VERSION = "rules-v2"
 
 # Only the beginning of a post is read; Telegram's own limit is 4096 characters.
 _MAX_CHARS = 6000
@@ -179,8 +181,9 @@ _KEY_TABLE = str.maketrans({"’": "'", "ʼ": "'", "ё": "е", "Ё": "Е"})
 _NEEDS_KEY_TABLE_RE = re.compile("[’ʼёЁ]")
 
 _TOPIC_INDEX: dict[str, int] = {topic: index for index, topic in enumerate(TOPICS)}
-_OTHER = _TOPIC_INDEX["other"]
-_TOPIC_RANK = {_TOPIC_INDEX[topic]: rank for rank, topic in enumerate(TOPIC_PRIORITY)}
+# A cashtag ($AAPL, $BTC) names a security: a specific cue for markets or crypto (see
+# `topics.py`). Not measured: the labelled files of bench/topics.py carry no cashtags.
+_CASHTAG_WEIGHT = 2
 
 # Languages that capitalise names but not common nouns: the only ones where a run of
 # Capitalised words is read as a person or an organisation.
@@ -281,7 +284,7 @@ def _build_lexicon() -> _Lexicon:
                 raise ValueError(f"lexicon term {alias!r} is listed twice under {topic}")
             term.topics.append((index, int(weight) if weight else 1))
     for text, aliases in COUNTRIES:
-        _add_entity(lexicon, "country", text, aliases, "")
+        _add_entity(lexicon, "country", text, aliases, COUNTRY_TOPICS)
     for text, aliases in CENTRAL_BANKS:
         _add_entity(lexicon, "central_bank", text, aliases, "macro:3")
     for text, aliases, topics in INSTITUTIONS:
@@ -393,7 +396,7 @@ def extract(text: str) -> Extraction:
 
     language = _detect_language(body)
     scan = _scan(body, lead.headline_end, find_names=language in _NAME_LANGUAGES)
-    topic = _pick_topic(scan.scores)
+    topic = pick_topic(scan.topics)
 
     markers = lead.markers
     hard = bool(emoji_markers) or any(word not in SOFT_WORDS for word in markers)
@@ -549,7 +552,7 @@ def _trim(text: str, limit: int) -> str:
 
 @dataclass(slots=True)
 class _Scan:
-    scores: list[int]
+    topics: TopicEvidence
     entities: list[tuple[EntityKind, str]]
     central_banks: int = 0
     institutions: int = 0
@@ -596,7 +599,7 @@ def _scan(body: str, lead_end: int, *, find_names: bool) -> _Scan:
         for token in tokens
     ]
     breakers = [False] * len(tokens) if find_names else None
-    scores = [0] * len(TOPICS)
+    topics = TopicEvidence(lead_end)
     found: list[tuple[int, EntityKind, str]] = []
 
     count = len(tokens)
@@ -618,15 +621,12 @@ def _scan(body: str, lead_end: int, *, find_names: bool) -> _Scan:
                 term = lexicon.cased.get(_key_of_normalised(tokens[index]))
         if term is not None:
             start = spans[index][0]
-            weight = 2 if start < lead_end else 1
-            for topic_index, points in term.topics:
-                scores[topic_index] += points * weight
+            topics.add(id(term), term.topics, start)  # one cue per lexicon entry
             is_entity = term.entity_kind is not None and (
                 tokens[index][0].isupper() or not term.needs_capital
             )
             if is_entity and term.entity_kind is not None:
-                for topic_index, points in term.entity_topics:
-                    scores[topic_index] += points * weight
+                topics.add(term.entity_text, term.entity_topics, start)
                 text = term.entity_text
                 last_end = spans[index + size - 1][1]
                 if text == "OPEC" and normalised[last_end : last_end + 1] == "+":
@@ -642,7 +642,8 @@ def _scan(body: str, lead_end: int, *, find_names: bool) -> _Scan:
     for match in _CASHTAG_RE.finditer(body) if "$" in body else ():
         ticker = match.group(1).upper()
         found.append((match.start(), "ticker", ticker))
-        scores[_TOPIC_INDEX["crypto" if ticker in CRYPTO_TICKERS else "markets"]] += 1
+        topic_index = _TOPIC_INDEX["crypto" if ticker in CRYPTO_TICKERS else "markets"]
+        topics.add(ticker, ((topic_index, _CASHTAG_WEIGHT),), match.start())
     if _DIGIT_RE.search(body):
         for match in _FIGURE_RE.finditer(body):
             if match.group("cur") or match.group("scale") or match.group("unit"):
@@ -652,7 +653,7 @@ def _scan(body: str, lead_end: int, *, find_names: bool) -> _Scan:
             elif match.group("per"):
                 found.append((match.start(), "figure", match.group()))
 
-    return _collect(scores, found)
+    return _collect(topics, found)
 
 
 def _lookup_word(key: str) -> _Term | None:
@@ -761,10 +762,10 @@ def _name_kind(words: list[str]) -> EntityKind | None:
     return None
 
 
-def _collect(scores: list[int], found: list[tuple[int, EntityKind, str]]) -> _Scan:
+def _collect(topics: TopicEvidence, found: list[tuple[int, EntityKind, str]]) -> _Scan:
     found.sort(key=lambda item: item[0])
     seen: set[tuple[EntityKind, str]] = set()
-    scan = _Scan(scores=scores, entities=[])
+    scan = _Scan(topics=topics, entities=[])
     for _, kind, text in found:
         text = text[:ENTITY_TEXT_MAX_CHARS]
         if (kind, text) in seen or not text:
@@ -781,11 +782,6 @@ def _collect(scores: list[int], found: list[tuple[int, EntityKind, str]]) -> _Sc
         elif kind == "country":
             scan.countries += 1
     return scan
-
-
-def _pick_topic(scores: list[int]) -> Topic:
-    best = max(range(len(scores)), key=lambda i: (scores[i], -_TOPIC_RANK[i]))
-    return TOPICS[best] if scores[best] > 0 else TOPICS[_OTHER]
 
 
 def _importance_points(
