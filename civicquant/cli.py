@@ -710,6 +710,76 @@ def health(
     raise typer.Exit(report.exit_code)
 
 
+def _monitored_job(settings: Settings, job: str) -> str:
+    """`job` if `health` monitors it (a route's is `digest:NAME`); UsageError otherwise."""
+    from civicquant.errors import UsageError
+    from civicquant.publish import routes
+
+    known = settings.job_intervals(routes.load_routes(settings).job_intervals())
+    if job not in known:
+        raise UsageError(f"no job named {job!r} (jobs health monitors: {', '.join(sorted(known))})")
+    return job
+
+
+@app.command()
+def pause(
+    job: Annotated[str, typer.Argument(help="A job as health names it: extract, digest:vip, ...")],
+    until: Annotated[
+        str | None, typer.Option("--until", help="Paused until then (ISO 8601 with offset).")
+    ] = None,
+    for_: Annotated[
+        str | None, typer.Option("--for", help="Paused for this long (2h, 30m, 1d).")
+    ] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why, for health.")] = None,
+) -> None:
+    """Pause a job's cron runs: they exit 0 at once as `paused` until `resume` (or --until).
+
+    Example: civicquant pause digest:vip --for 2h --reason "chat migration"
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from civicquant.db import open_database
+    from civicquant.errors import UsageError
+    from civicquant.runtime import pauses
+    from civicquant.timeparse import parse_duration, parse_instant
+
+    if until is not None and for_ is not None:
+        raise UsageError("pause takes --until or --for, not both")
+    end = None
+    if until is not None:
+        end = parse_instant(until, "--until")
+    elif for_ is not None:
+        end = datetime.now(UTC) + timedelta(seconds=parse_duration(for_, "--for"))
+    if end is not None and end <= datetime.now(UTC):
+        raise UsageError(f"--until {end:%Y-%m-%d %H:%M} UTC has already passed")
+    settings = _settings(logging=False)
+    name = _monitored_job(settings, job)
+    with open_database(settings, application_name="civicquant pause") as db:
+        paused = pauses.pause(db, name, until=end, reason=reason)
+    typer.echo(f"{name}: {paused.describe()}")
+
+
+@app.command()
+def resume(
+    job: Annotated[str, typer.Argument(help="A paused job, as health names it.")],
+) -> None:
+    """Lift a job's pause: its next cron run works again.
+
+    Example: civicquant resume digest:vip
+    """
+    from civicquant.db import open_database
+    from civicquant.runtime import pauses
+
+    settings = _settings(logging=False)
+    name = _monitored_job(settings, job)
+    with open_database(settings, application_name="civicquant resume") as db:
+        lifted = pauses.resume(db, name)
+    if lifted is None or not lifted.active:
+        typer.echo(f"{name}: was not paused")
+        return
+    typer.echo(f"{name}: resumed (it was {lifted.describe()})")
+
+
 @app.command()
 def runs(
     job: Annotated[str | None, typer.Option("--job", help="Only this job.")] = None,

@@ -18,9 +18,11 @@ from civicquant.db import Database, open_database
 from civicquant.errors import ConfigError, DatabaseUnavailable
 from civicquant.ingest.rawlog import RawLog
 from civicquant.publish import routes
+from civicquant.runtime import pauses
 
-State = Literal["ok", "stale", "down"]
-_SEVERITY: dict[State, int] = {"ok": 0, "stale": 1, "down": 2}
+# `paused`: a job an operator paused (`civicquant pause`); as healthy as `ok`.
+State = Literal["ok", "paused", "stale", "down"]
+_SEVERITY: dict[State, int] = {"ok": 0, "paused": 0, "stale": 1, "down": 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,8 @@ class JobFreshness:
     consecutive_failures: int
     last_status: str | None
     last_error: str | None
+    # Its pause (`civicquant pause`), when it has one: who, when, until when, why.
+    pause: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +93,8 @@ class HealthReport:
             *(c.state for c in self.channels),
             *(q.state for q in self.queues),
         ]
-        return max(states, key=lambda s: _SEVERITY[s], default="ok")
+        # The worst state; among equals `ok` before `paused` (one paused job is no news).
+        return max(states, key=lambda s: (_SEVERITY[s], s != "paused"), default="ok")
 
     @property
     def exit_code(self) -> int:
@@ -276,21 +281,32 @@ def _job_freshness(
 ) -> list[JobFreshness]:
     intervals = settings.job_intervals(route_intervals)
     rows = db.fetch_all("job_freshness", {"jobs": sorted(intervals)})
+    paused = pauses.pauses(db, sorted(intervals))
     result = []
     for row in rows:
         last = row["last_success_at"]
-        age = (now - last).total_seconds() if last else None
+        pause = paused.get(row["job_name"])
+        # A pause that has ended counts like a success at its end: the job has had its
+        # interval since then to run again, and turns stale if it does not.
+        since = last
+        if pause is not None and pause.until is not None and not pause.active:
+            since = max(last, pause.until) if last else pause.until
+        age = (now - since).total_seconds() if since else None
         expected = intervals[row["job_name"]]
+        state: State = job_state(age, expected, settings.health_grace_minutes)
+        if pause is not None and pause.active:
+            state = "paused"
         result.append(
             JobFreshness(
                 job=row["job_name"],
-                state=job_state(age, expected, settings.health_grace_minutes),
+                state=state,
                 expected_minutes=expected,
                 last_success_at=last,
                 age_seconds=age,
                 consecutive_failures=int(row["consecutive_failures"]),
                 last_status=row["last_status"],
                 last_error=row["last_error"],
+                pause=pause.describe() if pause is not None else None,
             )
         )
     return result

@@ -30,7 +30,7 @@ def render_text(report: HealthReport) -> str:
         lines.append("")
         lines += aligned(
             [
-                ("JOB", "STATE", "LAST SUCCESS", "AGE", "EVERY", "FAILS", "LAST ERROR"),
+                ("JOB", "STATE", "LAST SUCCESS", "AGE", "EVERY", "FAILS", "LAST ERROR / PAUSE"),
                 *(
                     (
                         j.job,
@@ -39,7 +39,11 @@ def render_text(report: HealthReport) -> str:
                         duration(j.age_seconds),
                         duration(j.expected_minutes * 60),
                         str(j.consecutive_failures),
-                        (j.last_error or "")[:60] if j.last_status == "failed" else "",
+                        j.pause
+                        if j.state == "paused" and j.pause
+                        else (j.last_error or "")[:60]
+                        if j.last_status == "failed"
+                        else "",
                     )
                     for j in report.jobs
                 ),
@@ -150,7 +154,7 @@ def render_prometheus(report: HealthReport) -> str:
     metric(
         "civicquant_job_state",
         "gauge",
-        "1 for the job's current state (ok, stale, down).",
+        "1 for the job's current state (ok, paused, stale, down).",
         [
             ({"job": j.job, "state": s}, 1 if j.state == s else 0)
             for j in report.jobs
