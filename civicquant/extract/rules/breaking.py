@@ -43,9 +43,19 @@ class Urgency:
 _NOT_BREAKING = Urgency()
 
 
+# A number with decimals is a reading even without a unit ("composite 48.9 vs 49.6
+# expected"): the demo's flash PMI post has no other figure in its headline.
+_DECIMAL_RE = re.compile(r"(?<![\w.,])\d+[.,]\d+(?![\w.,]*\d)")
+
+
 def is_news(headline: str, headline_entities: int) -> bool:
-    """True when the headline holds a figure or entity, or a word of an event."""
-    return headline_entities > 0 or _EVENT_RE.search(headline) is not None
+    """True when the headline holds a figure or entity, a decimal reading, or a word of an
+    event."""
+    return (
+        headline_entities > 0
+        or _EVENT_RE.search(headline) is not None
+        or _DECIMAL_RE.search(headline) is not None
+    )
 
 
 def is_advert_or_chatter(headline: str, lead: str) -> bool:

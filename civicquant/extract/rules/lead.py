@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from civicquant.extract.rules.lead_lexicon import (
     FIGURE_ABBREVIATIONS,
     GREETINGS,
+    NAME_ABBREVIATIONS,
     NUMBERED_WIRE_SLUGS,
     RELIGIOUS_FORMULAS,
     SIGN_OFFS,
@@ -147,7 +148,8 @@ def is_figure(word: str) -> bool:
 
 def may_end_sentence(body: str, start: int, end: int) -> bool:
     """False when the sentence end at `body[end]` lies inside parentheses closed later on
-    its line, or follows a short abbreviation before a figure ("exp. 3.0%")."""
+    its line, follows a title or place abbreviation ("Mt."), or a short abbreviation
+    before a figure ("exp. 3.0%", "Ch. 11")."""
     before = body[start:end]
     if before.count("(") > before.count(")"):
         line_end = body.find("\n", end)
@@ -156,6 +158,8 @@ def may_end_sentence(body: str, start: int, end: int) -> bool:
     if body[end : end + 1] == ".":
         words = before.rsplit(None, 1)
         word = words[-1].lstrip('([«"“').lower() if words else ""
+        if word in NAME_ABBREVIATIONS:
+            return False
         following = body[end:].lstrip(".").lstrip()
         if word in FIGURE_ABBREVIATIONS and _FIGURE_AFTER_RE.match(following):
             return False

@@ -22,6 +22,7 @@ __all__ = [
     "EVENT_WORDS",
     "FIGURE_ABBREVIATIONS",
     "GREETINGS",
+    "NAME_ABBREVIATIONS",
     "NUMBERED_WIRE_SLUGS",
     "RELIGIOUS_FORMULAS",
     "SIGN_OFFS",
@@ -108,6 +109,16 @@ FIGURE_ABBREVIATIONS = frozenset(
         "incl", "excl", "ytd", "yoy", "mom", "qoq", "vs", "v", "ref", "tgt", "max", "min",
         "ex", "прогн", "пред", "ож", "ок", "ср", "прибл", "мин", "макс", "вкл", "искл",
         "очік", "попер", "сер",
+        # chapters, articles, numbers: "Sbarro files for Ch. 11" (UCI titles cut there)
+        "ch", "chap", "art", "sec", "vol", "pp", "nos", "op", "ст", "гл", "п",
+    }
+)  # fmt: skip
+# Words that, followed by '.', never end a sentence, whatever follows: titles and place
+# words before a name, beside the extractor's own ABBREVIATIONS ("Mt. Gox" cut UCI titles).
+NAME_ABBREVIATIONS = frozenset(
+    {
+        "mt", "ft", "pt", "sgt", "lt", "col", "cpl", "capt", "adm", "cmdr", "hon", "messrs",
+        "mme", "mlle", "gov", "atty", "supt", "insp",
     }
 )  # fmt: skip
 
