@@ -25,9 +25,10 @@ from civicquant.extract.rules.lexicon import FLASH_WORDS, SIREN, SOFT_WORDS, URG
 
 __all__ = ["Urgency", "is_advert_or_chatter", "is_news", "urgency"]
 
-_EVENT_RE = re.compile(phrase_pattern(EVENT_WORDS), re.IGNORECASE)
-_ADVERT_RE = re.compile(phrase_pattern(ADVERT_CUES), re.IGNORECASE)
-_CHATTER_RE = re.compile(phrase_pattern(CHATTER_CUES), re.IGNORECASE)
+# Searched in lower-cased text (the lists are lower case).
+_EVENT_RE = re.compile(phrase_pattern(EVENT_WORDS))
+_ADVERT_RE = re.compile(phrase_pattern(ADVERT_CUES))
+_CHATTER_RE = re.compile(phrase_pattern(CHATTER_CUES))
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,14 +54,17 @@ def is_news(headline: str, headline_entities: int) -> bool:
     event."""
     return (
         headline_entities > 0
-        or _EVENT_RE.search(headline) is not None
+        or _EVENT_RE.search(headline.lower()) is not None
         or _DECIMAL_RE.search(headline) is not None
     )
 
 
 def is_advert_or_chatter(headline: str, lead: str) -> bool:
     """True for an advert or invitation in the lead, or channel chatter in the headline."""
-    return _ADVERT_RE.search(lead) is not None or _CHATTER_RE.search(headline) is not None
+    return (
+        _ADVERT_RE.search(lead.lower()) is not None
+        or _CHATTER_RE.search(headline.lower()) is not None
+    )
 
 
 def urgency(

@@ -477,14 +477,15 @@ def _read_lead(body: str) -> _Lead:
             lead.markers.extend(markers)
             sentence = _LEADING_JUNK_RE.sub("", _DATELINE_RE.sub("", sentence, count=1))
             sentence = lead_rules.strip_greeting(sentence)
-            sentence = sentence if _CONTENT_RE.search(sentence) else ""
-            if sentence and lead_rules.is_sign_off(sentence):
+            if not _CONTENT_RE.search(sentence) or lead_rules.is_decoration(sentence):
+                continue
+            if lead_rules.is_sign_off(sentence):
                 return _Lead()
-            if sentence and lead_rules.is_label(sentence):
+            if lead_rules.is_label(sentence):
                 label = label or (sentence, end)
                 continue
             lead.headline_end = end
-        if not sentence or lead_rules.is_decoration(sentence) or lead_rules.is_sign_off(sentence):
+        elif not sentence or lead_rules.is_decoration(sentence) or lead_rules.is_sign_off(sentence):
             continue
         lead.sentences.append(sentence)
         if len(lead.sentences) == _SUMMARY_SENTENCES:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from civicquant.extract.rules.lead_lexicon import (
     FIGURE_ABBREVIATIONS,
@@ -42,22 +43,44 @@ __all__ = [
 
 
 def phrase_pattern(phrases: Iterable[str]) -> str:
-    """One alternation matching any of `phrases` as whole words, longest first.
+    """One regex matching any of `phrases` as whole words, the longest where several do.
 
     Words of a phrase may be separated by any run of non-word characters ("In the name of
-    Allah, the Most Gracious"); a trailing `*` makes the last word a stem.
+    Allah, the Most Gracious"); a trailing `*` makes the last word a stem. The phrases are
+    merged into a trie of characters, so a search tries one branch per position instead of
+    every phrase (the sign-off list scanned as a plain alternation halved the extractor's
+    speed).
     """
-    alternatives: list[str] = []
-    for phrase in sorted(set(phrases), key=lambda item: (-len(item), item)):
-        stem = phrase.endswith("*")
-        words = phrase.rstrip("*").split()
-        body = r"[\W_]+".join(re.escape(word) for word in words)
-        if stem:
-            body += r"\w*"
-        head = r"(?<!\w)" if re.match(r"\w", phrase) else ""
-        tail = r"(?!\w)" if re.search(r"\w$", phrase.rstrip("*")) or stem else ""
-        alternatives.append(f"{head}{body}{tail}")
-    return "|".join(alternatives)
+    trie: dict[str, Any] = {}
+    for phrase in phrases:
+        node = trie
+        for char in " ".join(phrase.split()):
+            node = node.setdefault(char, {})
+        node[""] = {}
+    return _trie_pattern(trie, "")
+
+
+def _trie_pattern(node: dict[str, Any], previous: str) -> str:
+    """The regex of a trie node: its branches, longest first, then its end if it has one."""
+    branches: list[str] = []
+    for char in sorted(key for key in node if key):
+        if char == " ":
+            piece = r"[\W_]+"
+        elif char == "*":
+            piece = r"\w*"
+        else:
+            piece = re.escape(char)
+        if not previous and re.match(r"\w", char):
+            # a phrase starts at the start of a word; asserted after its first character,
+            # so that `re` can skip ahead to the characters that may start a phrase
+            piece += r"(?<!\w.)"
+        branches.append(piece + _trie_pattern(node[char], char))
+    if "" in node:
+        # a phrase ends at the end of a word (a stem's `\w*` already took the rest)
+        branches.append(r"(?!\w)" if re.match(r"\w", previous) else "")
+    if len(branches) == 1:
+        return branches[0]
+    return "(?:" + "|".join(branches) + ")"
 
 
 # Arabic short vowels and other marks, which the formulas are written with or without.
@@ -70,19 +93,17 @@ _GREETING_RE = re.compile(
     r"(?:\s*[,!.:;…–—)]|\s+-\s|\s*$)[\s,!.:;…\-–—)]*",
     re.IGNORECASE,
 )
-_SIGN_OFF_RE = re.compile(
-    rf"(?:{phrase_pattern(SIGN_OFFS)})\s*(?:[,!.:;…)\-–—]|$)",
-    re.IGNORECASE,
-)
+# Searched in lower-cased text: four times faster than a case-blind search.
+_SIGN_OFF_RE = re.compile(rf"(?:{phrase_pattern(SIGN_OFFS)})\s*(?:[,!.:;…)\-–—]|$)")
 _WIRE_SLUG_RE = re.compile(
     rf"^(?:(?:{'|'.join(WIRE_SLUGS)})-)*"
     rf"(?:(?:{'|'.join(NUMBERED_WIRE_SLUGS)})\s?\d{{1,2}}\s?[-–—]\s?|(?<=-))"
 )
 
-# Letters of words (any script, digits too) against everything else that is not a space.
-# Modifier letters (ˋ ˏ) and styled mathematical letters (𝐈𝐍𝐃𝐄𝐗) are `\w` to `re` but
-# are what decoration lines are made of.
-_WORD_CHAR_RE = re.compile(r"[^\W_\u02b0-\u02ff\U0001d400-\U0001d7ff]")
+# Marks: what is neither a letter or digit of a word nor a space. Modifier letters (ˋ ˏ)
+# and styled mathematical letters (𝐈𝐍𝐃𝐄𝐗) are `\w` to `re` but are what decoration lines
+# are made of. Counting marks, few in a plain sentence, is faster than counting letters.
+_MARK_RE = re.compile(r"[^\w ]|[_\u02b0-\u02ff\U0001d400-\U0001d7ff]")
 # A word: two letters in a row, or one letter of a script written without spaces.
 _WORD_RE = re.compile(
     r"[^\W\d_\u02b0-\u02ff\U0001d400-\U0001d7ff]{2}"
@@ -121,19 +142,19 @@ def strip_greeting(sentence: str) -> str:
 
 def is_sign_off(sentence: str) -> bool:
     """True when the sentence holds a sign-off ("That's the morning desk signing off.")."""
-    return _SIGN_OFF_RE.search(sentence) is not None
+    return _SIGN_OFF_RE.search(sentence.lower()) is not None
 
 
 def is_decoration(sentence: str) -> bool:
     """True for a line without a word, or one made mostly of marks or styled letters."""
     if _WORD_RE.search(sentence) is None:
         return True
-    # Cleaned sentences hold single spaces only. Letters under half of the rest: chosen on
-    # the decoration lines of the English/Arabic channel ("ˋˏ ༻━━━━━ 𝐈𝐍𝐃𝐄𝐗 ━━━━━༺ ˎˊ" has 5
-    # of 21) against the demo's figure-heavy lines ("$COIN -5.6%, $MSTR -7.9%": 12 of 21).
-    marks = len(sentence) - sentence.count(" ")
-    letters = len(_WORD_CHAR_RE.findall(sentence))
-    return letters * 2 < marks
+    # Cleaned sentences hold single spaces only. Fewer letters than marks: chosen on the
+    # decoration lines of the English/Arabic channel ("ˋˏ ༻━━━━━ 𝐈𝐍𝐃𝐄𝐗 ━━━━━༺ ˎˊ": 0 letters,
+    # 21 marks) against the demo's figure lines ("$COIN -5.6%, $MSTR -7.9%": 12 letters, 9).
+    marks = len(_MARK_RE.findall(sentence))
+    letters = len(sentence) - sentence.count(" ") - marks
+    return letters < marks
 
 
 def is_label(sentence: str) -> bool:
