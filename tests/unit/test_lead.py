@@ -83,6 +83,18 @@ def test_a_one_word_post_keeps_its_word_as_the_headline() -> None:
     assert extract("Bitcoin").headline == "Bitcoin"
 
 
+def test_a_one_word_line_that_goes_on_in_lower_case_is_the_headline() -> None:
+    extraction = extract("Двоечницы\n\nпо физике")
+
+    assert extraction.headline == "Двоечницы"
+    assert extraction.summary == "Двоечницы по физике"
+
+
+def test_a_word_and_a_dot_inside_a_line_is_not_passed_over_as_a_label() -> None:
+    # an abbreviation the splitter cut at: passing it over would give "A. Bank sold ..."
+    assert extract("Jos. A. Bank sold to Men's Wearhouse").headline.startswith("Jos.")
+
+
 # --- sign-offs --------------------------------------------------------------------------
 
 
@@ -228,6 +240,7 @@ def test_capitals_alone_are_not_breaking(text: str) -> None:
         ("⚡ Вакансия: Сбербанк ищет аналитика", "⚡ Сбербанк ищет аналитика"),
         ("🔴 Подписывайтесь на наш канал о ЦБ", "🔴 Новости о ЦБ"),
         ("🔴 Розіграш 5 000 грн від ПриватБанку", "🔴 5 000 грн від ПриватБанку"),
+        ("⚡ Итоги дня: нефть Brent +2%", "⚡ Нефть Brent +2%"),
     ],
 )
 def test_advert_and_chatter_cues_veto_breaking_news(advert: str, news: str) -> None:

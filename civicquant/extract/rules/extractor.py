@@ -481,10 +481,17 @@ def _read_lead(body: str) -> _Lead:
                 continue
             if lead_rules.is_sign_off(sentence):
                 return _Lead()
-            if lead_rules.is_label(sentence):
+            # a word and a dot inside a line is an abbreviation cut off ("Jos. A. Bank")
+            if lead_rules.is_label(sentence) and (sentence[-1] != "." or "\n" in body[start:end]):
                 label = label or (sentence, end)
                 continue
-            lead.headline_end = end
+            if label is not None and sentence[0].islower():
+                # the "label" was the start of a title that goes on: "Двоечницы\nпо физике"
+                lead.sentences.append(label[0])
+                lead.headline_end = label[1]
+                label = None
+            else:
+                lead.headline_end = end
         elif not sentence or lead_rules.is_decoration(sentence) or lead_rules.is_sign_off(sentence):
             continue
         lead.sentences.append(sentence)
