@@ -241,6 +241,7 @@ def test_capitals_alone_are_not_breaking(text: str) -> None:
         ("🔴 Подписывайтесь на наш канал о ЦБ", "🔴 Новости о ЦБ"),
         ("🔴 Розіграш 5 000 грн від ПриватБанку", "🔴 5 000 грн від ПриватБанку"),
         ("⚡ Итоги дня: нефть Brent +2%", "⚡ Нефть Brent +2%"),
+        ("🔴 LIVE: Biden speaks on Iran", "🔴 Biden speaks on Iran"),
     ],
 )
 def test_advert_and_chatter_cues_veto_breaking_news(advert: str, news: str) -> None:

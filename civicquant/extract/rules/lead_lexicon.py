@@ -225,6 +225,11 @@ CHATTER_CUES = (
     "підписуйтесь", "підпишіться", "приєднуйтесь", "наш канал", "нашому каналі",
     "слідкуйте за", "незабаром", "не пропустіть", "прямий ефір", "опитування", "вітаємо з",
     "з днем народження", "з новим роком", "дякуємо", "а ви як думаєте", "ваша думка",
+    # live coverage, reminders and shows: a programme note, not the news itself
+    "live:", "live now", "live updates", "live blog", "reminder", "don't forget",
+    "podcast", "new episode", "трансляция", "онлайн-трансляция", "прямая трансляция",
+    "напоминаем", "не забудьте", "трансляція", "пряма трансляція", "нагадуємо",
+    "не забудьте",
     # round-ups of the day: a summary of what was news, never news breaking now
     "morning brief", "evening brief", "daily brief", "roundup", "round-up", "recap",
     "what you need to know", "week ahead", "week-ahead", "digest", "дайджест",
