@@ -12,6 +12,7 @@ from civicquant.extract.rules.lead import (
     strip_greeting,
     strip_wire_slug,
 )
+from civicquant.extraction import HEADLINE_MAX_CHARS
 
 # --- headline: the first informative sentence -------------------------------------------
 
@@ -165,6 +166,16 @@ def test_sentences_end_only_outside_figures_and_parentheses(
     text: str, headline: str | None
 ) -> None:
     assert extract(text).headline == (headline or text)
+
+
+def test_a_headline_trimmed_to_length_is_not_cut_inside_parentheses() -> None:
+    text = "Japan core CPI rises " + "and rises " * 16 + "(exp. 3.0%, prior 3.1%, range 2.8-3.3%)"
+
+    headline = extract(text).headline
+
+    assert len(text) > HEADLINE_MAX_CHARS
+    assert headline.endswith("rises…")
+    assert "(" not in headline
 
 
 def test_an_unclosed_parenthesis_does_not_hold_a_sentence_open() -> None:

@@ -564,13 +564,15 @@ def _is_footer(word: str) -> bool:
 
 
 def _trim(text: str, limit: int) -> str:
-    """`text` cut at a word boundary to at most `limit` characters, ending in '…'."""
+    """`text` cut at a word boundary to at most `limit` characters, ending in '…'; not
+    inside parentheses when what comes before them is at least half the limit."""
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
     space = cut.rfind(" ")
     if space >= limit // 2:
         cut = cut[:space]
+    cut = lead_rules.before_open_parenthesis(cut, limit // 2)
     return cut.rstrip(" ,;:|/-–—") + "…"
 
 

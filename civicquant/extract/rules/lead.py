@@ -31,6 +31,7 @@ from civicquant.extract.rules.lead_lexicon import (
 )
 
 __all__ = [
+    "before_open_parenthesis",
     "is_decoration",
     "is_figure",
     "is_label",
@@ -165,6 +166,15 @@ def is_label(sentence: str) -> bool:
 def is_figure(word: str) -> bool:
     """True for a word that is a number with its sign, currency or unit ("3.1%)", "$2.5bn")."""
     return _FIGURE_WORD_RE.fullmatch(word) is not None
+
+
+def before_open_parenthesis(cut: str, minimum: int) -> str:
+    """`cut` ending before its last parenthesis left open, if `minimum` characters remain."""
+    if cut.count("(") > cut.count(")"):
+        opening = cut.rfind("(")
+        if opening >= minimum:
+            return cut[:opening]
+    return cut
 
 
 def may_end_sentence(body: str, start: int, end: int) -> bool:
