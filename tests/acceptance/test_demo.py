@@ -40,6 +40,12 @@ def test_demo_imports_extracts_and_prints_a_digest(stable_tmp: Path) -> None:
         assert "<b>Digest</b> 08:00–12:00 UTC, 20 Nov 2026" in out
         assert 'href="https://t.me/wirewatch_demo/' in out
         assert "(2 sources)" in out
+        # headlines: no sign-off bullet ("That's the morning desk signing off."), none cut
+        # inside a parenthesis ("Japan core CPI +2.9% y/y (exp.")
+        bullets = [line.split(" — <a ", 1)[0] for line in out.splitlines() if line[:2] == "• "]
+        assert bullets
+        assert not [bullet for bullet in bullets if "signing off" in bullet]
+        assert not [bullet for bullet in bullets if bullet.count("(") != bullet.count(")")]
         assert "Traceback" not in result.stderr
 
         again = subprocess.run(

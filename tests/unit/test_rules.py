@@ -120,10 +120,10 @@ CASES = [
         (("organisation", "Tesla"), ("figure", "10%"), ("person", "Elon Musk")),
     ),
     Case(
-        "en-all-caps-lead",
+        "en-all-caps-is-not-a-marker",
         "FED HOLDS RATES STEADY, SIGNALS TWO CUTS THIS YEAR",
         "macro",
-        "4h",
+        None,
         (("central_bank", "Federal Reserve"),),
     ),
     Case(

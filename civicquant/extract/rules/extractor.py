@@ -6,7 +6,9 @@ randomness, clock or hash-order dependence (sets are only ever used for membersh
 so stored extractions can be told apart from what the current rules would produce.
 
 The data (topic lexicons, entity tables, marker and stop words) lives in
-`civicquant.extract.rules.lexicon`; this module holds the regexes and the algorithm.
+`civicquant.extract.rules.lexicon`; this module holds the regexes and the algorithm. Which
+sentence is the headline is decided in `lead`, whether markers make a post breaking in
+`breaking`, both with their word lists in `lead_lexicon`.
 
 How a post is read:
 
@@ -14,12 +16,18 @@ How a post is read:
    line's marker emoji (🚨 ⚡ 🔴), replace links and emoji runs with spaces.
 2. Breaking markers are read off the headline's start (BREAKING, JUST IN, FLASH, URGENT,
    ALERT, DEVELOPING, UPDATE, СРОЧНО, ТЕРМІНОВО, МОЛНИЯ, БЛИСКАВКА: in capitals, or in any case when
-   followed by ':', '!', '.', a dash, '|' or nothing) and removed; marker emoji count on
-   the first line. An all-caps lead (three or more leading words in capitals, ten letters
-   or more) is a soft marker.
+   followed by ':', '!', '.', a dash, '|' or nothing) and removed, after a wire slug
+   ("UPDATE 1-", "REFILE-"), which is removed and is no marker; marker emoji count on the
+   first line. A marker flags the post only beside news content (`breaking`): a figure or
+   an entity in the headline, or a word of an event; advert, invitation and chatter cues
+   veto it. Capitals alone are no marker.
 3. Sentences: lines, then sentence ends followed by a capital, digit or opening quote (not
-   after abbreviations). The headline is the first non-empty cleaned sentence, the summary
-   the first three, each without links, edge hashtags and mentions, leading punctuation.
+   after abbreviations, inside parentheses closed on the line, or after a short
+   abbreviation before a figure: "(exp. 3.0%)"). The headline is the first informative
+   cleaned sentence (`lead`: greetings, salutations and religious formulas at its start
+   are dropped; greeting-only lines, decorations and one-word labels are passed over), the
+   summary the first three, each without links, edge hashtags and mentions, leading
+   punctuation. Sign-offs are left out, and a post that opens with one has no headline.
 4. One pass over word tokens matches, longest first, multi-word phrases, exact words and
    word stems (Russian and Ukrainian inflect) from the topic lexicons and the entity tables
    (countries, central banks, institutions, known organisations). Each hit is a cue for its
@@ -42,9 +50,10 @@ Importance, in thousandths so the sum is exact, capped at 1000:
                      crypto/society 60, technology 40, science 20, sports/entertainment/other 0
     length            50 at 100+ characters of cleaned text, 100 at 400+
 
+Urgency counts only for a post that `breaking` lets be breaking (news content, no veto).
 Breaking window: 15m for FLASH / МОЛНИЯ / БЛИСКАВКА, a siren with an urgent word, or a hard
 marker with importance >= 0.85; 1h for any other hard marker (words or emoji); 4h for soft
-markers alone (DEVELOPING, UPDATE, an all-caps lead).
+markers alone (DEVELOPING, UPDATE).
 """
 
 from __future__ import annotations
@@ -53,13 +62,14 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from civicquant.extract.rules import breaking
+from civicquant.extract.rules import lead as lead_rules
 from civicquant.extract.rules.lexicon import (
     ABBREVIATIONS,
     CENTRAL_BANKS,
     COUNTRIES,
     COUNTRY_TOPICS,
     CRYPTO_TICKERS,
-    FLASH_WORDS,
     FOOTER_LABELS,
     FOOTER_WORDS,
     GIVEN_NAMES,
@@ -70,11 +80,8 @@ from civicquant.extract.rules.lexicon import (
     ORG_WORDS,
     ORGANISATIONS,
     PLACES,
-    SIREN,
-    SOFT_WORDS,
     TOPIC_LEXICON,
     TOPIC_POINTS,
-    URGENT_WORDS,
 )
 from civicquant.extract.rules.topics import TopicEvidence, pick_topic
 from civicquant.extraction import (
@@ -153,7 +160,6 @@ _DATELINE_RE = re.compile(
     r"^(?:[A-ZÀ-Ý][\w.'\- ]{0,40},?\s*)?"
     r"\((?:Reuters|AP|AFP|Bloomberg|Dow Jones|Interfax|TASS|Xinhua)\)\s*[-–—:]+\s*"
 )
-_CASED_WORD_RE = re.compile(r"[^\W\d_]+")
 
 _TAG_WORD_RE = re.compile(r"[,;|]*+(?:[#@][^\W_][\w.]*+[,;|]*+)++")
 _LEADING_JUNK_RE = re.compile(r"^[^\w$€£¥₽₴«\"“„'(\[]+")
@@ -398,15 +404,19 @@ def extract(text: str) -> Extraction:
     scan = _scan(body, lead.headline_end, find_names=language in _NAME_LANGUAGES)
     topic = pick_topic(scan.topics)
 
-    markers = lead.markers
-    hard = bool(emoji_markers) or any(word not in SOFT_WORDS for word in markers)
-    flash = any(word in FLASH_WORDS for word in markers)
-    siren_urgent = SIREN in emoji_markers and any(word in URGENT_WORDS for word in markers)
-    soft = bool(markers) or _all_caps_lead(lead.sentences[0])
+    # Entities of the headline alone, read only when a marker asks whether it is news.
+    headline_entities = 0
+    if lead.markers or emoji_markers:
+        headline_scan = _scan(lead.sentences[0], 0, find_names=language in _NAME_LANGUAGES)
+        headline_entities = len(headline_scan.entities)
+    urgency = breaking.urgency(
+        lead.markers, emoji_markers, lead.sentences[0], " ".join(lead.sentences), headline_entities
+    )
+    flash, hard, soft = urgency.flash, urgency.hard, urgency.soft
     points = _importance_points(scan, topic, len(body), flash=flash, hard=hard, soft=soft)
 
     window: BreakingWindow | None = None
-    if flash or siren_urgent or (hard and points >= _FIFTEEN_MINUTE_IMPORTANCE):
+    if flash or urgency.siren_urgent or (hard and points >= _FIFTEEN_MINUTE_IMPORTANCE):
         window = "15m"
     elif hard:
         window = "1h"
@@ -456,20 +466,43 @@ class _Lead:
 
 
 def _read_lead(body: str) -> _Lead:
-    """The first three non-empty cleaned sentences; breaking markers come off the headline."""
+    """The first three informative cleaned sentences; markers come off the headline.
+
+    What is informative is `lead_rules`' call: greetings, formulas, decorations and labels
+    are passed over, sign-offs left out, and a post opening with a sign-off has no lead.
+    """
     lead = _Lead()
+    label: tuple[str, int] | None = None  # a one-word label: the headline if nothing else
     for start, end in _sentence_spans(body):
         sentence = _clean_sentence(body[start : min(end, start + _MAX_SENTENCE_CHARS)])
         if sentence and not lead.sentences:
-            sentence, markers = _strip_lead_markers(sentence)
+            sentence, markers = _strip_lead_markers(lead_rules.strip_wire_slug(sentence))
             lead.markers.extend(markers)
             sentence = _LEADING_JUNK_RE.sub("", _DATELINE_RE.sub("", sentence, count=1))
-            sentence = sentence if _CONTENT_RE.search(sentence) else ""
-            lead.headline_end = end
-        if sentence:
-            lead.sentences.append(sentence)
-            if len(lead.sentences) == _SUMMARY_SENTENCES:
-                break
+            sentence = lead_rules.strip_greeting(sentence)
+            if not _CONTENT_RE.search(sentence) or lead_rules.is_decoration(sentence):
+                continue
+            if lead_rules.is_sign_off(sentence):
+                return _Lead()
+            # a word and a dot inside a line is an abbreviation cut off ("Jos. A. Bank")
+            if lead_rules.is_label(sentence) and (sentence[-1] != "." or "\n" in body[start:end]):
+                label = label or (sentence, end)
+                continue
+            if label is not None and sentence[0].islower():
+                # the "label" was the start of a title that goes on: "Двоечницы\nпо физике"
+                lead.sentences.append(label[0])
+                lead.headline_end = label[1]
+                label = None
+            else:
+                lead.headline_end = end
+        elif not sentence or lead_rules.is_decoration(sentence) or lead_rules.is_sign_off(sentence):
+            continue
+        lead.sentences.append(sentence)
+        if len(lead.sentences) == _SUMMARY_SENTENCES:
+            break
+    if not lead.sentences and label is not None:
+        lead.sentences.append(label[0])
+        lead.headline_end = label[1]
     return lead
 
 
@@ -486,18 +519,6 @@ def _strip_lead_markers(sentence: str) -> tuple[str, list[str]]:
     return sentence, markers
 
 
-def _all_caps_lead(headline: str) -> bool:
-    """True when the headline opens with three or more words in capitals (10+ letters)."""
-    words = 0
-    letters = 0
-    for word in _CASED_WORD_RE.findall(headline[:160]):
-        if not word.isupper():
-            break
-        words += 1
-        letters += len(word)
-    return words >= 3 and letters >= 10
-
-
 def _sentence_spans(body: str) -> Iterator[tuple[int, int]]:
     """(start, end) of each sentence: line breaks, or ends followed by a capital or digit."""
     start = 0
@@ -507,10 +528,16 @@ def _sentence_spans(body: str) -> Iterator[tuple[int, int]]:
             following = body[match.end() : match.end() + 1]
             if not (following.isupper() or following.isdigit() or following in _SENTENCE_OPENERS):
                 continue
+            if not lead_rules.may_end_sentence(body, start, match.start()):
+                continue
             if end_text[0] == ".":
                 before = body[max(start, match.start() - 40) : match.start()].rsplit(None, 1)
                 word = before[-1] if before else ""
-                if "." in word or len(word) == 1 or word.lower() in ABBREVIATIONS:
+                if (
+                    ("." in word and not lead_rules.is_figure(word))
+                    or len(word) == 1
+                    or word.lower() in ABBREVIATIONS
+                ):
                     continue
         yield start, match.end()
         start = match.end()
@@ -540,13 +567,15 @@ def _is_footer(word: str) -> bool:
 
 
 def _trim(text: str, limit: int) -> str:
-    """`text` cut at a word boundary to at most `limit` characters, ending in '…'."""
+    """`text` cut at a word boundary to at most `limit` characters, ending in '…'; not
+    inside parentheses when what comes before them is at least half the limit."""
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
     space = cut.rfind(" ")
     if space >= limit // 2:
         cut = cut[:space]
+    cut = lead_rules.before_open_parenthesis(cut, limit // 2)
     return cut.rstrip(" ,;:|/-–—") + "…"
 
 
