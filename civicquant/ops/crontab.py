@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 from civicquant.config import Settings
+from civicquant.errors import ConfigError
 from civicquant.publish.routes import Routes, cron_schedule, default_routes, load_routes
 
 
@@ -38,6 +39,13 @@ def for_installation(
     """
     routes = load_routes(settings)
     env_file = Path(os.environ.get("CIVICQUANT_ENV_FILE") or ".env")
+    if not env_file.expanduser().is_file():
+        # Cron would start every job with no settings at all: say so now, not at 3 am.
+        raise ConfigError(
+            f"env file {env_file.expanduser().absolute()} does not exist: the crontab's jobs "
+            "would run without settings; create it (cp .env.example .env && chmod 600 .env) "
+            "or name one with --env-file"
+        )
     logs_at = log_dir or settings.home / "logs"
     logs_at.expanduser().mkdir(parents=True, exist_ok=True)
     return render(
@@ -45,6 +53,7 @@ def for_installation(
         log_dir=logs_at,
         textfile=textfile or settings.home / "civicquant.prom",
         routes=routes,
+        home=settings.home,
     )
 
 
@@ -64,8 +73,13 @@ def render(
     textfile: Path,
     program: Path | None = None,
     routes: Routes | None = None,
+    home: Path | None = None,
 ) -> str:
-    """The crontab ready for `crontab -`, every path absolute (default: built-in routes)."""
+    """The crontab ready for `crontab -`, every path absolute (default: built-in routes).
+
+    `home` is CIVICQUANT_HOME as this command sees it, so cron's jobs use the same embedded
+    database (when DATABASE_URL is unset) and the same logs.
+    """
     in_commands = {
         "civicquant": program or executable(),
         "log_dir": log_dir,
@@ -74,6 +88,8 @@ def render(
     text = template().replace("{routes}", route_lines(routes or default_routes(Settings())))
     # An environment line takes a quoted value as it is; `%` means nothing there.
     text = text.replace("{env_file}", shlex.quote(str(env_file.expanduser().absolute())))
+    home_at = (home or Settings().home).expanduser().absolute()
+    text = text.replace("{home}", shlex.quote(str(home_at)))
     for key, path in in_commands.items():
         text = text.replace("{" + key + "}", _command_word(path.expanduser().absolute()))
     return text
