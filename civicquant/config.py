@@ -287,6 +287,14 @@ class Settings:
         "BREAKING_MIN_IMPORTANCE_4H", None, number(ge=0, le=1)
     )
     flash_min_importance: float = setting("FLASH_MIN_IMPORTANCE", 0.85, number(ge=0, le=1))
+    # 15 bullets: the demo's 08:00-12:00 window ranked, capped at 15 and rendered is one
+    # message (tests/integration/test_importance.py checks it); a bullet averages ~230
+    # UTF-16 units there, so 15 leave room for the topic headers and the "more" line.
+    digest_max_events: int = setting("DIGEST_MAX_EVENTS", 15, integer(ge=1))
+    # 0.05: the rules extractor reads chatter ("Thanks a lot, sir!", "Good morning") as 0.0,
+    # and the least important news in the demo's samples is 0.09 (a one-line China export
+    # controls note); the shared real export's 10th percentile is 0.05.
+    digest_min_importance: float = setting("DIGEST_MIN_IMPORTANCE", 0.05, number(ge=0, le=1))
     alert_after_failures: int = setting("ALERT_AFTER_FAILURES", 3, integer(ge=1))
     digest_part_interval_seconds: float = setting(
         "DIGEST_PART_INTERVAL_SECONDS", 1.0, number(ge=0, le=60)
