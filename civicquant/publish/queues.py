@@ -38,9 +38,10 @@ class DigestQueue:
         return self.span or timedelta(hours=settings.vip_digest_hours)
 
     def min_importance(self, settings: Settings) -> float:
-        """The importance an event needs to be published here (0 for the main digest)."""
+        """The importance an event needs to be published here (DIGEST_MIN_IMPORTANCE for the
+        main digest)."""
         if self.breaking_window is None:
-            return 0.0
+            return settings.digest_min_importance
         return settings.breaking_min_importance_for(self.name)
 
 
