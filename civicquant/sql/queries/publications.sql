@@ -78,9 +78,9 @@ WHERE e.pipeline_version = %(pipeline_version)s
   AND e.headline <> '' AND e.merged_into IS NULL
   AND (%(topics)s::text[] IS NULL OR e.topic = ANY(%(topics)s::text[]))
   AND NOT (e.topic = ANY(%(exclude_topics)s::text[]))
+  AND e.importance >= %(min_importance)s
   AND (%(breaking_window)s::text IS NULL
-       OR (e.is_breaking AND e.breaking_window = %(breaking_window)s::text
-           AND e.importance >= %(min_importance)s))
+       OR (e.is_breaking AND e.breaking_window = %(breaking_window)s::text))
   -- Nor is an event whose story was flashed under an event since merged into it.
   AND (%(skip_flashed_chat)s::text IS NULL OR NOT EXISTS (
         SELECT 1 FROM published_posts p
