@@ -1,9 +1,10 @@
 """The digest queues: the one table of what each queue publishes, and how often.
 
-`vip` is the main digest: every event first seen in the window, its window
-VIP_DIGEST_HOURS long. Each `breaking_*` queue publishes the events marked breaking within
-its own span, above its importance floor (BREAKING_MIN_IMPORTANCE, or the queue's own
-BREAKING_MIN_IMPORTANCE_15M/_1H/_4H). The CLI's `--queue` choices, the window lengths and
+`vip` is the main digest: the events first seen in the window at or above
+DIGEST_MIN_IMPORTANCE, its window VIP_DIGEST_HOURS long. Each `breaking_*` queue publishes
+the events marked breaking within its own span, above its importance floor
+(BREAKING_MIN_IMPORTANCE, or the queue's own BREAKING_MIN_IMPORTANCE_15M/_1H/_4H), each
+once. The CLI's `--queue` choices, the window lengths and
 the digest titles all come from here; cron/civicquant.crontab schedules one line for each.
 """
 
