@@ -140,6 +140,22 @@ ChannelsOption = Annotated[
         "@name, t.me/name or numeric ids.",
     ),
 ]
+PriorityOption = Annotated[
+    str | None,
+    typer.Option(
+        "--priority",
+        help="Queue priority of the jobs: live, backfill, reparse or 0-100 (higher first).",
+    ),
+]
+
+
+def _priority(text: str | None) -> int | None:
+    """--priority as a number (None: the command's default)."""
+    if text is None:
+        return None
+    from civicquant.queue import parse_priority
+
+    return parse_priority(text)
 
 
 def _channel_specs(settings: Settings, channels: str | None) -> list[Any]:
@@ -208,6 +224,7 @@ def backfill(
     gaps: Annotated[
         bool, typer.Option("--gaps", help="Fetch the ids missing inside each channel's range.")
     ] = False,
+    priority: PriorityOption = None,
 ) -> None:
     """Read history into the raw log: a time window, an export file, or the gaps.
 
@@ -226,6 +243,7 @@ def backfill(
     ]
     if len(modes) != 1:
         raise UsageError("backfill needs exactly one of --since, --from-export or --gaps")
+    level = _priority(priority)
     settings = _settings()
     reader = wiring.telegram_reader
     with _TerminalProgress(
@@ -237,7 +255,7 @@ def backfill(
                 settings,
                 "backfill",
                 lambda ctx: export_import.export_job(
-                    ctx, path, username=username, progress=progress.report
+                    ctx, path, username=username, progress=progress.report, priority=level
                 ),
                 cooperative=True,
             )
@@ -246,7 +264,7 @@ def backfill(
             outcome = wiring.run_job(
                 settings,
                 "backfill",
-                lambda ctx: history.gaps_job(ctx, specs, reader),
+                lambda ctx: history.gaps_job(ctx, specs, reader, level),
                 lease=sessions.backfill_lease(settings),
                 cooperative=True,
             )
@@ -264,6 +282,7 @@ def backfill(
                     max_messages=max_messages,
                     force_enqueue=force_enqueue,
                     progress=progress.report,
+                    priority=level,
                 ),
                 lease=sessions.backfill_lease(settings),
                 cooperative=True,
@@ -286,15 +305,19 @@ def enqueue(
         str | None,
         typer.Option("--pipeline-version", help="Default: EXTRACTION_PIPELINE_VERSION."),
     ] = None,
+    priority: PriorityOption = None,
 ) -> None:
-    """Enqueue extraction from the raw log without reading Telegram (reparse).
+    """Enqueue extraction from the raw log without reading Telegram (reparse, by default at
+    the lowest priority: new posts are extracted first).
 
     Example: civicquant enqueue --since 2026-11-01T00:00:00Z --pipeline-version v2
     """
     from civicquant import wiring
     from civicquant.ingest.reparse import EnqueueOptions, enqueue_job
+    from civicquant.queue import PRIORITIES
     from civicquant.timeparse import parse_window
 
+    level = _priority(priority)
     settings = _settings()
     options = EnqueueOptions(
         pipeline_version=settings.pipeline_version(pipeline_version),
@@ -302,6 +325,7 @@ def enqueue(
         channels=_channel_specs(settings, channels) if channels else None,
         limit=max_messages,
         force=force,
+        priority=PRIORITIES["reparse"] if level is None else level,
     )
     outcome = wiring.run_job(settings, "enqueue", lambda ctx: enqueue_job(ctx, options))
     _print_counts("enqueue", outcome.counts)

@@ -88,6 +88,10 @@ class ExtractedPost:
     latency_ms: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    # The LLM path's reuse of extractions (sql/0009_extraction_reuse.sql): the post's
+    # normalised-text fingerprint, and the extraction copied instead of a provider call.
+    text_fingerprint: str | None = None
+    reused_from: int | None = None
 
 
 @dataclass
@@ -289,6 +293,8 @@ def store_extractions(db: Database, posts: Sequence[ExtractedPost], pipeline_ver
             "latency_ms": [p.latency_ms for p in posts],
             "prompt_tokens": [p.prompt_tokens for p in posts],
             "completion_tokens": [p.completion_tokens for p in posts],
+            "text_fingerprint": [p.text_fingerprint for p in posts],
+            "reused_from": [p.reused_from for p in posts],
         },
         binary=True,  # quoting headlines and summaries as array text costs more than the insert
     )

@@ -36,6 +36,8 @@ class VersionSummary:
     mean_latency_ms: float | None
     prompt_tokens: int | None  # None: the provider reported no token counts
     completion_tokens: int | None
+    # Extractions copied from a repost's earlier extraction: provider calls not made.
+    calls_saved: int
     failed_jobs: int  # status failed: waiting for a retry
     dead_jobs: int  # status dead: out of attempts
 
@@ -252,6 +254,7 @@ def _version_summary(row: Row) -> VersionSummary:
         mean_latency_ms=_fraction(row["mean_latency_ms"]),
         prompt_tokens=_count(row["prompt_tokens"]),
         completion_tokens=_count(row["completion_tokens"]),
+        calls_saved=int(row["calls_saved"]),
         failed_jobs=int(row["failed_jobs"]),
         dead_jobs=int(row["dead_jobs"]),
     )
@@ -311,6 +314,7 @@ def as_dict(c: Comparison) -> dict[str, Any]:
             "mean_latency_ms": v.mean_latency_ms,
             "prompt_tokens": v.prompt_tokens,
             "completion_tokens": v.completion_tokens,
+            "calls_saved": v.calls_saved,
             "failed_jobs": v.failed_jobs,
             "dead_jobs": v.dead_jobs,
         }
@@ -399,6 +403,7 @@ def render_text(c: Comparison) -> str:
                 "MEAN LATENCY",
                 "TOKENS IN",
                 "TOKENS OUT",
+                "CALLS SAVED",
                 "FAILED",
                 "DEAD",
             ),
@@ -412,6 +417,7 @@ def render_text(c: Comparison) -> str:
                     "-" if v.mean_latency_ms is None else f"{v.mean_latency_ms:.1f} ms",
                     _optional(v.prompt_tokens),
                     _optional(v.completion_tokens),
+                    str(v.calls_saved),
                     str(v.failed_jobs),
                     str(v.dead_jobs),
                 )

@@ -25,11 +25,13 @@ import structlog
 from psycopg import sql
 
 from civicquant import queue
-from civicquant.db import Database, hostname
+from civicquant.db import Database, Row, hostname
 from civicquant.errors import CivicquantError, DatabaseError
 from civicquant.events import merge as events
+from civicquant.events import similarity
 from civicquant.events.merge import ExtractedPost
 from civicquant.extract.providers import Provider, ProviderResult
+from civicquant.extraction import Extraction
 from civicquant.runtime.context import JobContext
 
 log = structlog.get_logger("civicquant.extract.worker")
@@ -114,6 +116,13 @@ class Worker:
         self._results_db = self.db
         self._slots = asyncio.Semaphore(options.concurrency)
         self._claimed_total = 0
+        # Reposts reuse an extraction instead of a provider call (sql/0009): only where a
+        # call costs more than a lookup, so not for the rules extractor.
+        self._reuse = provider.name != "rules"
+        self._fingerprints: dict[int, str] = {}  # job id -> its text's fingerprint
+        self._reused: dict[int, int] = {}  # job id -> the post whose extraction it copies
+        # This run's first call for each fingerprint: its post and its task (reposts wait).
+        self._leaders: dict[str, tuple[int, asyncio.Task[ProviderResult]]] = {}
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -158,9 +167,7 @@ class Worker:
                 if wanted >= max(1, prefetch // 2) or (wanted > 0 and not in_flight):
                     claimed = self._claim(wanted)
                     queue_empty = not claimed
-                    for job in claimed:
-                        task = asyncio.create_task(self._extract(job))
-                        in_flight[task] = job
+                    in_flight.update(self._start(claimed))
                 if in_flight:
                     done, _ = await asyncio.wait(
                         in_flight, timeout=FLUSH_AFTER_SECONDS, return_when=asyncio.FIRST_COMPLETED
@@ -239,6 +246,48 @@ class Worker:
             for row in rows
         ]
 
+    def _start(self, claimed: list[Claimed]) -> dict[asyncio.Task[ProviderResult], Claimed]:
+        """A task per claimed job: a provider call, or the reuse of an extraction."""
+        if not self._reuse:
+            return {asyncio.create_task(self._extract(job)): job for job in claimed}
+        for job in claimed:
+            self._fingerprints[job.job_id] = similarity.fingerprint(job.text)
+        stored = self._stored_extractions(
+            {self._fingerprints[job.job_id] for job in claimed} - self._leaders.keys()
+        )
+        started: dict[asyncio.Task[ProviderResult], Claimed] = {}
+        for job in claimed:
+            key = self._fingerprints[job.job_id]
+            task: asyncio.Task[ProviderResult]
+            if key in stored:
+                source, extraction = stored[key]
+                task = asyncio.create_task(_reused(extraction))
+                self._reused[job.job_id] = source
+            elif key in self._leaders and not _failed(self._leaders[key][1]):
+                source, leader = self._leaders[key]
+                task = asyncio.create_task(_follow(leader))
+                self._reused[job.job_id] = source
+            else:
+                task = asyncio.create_task(self._extract(job))
+                if key != similarity.EMPTY_FINGERPRINT:
+                    self._leaders[key] = (job.raw_message_id, task)
+            started[task] = job
+        return started
+
+    def _stored_extractions(self, keys: set[str]) -> dict[str, tuple[int, Extraction]]:
+        """Stored extractions of these fingerprints under this version, by fingerprint."""
+        keys.discard(similarity.EMPTY_FINGERPRINT)
+        if not keys:
+            return {}
+        rows = self.db.fetch_all(
+            "reusable_extractions",
+            {"pipeline_version": self.options.pipeline_version, "fingerprints": sorted(keys)},
+        )
+        return {
+            str(row["text_fingerprint"]): (int(row["raw_message_id"]), _stored_extraction(row))
+            for row in rows
+        }
+
     async def _extract(self, job: Claimed) -> ProviderResult:
         async with self._slots:
             return await self.provider.extract(job.text)
@@ -297,6 +346,9 @@ class Worker:
         return touched
 
     def _extracted(self, job: Claimed, result: ProviderResult) -> ExtractedPost:
+        reused_from = self._reused.pop(job.job_id, None)
+        if reused_from is not None:
+            self.ctx.count("reused")
         return ExtractedPost(
             raw_message_id=job.raw_message_id,
             channel_id=job.channel_id,
@@ -311,6 +363,8 @@ class Worker:
             latency_ms=result.latency_ms,
             prompt_tokens=result.prompt_tokens,
             completion_tokens=result.completion_tokens,
+            text_fingerprint=self._fingerprints.pop(job.job_id, None),
+            reused_from=reused_from,
         )
 
     def _commit(self, pairs: list[tuple[Claimed, ExtractedPost]]) -> list[int]:
@@ -369,6 +423,36 @@ class Worker:
                 error_class=error_class,
                 error=error,
             )
+
+
+async def _reused(extraction: Extraction) -> ProviderResult:
+    """A stored extraction as a provider result: no call, no latency, no tokens."""
+    return ProviderResult(extraction, 0.0, None, None)
+
+
+async def _follow(leader: asyncio.Task[ProviderResult]) -> ProviderResult:
+    """The result of this run's call for the same text (its failure fails the repost too)."""
+    result = await asyncio.shield(leader)
+    return ProviderResult(result.extraction, 0.0, None, None)
+
+
+def _failed(task: asyncio.Task[ProviderResult]) -> bool:
+    return task.done() and (task.cancelled() or task.exception() is not None)
+
+
+def _stored_extraction(row: Row) -> Extraction:
+    return Extraction.model_validate(
+        {
+            "topic": row["topic"],
+            "headline": row["headline"],
+            "summary": row["summary"],
+            "entities": row["entities"],
+            "is_breaking": row["is_breaking"],
+            "breaking_window": row["breaking_window"],
+            "importance": round(float(row["importance"]), 3),
+            "language": row["language"],
+        }
+    )
 
 
 class _Listener:

@@ -13,12 +13,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from civicquant import queue
 from civicquant.db import Database
 from civicquant.ingest.channels import ChannelSpec
 from civicquant.ingest.posts import Channel, RawPost, Source
+
+if TYPE_CHECKING:  # `health` reads the raw log: no structlog (leases) on its start-up path
+    from civicquant.runtime.leases import Fence
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +59,23 @@ class StoreResult:
 class RawLog:
     """Writes and reads the raw log for one pipeline version's queue."""
 
-    def __init__(self, db: Database, *, pipeline_version: str, enqueue: bool = True) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        pipeline_version: str,
+        enqueue: bool = True,
+        fence: Fence | None = None,
+        priority: int | None = None,
+    ) -> None:
         self.db = db
         self.pipeline_version = pipeline_version
         self.enqueue = enqueue
+        # The queue priority of the jobs it adds; None: by the posts' source (live posts
+        # `live`, backfilled and imported ones `backfill`).
+        self.priority = priority
+        # The writing job's lease: every batch is stored only while it is still ours.
+        self.fence = fence
 
     # -- channels ---------------------------------------------------------------------
 
@@ -153,6 +169,8 @@ class RawLog:
         newest = columns.posts[-1]
         # The posts and their jobs commit together: a crash between them loses no job.
         with self.db.transaction():
+            if self.fence is not None:
+                self.fence.check(self.db)
             row = self.db.fetch_one(
                 "store_new_posts",
                 {
@@ -166,12 +184,19 @@ class RawLog:
             )
             assert row is not None  # an aggregate row, always
             if self.enqueue and row["with_text"]:
-                result.enqueued = queue.enqueue(self.db, row["with_text"], self.pipeline_version)
+                result.enqueued = queue.enqueue(
+                    self.db,
+                    row["with_text"],
+                    self.pipeline_version,
+                    priority=self._priority(columns.source),
+                )
         inserted = set(row["inserted"])
         result.inserted = len(inserted)
         existing = [post for post in columns.posts if post.message_id not in inserted]
         if existing:
             with self.db.transaction():
+                if self.fence is not None:
+                    self.fence.check(self.db)
                 revised_ids, unchanged_ids = self._revise(channel_id, existing, columns.source)
                 result.revised = len(revised_ids)
                 result.unchanged = len(unchanged_ids)
@@ -182,8 +207,14 @@ class RawLog:
                         to_enqueue,
                         self.pipeline_version,
                         force=force_enqueue or bool(revised_ids),
+                        priority=self._priority(columns.source),
                     )
         return result
+
+    def _priority(self, source: Source) -> int:
+        if self.priority is not None:
+            return self.priority
+        return queue.PRIORITIES["live" if source == "live" else "backfill"]
 
     def advance_mark(self, channel_id: int, newest_id: int, newest_at: datetime) -> None:
         """Move the channel's high-water mark to a post stored with `advance_mark=False`.

@@ -42,12 +42,17 @@ class ReaderFactory(Protocol):
     ) -> AbstractAsyncContextManager[ChannelReader]: ...
 
 
-def rawlog_for(ctx: JobContext) -> RawLog:
-    """The raw log a job writes, enqueueing for EXTRACTION_PIPELINE_VERSION when enabled."""
+def rawlog_for(ctx: JobContext, priority: int | None = None) -> RawLog:
+    """The raw log a job writes, enqueueing for EXTRACTION_PIPELINE_VERSION when enabled.
+
+    `priority`: the queue priority of its jobs (None: by the posts' source).
+    """
     return RawLog(
         ctx.db,
         pipeline_version=ctx.settings.extraction_pipeline_version,
         enqueue=ctx.settings.extraction_queue_enabled,
+        fence=ctx.fence,
+        priority=priority,
     )
 
 
@@ -181,10 +186,15 @@ class TelegramWork(Protocol):
 
 
 async def with_reader(
-    ctx: JobContext, open_reader: ReaderFactory, *, recovery: bool, work: TelegramWork
+    ctx: JobContext,
+    open_reader: ReaderFactory,
+    *,
+    recovery: bool,
+    work: TelegramWork,
+    priority: int | None = None,
 ) -> None:
     """Run `work` with a connected reader, recording the FloodWaits it met."""
-    rawlog = rawlog_for(ctx)
+    rawlog = rawlog_for(ctx, priority)
     flood = FloodWaitPolicy(ctx.settings.floodwait_max_seconds)
     try:
         async with open_reader(ctx.settings, flood, recovery=recovery) as reader:

@@ -145,7 +145,8 @@ def _publication_checks(db: Database, settings: Settings, now: datetime) -> list
             Check(
                 "publications",
                 "stale",
-                f"{len(stuck)} left reserved by a crash (oldest: {first['queue']} "
+                f"{len(stuck)} in doubt, left reserved by a crash or a lost answer (oldest: "
+                f"{first['queue']} "
                 f"{first['window_start']:%Y-%m-%d %H:%M}, {first['parts_sent']}/"
                 f"{first['parts_total']} parts sent); see `civicquant digest --force`",
             )

@@ -269,6 +269,7 @@ def digest_job(
                 holder=ctx.run_id,
                 force=options.force,
                 part_interval=settings.digest_part_interval_seconds,
+                fence=ctx.fence,
             )
         return outcome
 

@@ -11,14 +11,18 @@ soon as Telegram accepts it, and the part about to be sent is noted first. So:
   run resumes from the next part;
 - a run that crashed *while sending a part* left it unknown whether that part went out.
   That row stays `reserved`: it is not resent by default (a duplicate in the chat is worse
-  than a late digest), `health` reports it, and `--force` resends from that part.
+  than a late digest), `health` reports it, and `--force` resends from that part;
+- a send whose answer was lost (PublishOutcomeUnknown: the request may have reached
+  Telegram) is the same case, recorded at once: the row stays `reserved` with the part
+  noted and the reason in `error`, and the run fails with that reason.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -27,7 +31,8 @@ import structlog
 
 from civicquant.db import Database
 from civicquant.errors import CivicquantError
-from civicquant.publish.publisher import Publisher
+from civicquant.publish.publisher import Publisher, PublishOutcomeUnknown
+from civicquant.runtime.leases import Fence
 
 log = structlog.get_logger("civicquant.publish.ledger")
 
@@ -77,28 +82,32 @@ async def publish_once(
     force: bool = False,
     exclusive: bool = True,
     part_interval: float = 0.0,
+    fence: Fence | None = None,
 ) -> tuple[Outcome, dict[str, Any]]:
     """Reserve `item` and send its parts, or resume or skip it as its ledger row says.
 
     `exclusive` says the caller holds the lease for this queue, so a `reserved` row can
     only be a dead run's. Without it (alerts sent by concurrent extract workers) an
-    existing row is always left to whoever made it. Returns the outcome and the ledger
-    row; raises the publisher's error after recording the row as `failed`.
+    existing row is always left to whoever made it. `fence` is that lease: the
+    reservation and each part's send are made only while it is still ours (LeaseLost
+    otherwise). Returns the outcome and the ledger row; raises the publisher's error
+    after recording the row as `failed`.
     """
     if not parts:
         return "empty", {}
-    row = db.fetch_one(
-        "reserve_publication",
-        {
-            **item.key(),
-            "window_end": item.window_end,
-            "pipeline_version": item.pipeline_version,
-            "event_ids": list(item.event_ids),
-            "content_sha256": content_hash(parts),
-            "parts": list(parts),
-            "reserved_by": holder,
-        },
-    )
+    with _fenced(db, fence):
+        row = db.fetch_one(
+            "reserve_publication",
+            {
+                **item.key(),
+                "window_end": item.window_end,
+                "pipeline_version": item.pipeline_version,
+                "event_ids": list(item.event_ids),
+                "content_sha256": content_hash(parts),
+                "parts": list(parts),
+                "reserved_by": holder,
+            },
+        )
     if row is None:
         row = db.fetch_one("find_publication", item.key())
         assert row is not None, "a conflicting publication vanished"
@@ -118,10 +127,11 @@ async def publish_once(
             )
             return "in_doubt", row
         statuses = ["failed", "reserved"] if (force or crashed_between_parts) else ["failed"]
-        taken = db.fetch_one(
-            "take_over_publication",
-            {"id": row["id"], "reserved_by": holder, "from_statuses": statuses},
-        )
+        with _fenced(db, fence):
+            taken = db.fetch_one(
+                "take_over_publication",
+                {"id": row["id"], "reserved_by": holder, "from_statuses": statuses},
+            )
         if taken is None:
             return "already_sent", row
         log.info(
@@ -131,12 +141,26 @@ async def publish_once(
             from_part=len(row["message_ids"]) + 1,
             previous_status=row["status"],
         )
-    await _deliver(db, publisher, row, item, part_interval)
+    await _deliver(db, publisher, row, item, part_interval, fence)
     return "sent", row
 
 
+@contextlib.contextmanager
+def _fenced(db: Database, fence: Fence | None) -> Iterator[None]:
+    """A transaction that first checks the caller's lease is still its own."""
+    with db.transaction():
+        if fence is not None:
+            fence.check(db)
+        yield
+
+
 async def _deliver(
-    db: Database, publisher: Publisher, row: dict[str, Any], item: Item, part_interval: float
+    db: Database,
+    publisher: Publisher,
+    row: dict[str, Any],
+    item: Item,
+    part_interval: float,
+    fence: Fence | None,
 ) -> None:
     parts: list[str] = list(row["parts"])
     sent = len(row["message_ids"])
@@ -144,9 +168,23 @@ async def _deliver(
         if index > sent and part_interval > 0:
             # Telegram throttles bursts to one chat; a pause also keeps the parts in order.
             await asyncio.sleep(part_interval)
-        db.execute("mark_sending", {"id": row["id"], "part": index})
+        with _fenced(db, fence):  # a run that lost its lease sends no further part
+            db.execute("mark_sending", {"id": row["id"], "part": index})
         try:
             message = await publisher.send(item.chat_id, parts[index])
+        except PublishOutcomeUnknown as exc:
+            db.execute("mark_in_doubt", {"id": row["id"], "error": str(exc)[:2000]})
+            log.error(
+                "publication_in_doubt",
+                queue=item.queue,
+                chat_id=item.chat_id,
+                window_start=item.window_start.isoformat(),
+                part=index + 1,
+                parts=len(parts),
+                error=str(exc),
+                hint="the part may be in the chat; check it, then --force resends it",
+            )
+            raise
         except CivicquantError as exc:
             db.execute("mark_failed", {"id": row["id"], "error": str(exc)[:2000]})
             log.error(

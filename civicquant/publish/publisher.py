@@ -5,10 +5,14 @@ against the Bot API) and by `DryRunPublisher`, which only records. Nothing here 
 `telegram`, so commands that never post start fast; `civicquant.wiring.make_publisher`
 imports the adapter only when a real bot is asked for.
 
-Failures come in two kinds. `PublishError` is permanent: Telegram refused this post
+Failures come in three kinds. `PublishError` is permanent: Telegram refused this post
 (a bad chat id, HTML it cannot parse, the bot kicked or its token rejected) and sending
-it again will not help. `TransientPublishError` means Telegram could not be reached or
-failed on its side even after retries; a later run may succeed.
+it again will not help. `TransientPublishError` means the post was never sent (Telegram
+could not be reached, or asked to wait) even after retries; a later run may succeed.
+`PublishOutcomeUnknown` means the request may have reached Telegram but no readable
+answer came back (a read timeout, a reset connection, a cut-off or non-JSON body, a 5xx):
+the message may be in the chat, so it is never sent again on its own (the ledger records
+the part as in doubt, as after a crash mid-send; `--force` resends it).
 
 Use a publisher with `contextlib.aclosing`, so its connections close however the run ends:
 
@@ -28,6 +32,7 @@ from civicquant.errors import TelegramError
 __all__ = [
     "DryRunPublisher",
     "PublishError",
+    "PublishOutcomeUnknown",
     "PublishedDraft",
     "Publisher",
     "PublisherFactory",
@@ -52,6 +57,10 @@ class TransientPublishError(TelegramError):
     """Telegram was unreachable or failing on its side after every retry; try again later."""
 
 
+class PublishOutcomeUnknown(TelegramError):
+    """The post may or may not be in the chat: the request went out, the answer was lost."""
+
+
 class Publisher(Protocol):
     """Posts HTML messages to Telegram chats."""
 
@@ -59,8 +68,9 @@ class Publisher(Protocol):
         """Post `html` (parse mode HTML, link previews off) to `chat_id`; return what was sent.
 
         Raises PublishError when Telegram refuses the post, TransientPublishError when it
-        could not be delivered after retries, FloodWaitTooLong when Telegram asks for a
-        longer wait than allowed.
+        could not be delivered after retries, PublishOutcomeUnknown when it may have been
+        delivered but the answer was lost, FloodWaitTooLong when Telegram asks for a longer
+        wait than allowed.
         """
         ...
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from civicquant.config import Settings
 from civicquant.db import Database
+
+if TYPE_CHECKING:  # `health` builds no context: no structlog (leases) on its start-up path
+    from civicquant.runtime.leases import Fence
 
 
 @dataclass
@@ -26,6 +29,8 @@ class JobContext:
     stop: threading.Event
     counts: Counter[str] = field(default_factory=Counter)
     notes: dict[str, Any] = field(default_factory=dict)
+    # The job's lease as a fencing token, for its side effects to check; None without one.
+    fence: Fence | None = None
 
     def count(self, key: str, amount: int = 1) -> None:
         self.counts[key] += amount

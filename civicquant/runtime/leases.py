@@ -3,11 +3,20 @@
 A lease is taken in one statement when free or expired, renewed by its holder while it
 works, and released on exit. A holder that dies simply stops renewing; once the lease
 expires the next process takes it over. Nothing here holds a session-level lock.
+
+Leases fence (sql/0011_lease_fencing.sql). Each taking gets a new `generation`. A holder
+that cannot renew within the TTL (its heartbeat connection died, the database is out of
+reach) stops: the heartbeat sets the job's stop flag once the lease would have expired.
+And each side effect (a digest part reserved or recorded, a listen batch stored) first
+calls `Fence.check` in its own transaction: the lease must still be ours, at our
+generation, unexpired, and the row stays share-locked until that transaction commits. A
+holder that lost its lease stops before its next side effect, whatever its heartbeat says.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,6 +38,32 @@ class Lease:
     acquired_at: datetime
     heartbeat_at: datetime
     expires_at: datetime
+    generation: int
+
+
+class LeaseLost(CivicquantError):
+    """The lease is no longer ours (expired, or taken over): the side effect was not made."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """A held lease's fencing token: checked inside each side effect's transaction."""
+
+    name: str
+    holder: str
+    generation: int
+
+    def check(self, db: Database) -> None:
+        """Raise LeaseLost unless the lease is still ours; call it inside a transaction."""
+        row = db.fetch_one(
+            "check_lease_fence",
+            {"name": self.name, "holder": self.holder, "generation": self.generation},
+        )
+        if row is None:
+            raise LeaseLost(
+                f"lease {self.name} is no longer held by this run (expired or taken over): "
+                "stopped before its next side effect"
+            )
 
 
 def acquire(db: Database, name: str, holder: str, ttl_seconds: float) -> Lease | None:
@@ -59,8 +94,9 @@ class Heartbeat:
     """Renews a lease from a background thread on its own connection, which it owns.
 
     The worker's connection may be busy in a long statement; a separate connection keeps
-    the lease alive meanwhile. When a renewal finds the lease gone, `lost` is set and the
-    `on_lost` event (the job's stop flag) is set so the job winds down.
+    the lease alive meanwhile. When a renewal finds the lease gone, or no renewal has
+    succeeded for a whole TTL (the lease has expired as the database sees it), `lost` is
+    set and the `on_lost` event (the job's stop flag) is set so the job winds down.
     """
 
     def __init__(
@@ -91,15 +127,19 @@ class Heartbeat:
 
     def _run(self) -> None:
         interval = max(self._ttl / 3, 0.5)
+        renewed = time.monotonic()
         while not self._stopped.wait(interval):
             try:
                 still_ours = renew(self._db, self._name, self._holder, self._ttl)
             except CivicquantError as exc:
                 # A database hiccup: keep trying until the lease would have expired anyway.
                 log.warning("lease_renew_failed", lease=self._name, error=str(exc))
-                continue
+                if time.monotonic() - renewed < self._ttl:
+                    continue
+                still_ours = False
             if not still_ours:
                 self.lost = True
                 log.error("lease_lost", lease=self._name, holder=self._holder)
                 self._on_lost.set()
                 return
+            renewed = time.monotonic()

@@ -86,6 +86,7 @@ def run_job(
     try:
         migrations.require_current(db)
         holder = f"{hostname()}:{os.getpid()}:{run_id[:8]}"
+        fence: leases.Fence | None = None
         if lease is not None:
             taken = leases.acquire(db, lease, holder, settings.lease_ttl_seconds)
             if taken is None:
@@ -99,9 +100,11 @@ def run_job(
                     expires_at=str(held["expires_at"]) if held else None,
                 )
                 return JobOutcome({"skipped": True, "lease_held_by": held_by})
+            fence = leases.Fence(lease, holder, taken.generation)
         runs.start(db, job_name, run_id)
         run = _Run(lease, holder, cooperative, tuple(on_finish))
-        return _run_body(JobContext(settings, db, job_name, run_id, threading.Event()), body, run)
+        ctx = JobContext(settings, db, job_name, run_id, threading.Event(), fence=fence)
+        return _run_body(ctx, body, run)
     finally:
         db.close()
 

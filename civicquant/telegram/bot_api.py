@@ -8,10 +8,15 @@ Error translation happens here and nowhere else:
 
 * a flood wait (HTTP 429, `RetryAfter`) is waited out for exactly as long as Telegram
   asks, then the call is repeated;
-* network failures, timeouts and Telegram's 5xx answers are retried with exponential
-  backoff, up to `max_retries` times, then raise TransientPublishError;
+* failures before the request went out (connection refused, no connection within the
+  connect or pool timeout) are retried with exponential backoff, up to `max_retries`
+  times, then raise TransientPublishError;
 * refusals (400 bad request, 401 token rejected, 403 forbidden) raise PublishError at
-  once, one line naming the chat and Telegram's reason.
+  once, one line naming the chat and Telegram's reason;
+* for `sendMessage`, anything after the request may have reached Telegram (a read or
+  write timeout, a reset connection, a body cut short, a 5xx answer, a 200 that is not
+  JSON) raises PublishOutcomeUnknown at once, never a retry: the message may already be
+  in the chat. `getMe` changes nothing, so it is retried like a failure before sending.
 
 python-telegram-bot and httpx put the request URL, and with it the bot token, into some
 messages (`Bot.initialize` even quotes the token when it is rejected). Every message
@@ -31,6 +36,7 @@ from datetime import timedelta
 from typing import Final, TypeVar
 from urllib.parse import urlsplit
 
+import httpx
 import structlog
 from telegram import Bot, LinkPreviewOptions
 from telegram import error as tg_error
@@ -45,7 +51,12 @@ from tenacity import (
 )
 
 from civicquant.errors import ConfigError, FloodWaitTooLong
-from civicquant.publish.publisher import PublishError, SentMessage, TransientPublishError
+from civicquant.publish.publisher import (
+    PublishError,
+    PublishOutcomeUnknown,
+    SentMessage,
+    TransientPublishError,
+)
 from civicquant.redaction import REDACTED, redact
 
 __all__ = ["DEFAULT_API_URL", "BotPublisher", "bot_api_base_url"]
@@ -69,6 +80,10 @@ _BOT_PATH: Final = "/bot"
 # A URL that already carries a token (".../bot123456:AA...") must not be echoed in errors.
 _TOKEN_IN_PATH: Final = re.compile(r"/bot[0-9]+:")
 _MAX_REASON_CHARS: Final = 300
+# httpx failures raised before any byte of the request left: safe to send again.
+_NOT_SENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# How long `sendMessage` waits for Telegram's answer (PTB's default read timeout).
+DEFAULT_READ_TIMEOUT: Final = 5.0
 
 
 def bot_api_base_url(api_url: str | None) -> str:
@@ -128,6 +143,7 @@ class BotPublisher:
         max_retries: int = 5,
         sleep: Sleep = asyncio.sleep,
         max_flood_wait_seconds: int | None = None,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
     ) -> None:
         if not token:
             raise ConfigError("TG_BOT_TOKEN is empty; set it to the token @BotFather gave")
@@ -139,16 +155,18 @@ class BotPublisher:
         self._sleep = sleep
         self._max_flood_wait = max_flood_wait_seconds
         self._backoff = wait_exponential(multiplier=1, min=1, max=30)
+        self._read_timeout = read_timeout
         self._initialized = False
 
     async def send(self, chat_id: str, html: str) -> SentMessage:
         """Post `html` to `chat_id` with parse mode HTML and link previews off.
 
-        Raises PublishError (refused), TransientPublishError (undeliverable after
-        retries) or FloodWaitTooLong (asked to wait longer than allowed).
+        Raises PublishError (refused), TransientPublishError (not sent after retries),
+        PublishOutcomeUnknown (perhaps sent, the answer lost) or FloodWaitTooLong (asked
+        to wait longer than allowed).
         """
         if not self._initialized:
-            await self._call(chat_id, self._bot.initialize)
+            await self._call(chat_id, self._bot.initialize, sends=False)
             self._initialized = True
         message = await self._call(
             chat_id,
@@ -158,7 +176,9 @@ class BotPublisher:
                 text=html,
                 parse_mode=ParseMode.HTML,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
+                read_timeout=self._read_timeout,
             ),
+            sends=True,
         )
         log.info("telegram_message_sent", chat_id=chat_id, message_id=message.message_id)
         return SentMessage(chat_id=chat_id, message_id=message.message_id)
@@ -168,8 +188,12 @@ class BotPublisher:
         self._initialized = False
         await self._bot.shutdown()
 
-    async def _call(self, chat_id: str, operation: Callable[[], Awaitable[T]]) -> T:
-        """Run `operation`, waiting out flood waits and retrying transient failures."""
+    async def _call(self, chat_id: str, operation: Callable[[], Awaitable[T]], *, sends: bool) -> T:
+        """Run `operation`, waiting out flood waits and retrying failures before sending.
+
+        `sends`: the operation posts a message, so a failure after the request went out is
+        PublishOutcomeUnknown rather than a retry.
+        """
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(_Retry),
             stop=stop_after_attempt(self._max_retries + 1),
@@ -180,7 +204,7 @@ class BotPublisher:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._attempt(chat_id, operation)
+                    return await self._attempt(chat_id, operation, sends=sends)
         except RetryError as gave_up:
             last = gave_up.last_attempt.exception()
             reason = last.reason if isinstance(last, _Retry) else type(last).__name__
@@ -190,7 +214,9 @@ class BotPublisher:
             ) from last
         raise AssertionError("unreachable: tenacity returns, raises or gives up")
 
-    async def _attempt(self, chat_id: str, operation: Callable[[], Awaitable[T]]) -> T:
+    async def _attempt(
+        self, chat_id: str, operation: Callable[[], Awaitable[T]], *, sends: bool
+    ) -> T:
         """Run `operation` once, translating python-telegram-bot's errors into ours."""
         refused = f"Telegram refused to post to chat {chat_id}"
         try:
@@ -225,8 +251,14 @@ class BotPublisher:
         ) as exc:
             raise PublishError(f"{refused}: {self._describe(exc)}") from self._safe_cause(exc)
         except tg_error.TelegramError as exc:
-            # NetworkError and TimedOut (connection trouble, 5xx answers, unreadable
-            # responses): worth another attempt.
+            # NetworkError and TimedOut (connection trouble, 5xx answers) and unreadable
+            # answers: another attempt only if the request cannot have reached Telegram.
+            if sends and not isinstance(exc.__cause__, _NOT_SENT):
+                log.warning("telegram_outcome_unknown", chat_id=chat_id, reason=self._describe(exc))
+                raise PublishOutcomeUnknown(
+                    f"no answer from Telegram for the post to chat {chat_id}, which may have "
+                    f"been delivered: {self._describe(exc)}"
+                ) from self._safe_cause(exc)
             raise _Retry(self._describe(exc)) from self._safe_cause(exc)
 
     def _wait(self, state: RetryCallState) -> float:

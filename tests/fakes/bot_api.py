@@ -15,14 +15,22 @@ parsing must be 1 to 4096 UTF-16 units. Failures can be scripted for the next ca
         ...
         assert api.sent_messages[0].parse_mode == "HTML"
 
+Telegram may also post a message and lose the answer: `api.lose_answer_next(mode)` makes the
+next `sendMessage` post (it is in `sent_messages`) and then answer late (after the client's
+read timeout), reset the connection, cut the body short, or answer 200 with a body that is
+not JSON (`LostAnswer`).
+
 Not supported: multipart bodies (file uploads) and every method besides the two above,
 which answer 404 "Not Found" as Telegram does for unknown methods.
 """
 
 from __future__ import annotations
 
+import enum
 import json
 import re
+import socket
+import struct
 import threading
 import time
 from collections import defaultdict, deque
@@ -120,6 +128,19 @@ BOT_KICKED = Failure(403, "Forbidden: bot was kicked from the channel chat")
 UNAUTHORIZED = Failure(401, "Unauthorized")
 INTERNAL_ERROR = Failure(500, "Internal Server Error")
 BAD_GATEWAY = Failure(502, "Bad Gateway", html_page=True)
+
+
+class LostAnswer(enum.Enum):
+    """How the answer to a message Telegram did post gets lost on the way back."""
+
+    LATE = "late"  # the answer comes after the client stopped waiting (LATE_SECONDS)
+    RESET = "reset"  # the connection is reset instead of answered
+    CUT_SHORT = "cut-short"  # the body stops before its Content-Length
+    NOT_JSON = "not-json"  # 200 with a page that is not JSON
+
+
+# Longer than the read timeout a test gives its client (e.g. 0.5 s).
+LATE_SECONDS = 1.5
 
 
 @dataclass(frozen=True)
@@ -265,6 +286,7 @@ class _State:
     scripted: dict[str, deque[Failure]] = field(default_factory=lambda: defaultdict(deque))
     last_message_id: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     usernames: dict[str, int] = field(default_factory=dict)
+    lost: deque[LostAnswer] = field(default_factory=deque)
     hold_after: int | None = None
     held: int = 0
     released: threading.Event = field(default_factory=threading.Event)
@@ -336,6 +358,11 @@ class FakeBotApi:
         with self._state.lock:
             self._state.scripted[method].extend([failure] * times)
 
+    def lose_answer_next(self, mode: LostAnswer, *, times: int = 1) -> None:
+        """Post the next `times` sendMessage calls, then lose each answer as `mode` says."""
+        with self._state.lock:
+            self._state.lost.extend([mode] * times)
+
     def hold_after(self, messages: int) -> None:
         """Accept `messages` more sendMessage calls, then keep later ones waiting (no answer)
         until `release()`: a request in flight, as when a process is killed mid-send."""
@@ -358,7 +385,8 @@ class FakeBotApi:
 
     # --- request handling (server threads) ---------------------------------------------
 
-    def _handle(self, path: str, params: dict[str, Any]) -> tuple[int, bytes]:
+    def _handle(self, path: str, params: dict[str, Any]) -> tuple[int, bytes, LostAnswer | None]:
+        lost: LostAnswer | None = None
         match = re.fullmatch(r"/bot([^/]*)/([A-Za-z]+)", path)
         token, method = (match.group(1), match.group(2)) if match else ("", "")
         try:
@@ -386,6 +414,8 @@ class FakeBotApi:
                 result: dict[str, Any] = self._get_me()
             elif method.lower() == "sendmessage":
                 result = self._send_message(params)
+                with self._state.lock:
+                    lost = self._state.lost.popleft() if self._state.lost else None
             else:
                 raise _Answer(Failure(404, "Not Found"))
         except _Answer as answer:
@@ -396,7 +426,7 @@ class FakeBotApi:
             self._state.requests.append(
                 ApiRequest(method=method, token=token, params=params, status=status)
             )
-        return status, body
+        return status, body, lost
 
     def _get_me(self) -> dict[str, Any]:
         return {
@@ -497,16 +527,34 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, params: dict[str, Any]) -> None:
         query = urlsplit(self.path).query
-        status, body = self.api._handle(
+        status, body, lost = self.api._handle(
             unquote(urlsplit(self.path).path), _form_fields(query) | params
         )
+        if lost is LostAnswer.RESET:
+            # An RST instead of an answer: linger 0, then close.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+            return
+        if lost is LostAnswer.LATE:
+            time.sleep(LATE_SECONDS)
+        if lost is LostAnswer.NOT_JSON:
+            body = b"<html><body>OK</body></html>"
         self.send_response(status)
         self.send_header(
             "Content-Type", "application/json" if body.startswith(b"{") else "text/html"
         )
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            if lost is LostAnswer.CUT_SHORT:
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            self.wfile.write(body)
+        except OSError:  # the client stopped waiting (LATE)
+            self.close_connection = True
 
 
 def _form_fields(raw: str) -> dict[str, Any]:

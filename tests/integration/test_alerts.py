@@ -93,6 +93,22 @@ def test_flash_failure_does_not_fail_extraction(
     assert [j["status"] for j in jobs] == ["ok"]
 
 
+def test_an_alert_whose_answer_is_lost_is_posted_once_and_left_in_doubt(
+    publishing: Settings, db: Database, bot: FakeBotApi
+) -> None:
+    bot.lose_answer_next(bot_api.LostAnswer.RESET)
+    extract(publishing, db, [FLASH])
+    assert len(bot.sent_messages) == 1
+    [row] = db.connection.execute(
+        "SELECT status, sending_part, error FROM published_posts WHERE queue = 'flash'"
+    ).fetchall()
+    assert (row["status"], row["sending_part"]) == ("reserved", 0)
+    assert "may have been delivered" in row["error"]
+    # Another post of the story, another batch: still one alert in the chat.
+    extract(publishing, db, [FLASH + " (update)"])
+    assert len(bot.sent_messages) == 1
+
+
 def failing_runs(settings: Settings, count: int) -> None:
     def body(ctx: JobContext) -> None:
         raise CivicquantError("provider unreachable")

@@ -220,6 +220,31 @@ def test_crash_while_sending_a_part_is_left_for_force(
     assert [m.text for m in bot.sent_messages[before:]] == parts[1:]
 
 
+@pytest.mark.parametrize(
+    "lost",
+    [bot_api.LostAnswer.RESET, bot_api.LostAnswer.CUT_SHORT, bot_api.LostAnswer.NOT_JSON],
+    ids=lambda mode: mode.value,
+)
+def test_a_part_whose_answer_is_lost_is_in_doubt_never_resent(
+    publishing: Settings, db: Database, bot: FakeBotApi, lost: bot_api.LostAnswer
+) -> None:
+    seed_events(publishing, db, STORIES)
+    bot.lose_answer_next(lost)
+    with pytest.raises(CivicquantError, match="may have been delivered"):
+        run_digest(publishing, db)
+    assert len(bot.sent_messages) == 1  # Telegram did post it
+    row = ledger(db)[0]
+    assert (row["status"], row["sending_part"]) == ("reserved", 0)
+    # Health says so at once, not only after HEALTH_RESERVED_MINUTES.
+    stuck = db.fetch_all("stale_reservations", {"older_than_seconds": 3600})
+    assert [(r["queue"], r["sending_part"]) for r in stuck] == [("vip", 0)]
+    # Later runs leave it alone; --force resends it.
+    assert run_digest(publishing, db).notes["outcome"] == "in_doubt"
+    assert len(bot.sent_messages) == 1
+    assert run_digest(publishing, db, force=True).notes["outcome"] == "sent"
+    assert len(bot.sent_messages) == 2
+
+
 def test_empty_window_posts_nothing_and_says_so(
     publishing: Settings, db: Database, bot: FakeBotApi
 ) -> None:

@@ -10,7 +10,8 @@ from typing import Any
 from civicquant import queue
 from civicquant.config import Settings
 from civicquant.db import Database
-from civicquant.extract.providers import ExtractionValidationError, ProviderError
+from civicquant.extract.compare import compare
+from civicquant.extract.providers import ExtractionValidationError, ProviderError, RulesAdapter
 from civicquant.extract.worker import Worker, WorkerOptions, retry_delay
 from civicquant.ingest.posts import Channel, RawPost
 from civicquant.ingest.rawlog import RawLog
@@ -326,3 +327,57 @@ def test_idle_worker_wakes_on_notify_when_a_post_is_stored(
     watcher.join()
     assert ctx.counts["ok"] == 1
     assert ctx.counts["woken_by_notify"] >= 1
+
+
+REPOST = "🚨 Brent crude jumps 4% to $82 after a tanker is hit in the Red Sea. #oil"
+REPOST_AGAIN = "Brent crude jumps 4% to $82 after a tanker is hit in the Red Sea.  @energydesk"
+
+
+def test_a_repost_reuses_the_extraction_instead_of_calling_the_provider(
+    settings: Settings, db: Database
+) -> None:
+    seed(
+        db,
+        [
+            RawPost(1001, 1, T0, text=REPOST),
+            RawPost(1002, 2, T0 + timedelta(minutes=1), text=REPOST_AGAIN),  # same batch
+            RawPost(1001, 3, T0 + timedelta(minutes=2), text=STORY_B),
+        ],
+    )
+    provider = ScriptedProvider()
+    ctx = work(settings, db, provider)
+    assert sorted(provider.calls) == sorted([REPOST, STORY_B])
+    assert ctx.counts["reused"] == 1
+    # A later run finds the stored extraction: still no call for the same text.
+    seed(db, [RawPost(1002, 4, T0 + timedelta(minutes=30), text=REPOST + " ")])
+    again = ScriptedProvider()
+    work(settings, db, again)
+    assert again.calls == []
+    rows = q(
+        db,
+        "SELECT m.message_id, e.topic, e.headline, e.reused_from IS NOT NULL AS reused,"
+        " e.latency_ms FROM extractions e JOIN raw_messages m ON m.id = e.raw_message_id"
+        " ORDER BY m.message_id",
+    )
+    first = rows[0]
+    assert [r["reused"] for r in rows] == [False, True, False, True]
+    assert {(r["topic"], r["headline"]) for r in rows if r["reused"]} == {
+        (first["topic"], first["headline"])
+    }
+    assert all(r["latency_ms"] == 0 for r in rows if r["reused"])
+
+
+def test_the_rules_extractor_reads_every_repost_itself(settings: Settings, db: Database) -> None:
+    seed(db, [RawPost(1001, 1, T0, text=REPOST), RawPost(1002, 2, T0, text=REPOST_AGAIN)])
+    ctx = work(settings, db, RulesAdapter())
+    assert "reused" not in ctx.counts
+    assert q(db, "SELECT count(*) AS n FROM extractions WHERE reused_from IS NULL")[0]["n"] == 2
+
+
+def test_compare_reports_the_calls_reuse_saved(settings: Settings, db: Database) -> None:
+    seed(db, [RawPost(1001, 1, T0, text=REPOST), RawPost(1002, 2, T0, text=REPOST_AGAIN)])
+    work(settings, db, ScriptedProvider())
+    queue.enqueue_window(db, "v2")
+    work(settings, db, RulesAdapter(), pipeline_version="v2")
+    found = compare(db, "v1", "v2")
+    assert (found.a.calls_saved, found.b.calls_saved) == (1, 0)

@@ -129,7 +129,7 @@ def test_stale_reservation_and_flood_waits_are_reported(settings: Settings, db: 
     )
     checks = {c.name: c for c in health.check(settings).checks}
     assert checks["publications"].state == "stale"
-    assert "1 left reserved by a crash" in checks["publications"].detail
+    assert "1 in doubt, left reserved by a crash" in checks["publications"].detail
     assert checks["floodwait listen"].state == "stale"
 
 

@@ -20,6 +20,7 @@ from civicquant.publish.publisher import (
     DryRunPublisher,
     PublishedDraft,
     PublishError,
+    PublishOutcomeUnknown,
     SentMessage,
     TransientPublishError,
 )
@@ -35,6 +36,7 @@ from tests.fakes.bot_api import (
     TOKEN,
     UNAUTHORIZED,
     FakeBotApi,
+    LostAnswer,
     flood,
 )
 
@@ -177,22 +179,25 @@ def test_flood_wait_is_waited_out_for_retry_after_then_posted_once(
 
 
 @pytest.mark.parametrize("failure", [INTERNAL_ERROR, BAD_GATEWAY], ids=["500", "502-html-page"])
-def test_server_error_is_retried_then_posted_once(
+def test_server_error_on_a_send_is_an_unknown_outcome_never_a_resend(
     api: FakeBotApi, sleeps: RecordedSleeps, failure: Any
 ) -> None:
+    # A 5xx comes from behind Telegram's front: the message may have been posted.
     api.fail_next(failure)
 
-    sent = run(send(api.url, sleeps))
+    error = run(send(api.url, sleeps))
 
-    assert sent == SentMessage(chat_id=CHAT, message_id=1)
-    assert len(api.sent_messages) == 1
-    assert len(sleeps) == 1
+    assert isinstance(error, PublishOutcomeUnknown)
+    assert str(error).startswith(f"no answer from Telegram for the post to chat {CHAT}")
+    assert len(api.calls("sendMessage")) == 1
+    assert sleeps == []
 
 
-def test_server_errors_back_off_exponentially_then_give_up_as_transient(
+def test_server_errors_at_initialisation_back_off_then_give_up_as_transient(
     api: FakeBotApi, sleeps: RecordedSleeps
 ) -> None:
-    api.fail_next(INTERNAL_ERROR, times=4)
+    # getMe posts nothing, so it is retried; nothing was sent.
+    api.fail_next(INTERNAL_ERROR, times=4, method="getMe")
 
     error = run(send(api.url, sleeps, max_retries=3))
 
@@ -202,20 +207,36 @@ def test_server_errors_back_off_exponentially_then_give_up_as_transient(
         f"Telegram did not take the post for chat {CHAT} after 4 attempts: Internal Server Error"
     )
     assert sleeps == [1.0, 2.0, 4.0]
-    assert len(api.calls("sendMessage")) == 4
-    assert api.sent_messages == []
+    assert len(api.calls("getMe")) == 4
+    assert api.calls("sendMessage") == []
 
 
 def test_unreadable_error_page_is_reported_by_its_status(
     api: FakeBotApi, sleeps: RecordedSleeps
 ) -> None:
-    api.fail_next(BAD_GATEWAY, times=2)
+    api.fail_next(BAD_GATEWAY, times=2, method="getMe")
 
     error = run(send(api.url, sleeps, max_retries=1))
 
     assert str(error) == (
         f"Telegram did not take the post for chat {CHAT} after 2 attempts: Bad Gateway (502)"
     )
+
+
+@pytest.mark.parametrize("mode", list(LostAnswer), ids=[mode.value for mode in LostAnswer])
+def test_a_post_whose_answer_is_lost_is_never_sent_twice(
+    api: FakeBotApi, sleeps: RecordedSleeps, mode: LostAnswer
+) -> None:
+    # Telegram posts the message, then the answer arrives late, the connection resets,
+    # the body is cut short or is not JSON: one message in the chat, an unknown outcome.
+    api.lose_answer_next(mode)
+
+    error = run(send(api.url, sleeps, read_timeout=0.5))
+
+    assert isinstance(error, PublishOutcomeUnknown)
+    assert len(api.sent_messages) == 1
+    assert len(api.calls("sendMessage")) == 1
+    assert sleeps == []
 
 
 def test_repeated_flood_waits_count_toward_max_retries(
@@ -399,8 +420,8 @@ def test_token_never_appears_in_a_log_line(
     api: FakeBotApi, sleeps: RecordedSleeps, debug_log: io.StringIO
 ) -> None:
     api.fail_next(flood(retry_after=1))
-    api.fail_next(BAD_GATEWAY)
-    api.fail_next(INTERNAL_ERROR)
+    api.fail_next(BAD_GATEWAY, method="getMe")
+    api.fail_next(INTERNAL_ERROR, method="getMe")
 
     async def scenario() -> None:
         async with bot(api.url, sleeps) as publisher:

@@ -131,7 +131,7 @@ JOIN channels c ON c.channel_id = m.channel_id
 ORDER BY s.score DESC, s.raw_message_id;
 
 -- compare_version_stats --
--- Per version, in the window: extractions, providers, models, prompt fingerprints, mean latency, token totals, failed and dead jobs.
+-- Per version, in the window: extractions, providers, models, prompt fingerprints, mean latency, token totals, provider calls saved by reuse, failed and dead jobs.
 WITH versions AS (
     SELECT v.pipeline_version FROM unnest(%(versions)s::text[]) AS v(pipeline_version)
 ),
@@ -143,7 +143,8 @@ extracted AS (
                AS prompt_fingerprints,
            avg(e.latency_ms::numeric)::float8 AS mean_latency_ms,
            sum(e.prompt_tokens) AS prompt_tokens,
-           sum(e.completion_tokens) AS completion_tokens
+           sum(e.completion_tokens) AS completion_tokens,
+           count(*) FILTER (WHERE e.reused_from IS NOT NULL) AS calls_saved
     FROM extractions e
     JOIN raw_messages m ON m.id = e.raw_message_id
     WHERE e.pipeline_version = ANY(%(versions)s::text[])
@@ -171,6 +172,7 @@ SELECT v.pipeline_version,
        coalesce(x.models, ARRAY[]::text[]) AS models,
        coalesce(x.prompt_fingerprints, ARRAY[]::text[]) AS prompt_fingerprints,
        x.mean_latency_ms, x.prompt_tokens, x.completion_tokens,
+       coalesce(x.calls_saved, 0) AS calls_saved,
        coalesce(jb.failed_jobs, 0) AS failed_jobs,
        coalesce(jb.dead_jobs, 0) AS dead_jobs
 FROM versions v

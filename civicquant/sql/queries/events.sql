@@ -3,14 +3,14 @@
 INSERT INTO extractions (raw_message_id, pipeline_version, content_sha256, topic, headline,
                          summary, entities, is_breaking, breaking_window, importance, language,
                          provider, model, prompt_fingerprint, latency_ms, prompt_tokens,
-                         completion_tokens)
+                         completion_tokens, text_fingerprint, reused_from)
 SELECT * FROM unnest(
     %(raw_message_id)s::bigint[], %(pipeline_version)s::text[], %(content_sha256)s::text[],
     %(topic)s::text[], %(headline)s::text[], %(summary)s::text[], %(entities)s::jsonb[],
     %(is_breaking)s::boolean[], %(breaking_window)s::text[], %(importance)s::real[],
     %(language)s::text[], %(provider)s::text[], %(model)s::text[],
     %(prompt_fingerprint)s::text[], %(latency_ms)s::real[], %(prompt_tokens)s::integer[],
-    %(completion_tokens)s::integer[])
+    %(completion_tokens)s::integer[], %(text_fingerprint)s::text[], %(reused_from)s::bigint[])
 ON CONFLICT (raw_message_id, pipeline_version) DO UPDATE
     SET content_sha256 = EXCLUDED.content_sha256, topic = EXCLUDED.topic,
         headline = EXCLUDED.headline, summary = EXCLUDED.summary, entities = EXCLUDED.entities,
@@ -19,7 +19,19 @@ ON CONFLICT (raw_message_id, pipeline_version) DO UPDATE
         provider = EXCLUDED.provider, model = EXCLUDED.model,
         prompt_fingerprint = EXCLUDED.prompt_fingerprint, latency_ms = EXCLUDED.latency_ms,
         prompt_tokens = EXCLUDED.prompt_tokens, completion_tokens = EXCLUDED.completion_tokens,
+        text_fingerprint = EXCLUDED.text_fingerprint, reused_from = EXCLUDED.reused_from,
         updated_at = now();
+
+-- reusable_extractions --
+-- For each fingerprint, the newest extraction of that normalised text under the pipeline version that was itself read by the provider (not a copy).
+SELECT DISTINCT ON (e.text_fingerprint)
+       e.raw_message_id, e.text_fingerprint, e.topic, e.headline, e.summary, e.entities, e.is_breaking,
+       e.breaking_window, e.importance, e.language
+FROM extractions e
+WHERE e.pipeline_version = %(pipeline_version)s
+  AND e.text_fingerprint = ANY(%(fingerprints)s::text[])
+  AND e.reused_from IS NULL
+ORDER BY e.text_fingerprint, e.id DESC;
 
 -- lock_events --
 -- Serialise event merging for one pipeline version until this transaction ends.

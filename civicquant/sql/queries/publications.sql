@@ -45,12 +45,19 @@ UPDATE published_posts
 SET status = 'failed', error = %(error)s, sending_part = NULL, updated_at = now()
 WHERE id = %(id)s;
 
+-- mark_in_doubt --
+-- Telegram may have posted the part, but its answer was lost: the row stays `reserved` with the part noted, as after a crash mid-send, and says why.
+UPDATE published_posts SET error = %(error)s, updated_at = now() WHERE id = %(id)s;
+
 -- stale_reservations --
--- Publications left `reserved` by a crash, for health.
+-- Publications left `reserved` by a crash, or in doubt after a lost answer (at once), for health.
 SELECT id, queue, chat_id, window_start, event_id, reserved_by, reserved_at,
-       cardinality(parts) AS parts_total, cardinality(message_ids) AS parts_sent, sending_part
+       cardinality(parts) AS parts_total, cardinality(message_ids) AS parts_sent, sending_part,
+       error
 FROM published_posts
-WHERE status = 'reserved' AND reserved_at < now() - make_interval(secs => %(older_than_seconds)s)
+WHERE status = 'reserved'
+  AND (reserved_at < now() - make_interval(secs => %(older_than_seconds)s)
+       OR (sending_part IS NOT NULL AND error IS NOT NULL))
 ORDER BY reserved_at;
 
 -- last_sent_per_queue --
