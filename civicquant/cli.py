@@ -160,7 +160,11 @@ def _priority(text: str | None) -> int | None:
 def _channel_specs(settings: Settings, channels: str | None) -> list[Any]:
     from civicquant.ingest.channels import parse_channel_specs
 
-    return parse_channel_specs(channels if channels is not None else settings.tg_source_channels)
+    if channels is not None:
+        # A channel named on the command line without a weight keeps its stored one.
+        return parse_channel_specs(channels)
+    # TG_SOURCE_CHANNELS is the operator's list: a channel without a weight weighs 1.
+    return parse_channel_specs(settings.tg_source_channels, default_weight=1.0)
 
 
 @app.command()

@@ -79,14 +79,19 @@ class RawLog:
 
     # -- channels ---------------------------------------------------------------------
 
-    def save_channel(self, channel: Channel) -> ChannelState:
-        """Record a channel (keeping known names) and return its state."""
+    def save_channel(self, channel: Channel, *, weight: float | None = None) -> ChannelState:
+        """Record a channel (keeping known names) and return its state.
+
+        `weight` is the operator's trust in it (TG_SOURCE_CHANNELS `@name:2`); None keeps
+        the stored weight (1 for a new channel).
+        """
         row = self.db.fetch_one(
             "upsert_channel",
             {
                 "channel_id": channel.channel_id,
                 "username": channel.username,
                 "title": channel.title,
+                "weight": weight,
             },
         )
         assert row is not None

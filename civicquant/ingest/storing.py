@@ -72,7 +72,7 @@ async def resolve_channels(
     states = []
     for spec in specs:
         channel = await reader.resolve(spec)
-        states.append(rawlog.save_channel(channel))
+        states.append(rawlog.save_channel(channel, weight=spec.weight))
     return states
 
 

@@ -52,7 +52,8 @@ class JobFreshness:
 
 @dataclass(frozen=True, slots=True)
 class ChannelLag:
-    """A source channel: how old its high-water mark is and how many ids are missing."""
+    """A source channel: how old its high-water mark is, how many ids are missing, and its
+    weight (TG_SOURCE_CHANNELS `@name:2`) as events' importance uses it."""
 
     state: State
     channel: str
@@ -61,6 +62,7 @@ class ChannelLag:
     mark_age_seconds: float | None
     parsed_age_seconds: float | None
     missing_ids: int
+    weight: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +241,7 @@ def _channel_lag(db: Database, settings: Settings, now: datetime) -> list[Channe
             mark_age_seconds=_age(now, row["last_message_at"]),
             parsed_age_seconds=_age(now, row["last_parsed_at"]),
             missing_ids=int(row["missing_ids"]),
+            weight=float(row["weight"]),
         )
         for row in RawLog(db, pipeline_version=settings.extraction_pipeline_version).gap_counts()
     ]

@@ -53,11 +53,20 @@ def render_text(report: HealthReport) -> str:
         lines.append("")
         lines += aligned(
             [
-                ("CHANNEL", "STATE", "LAST ID", "LAST POST AGE", "READ AGO", "MISSING IDS"),
+                (
+                    "CHANNEL",
+                    "STATE",
+                    "WEIGHT",
+                    "LAST ID",
+                    "LAST POST AGE",
+                    "READ AGO",
+                    "MISSING IDS",
+                ),
                 *(
                     (
                         c.channel,
                         c.state,
+                        f"{c.weight:g}",
                         str(c.last_message_id or "-"),
                         duration(c.mark_age_seconds),
                         duration(c.parsed_age_seconds),
@@ -166,6 +175,12 @@ def render_prometheus(report: HealthReport) -> str:
         "gauge",
         "Message ids missing between the channel's first and last stored post.",
         [({"channel": c.channel}, c.missing_ids) for c in report.channels],
+    )
+    metric(
+        "civicquant_channel_weight",
+        "gauge",
+        "The operator's weight of the channel (TG_SOURCE_CHANNELS @name:2), 1 by default.",
+        [({"channel": c.channel}, c.weight) for c in report.channels],
     )
     metric(
         "civicquant_channel_high_water_mark_age_seconds",

@@ -255,6 +255,7 @@ def default_routes(settings: Settings) -> Routes:
                 timedelta(hours=settings.vip_digest_hours),
                 chat,
                 "Digest",
+                min_importance=settings.digest_min_importance,
                 topics=topics,
                 exclude_topics=exclude,
             ),
@@ -393,7 +394,7 @@ def _importance(
             return settings.flash_min_importance
         if kind == "breaking":
             return settings.breaking_min_importance_for(f"breaking_{BREAKING_WINDOWS[every]}")  # type: ignore[index]
-        return 0.0
+        return settings.digest_min_importance
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
         raise _FieldError("min_importance", "must be a number from 0 to 1")
     if math.isnan(value):

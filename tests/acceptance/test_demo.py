@@ -36,7 +36,7 @@ def test_demo_imports_extracts_and_prints_a_digest(stable_tmp: Path) -> None:
         out = result.stdout
         assert "backfill: inserted=25" in out
         assert "extract: ok=" in out
-        assert "----- part 1/" in out
+        assert "----- part 1/1 " in out  # the 08:00-12:00 digest is one message
         assert "<b>Digest</b> 08:00–12:00 UTC, 20 Nov 2026" in out
         assert 'href="https://t.me/wirewatch_demo/' in out
         assert "(2 sources)" in out

@@ -146,9 +146,9 @@ def test_routes_prints_the_files_routes(install: Install, tmp_path: Path) -> Non
     energy, crypto, flash = (line.split() for line in lines[2:])
     assert energy == [
         "energy_desk", "digest", "1h", "0", "*", "*", "*", "*", ENERGY_CHAT, "Energy", "desk",
-        "topics=energy",
+        "topics=energy", "min_importance=0.05",
     ]  # fmt: skip
-    assert crypto[-2:] == ["languages=en", "keywords=bitcoin"]
+    assert crypto[-3:] == ["languages=en", "keywords=bitcoin", "min_importance=0.05"]
     assert flash[:4] == ["flash", "flash", "with", "extract"]
     assert "min_importance=0.85" in flash
 

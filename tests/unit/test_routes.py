@@ -108,7 +108,7 @@ def test_omitted_importance_takes_the_kinds_setting() -> None:
     assert (breaking.min_importance, flash.min_importance, digest.min_importance) == (
         0.9,
         0.85,
-        0.0,
+        0.05,  # DIGEST_MIN_IMPORTANCE
     )
 
 
@@ -218,7 +218,7 @@ def test_without_a_file_the_routes_are_todays_queues() -> None:
         "digest",
         timedelta(hours=4),
         "Digest",
-        0.0,
+        0.05,  # DIGEST_MIN_IMPORTANCE
     )
     assert (vip.topics, vip.exclude_topics) == (("energy", "macro"), ("crypto",))
     assert [(r.breaking_window, r.min_importance, r.title) for r in list(routes.values())[1:4]] == [
@@ -338,6 +338,7 @@ def test_routes_listing_names_the_source_and_warns_of_unknown_topics(tmp_path: P
         "-1",
         "Digest",
         "topics=energy,sport",
+        "min_importance=0.05",
     ]
     assert lines[3] == (
         "warning: route 'desk': topic 'sport' is not one extraction knows (energy, macro):"

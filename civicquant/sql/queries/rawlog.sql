@@ -1,10 +1,11 @@
 -- upsert_channel --
--- Record a channel, keeping a known username or title when the reader did not give one.
-INSERT INTO channels (channel_id, username, title)
-VALUES (%(channel_id)s, %(username)s, %(title)s)
+-- Record a channel, keeping a known username, title or weight when the caller did not give one.
+INSERT INTO channels (channel_id, username, title, weight)
+VALUES (%(channel_id)s, %(username)s, %(title)s, coalesce(%(weight)s::real, 1))
 ON CONFLICT (channel_id) DO UPDATE
     SET username = coalesce(EXCLUDED.username, channels.username),
         title = coalesce(EXCLUDED.title, channels.title),
+        weight = coalesce(%(weight)s::real, channels.weight),
         updated_at = now()
 RETURNING channel_id, username, title, last_message_id, last_message_at, last_parsed_at;
 
@@ -102,6 +103,7 @@ ORDER BY first_id;
 -- gap_counts --
 -- Missing ids per channel, for health: the id range minus what is stored or known missing (index-only counts, no per-row window).
 SELECT c.channel_id, c.username, c.title, c.last_message_id, c.last_message_at, c.last_parsed_at,
+       c.weight,
        coalesce(r.last_id - r.first_id + 1 - r.stored - coalesce(m.known_missing, 0), 0)::bigint
            AS missing_ids
 FROM channels c
