@@ -13,11 +13,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_demo_imports_extracts_and_prints_a_digest(stable_tmp: Path) -> None:
-    home = stable_tmp / "home"
+    home = stable_tmp / "demo"
+    users_home = stable_tmp / "users-home"  # a user's installation: never touched
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/root"),
-        "CIVICQUANT_HOME": str(home),
+        "DEMO_HOME": str(home),
+        "CIVICQUANT_HOME": str(users_home),
+        "CIVICQUANT_ROUTES": "/nonexistent/routes.toml",
         "DEMO_PYTHON": sys.executable,
         # A developer's settings must not leak into the demo.
         "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/nothing",
@@ -58,5 +61,7 @@ def test_demo_imports_extracts_and_prints_a_digest(stable_tmp: Path) -> None:
         )
         assert again.returncode == 0, again.stderr[-3000:]
         assert "backfill: unchanged=25" in again.stdout  # a second run duplicates nothing
+        assert not users_home.exists()
+        assert (home / "pgdata").is_dir()
     finally:
         _stop_embedded(home / "pgdata")
