@@ -41,18 +41,19 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
-from bench import clustering, corpus, pipeline, topics
+from bench import breaking_quality, clustering, corpus, pipeline, topics
 from bench.context import Context
 from bench.pg import scratch_database
 from bench.pipeline import PostKey
 from bench.processes import REPO_ROOT
 from bench.results import Row, verdict
+from civicquant.config import Settings
 from civicquant.events import similarity
 from civicquant.extract import rules
 from civicquant.ingest.export_import import import_export
 from civicquant.ingest.posts import Channel, RawPost
 from civicquant.ingest.rawlog import RawLog
-from civicquant.publish.digest import Window, window_events
+from civicquant.publish.digest import Window, render_selection, select_events, window_events
 from civicquant.publish.render import DigestEvent, SourceLink
 
 DATA = REPO_ROOT.parent / "shared" / "data" / "quality"
@@ -158,6 +159,7 @@ def run(ctx: Context) -> list[Row]:
         rows += _guarded("quality demo digest", lambda: _demo(ctx))
         rows += _guarded("quality speed", lambda: _speed(ctx))
         rows += _guarded("quality topics", topics.rows)
+        rows += _guarded("quality breaking", breaking_quality.rows)
     return [r for r in rows if not r.name.startswith(LANGUAGE)] + [
         r for r in rows if r.name.startswith(LANGUAGE)
     ]
@@ -418,6 +420,10 @@ def _demo(ctx: Context) -> list[Row]:
     """Bullets of the demo's vip digest that repeat a story, and how many bullets."""
     labels = _demo_labels()
     bullets = _demo_bullets(ctx)
+    # The digest as sent: DIGEST_MAX_EVENTS (default) and no more than fit one message.
+    parts, shown = render_selection(
+        select_events(bullets, Settings().digest_max_events), title="Digest", window=DEMO_WINDOW
+    )
     stories = [story_of(bullet, labels) for bullet in bullets]
     repeats = repeated(stories)
     window = f"vip {DEMO_WINDOW.start:%Y-%m-%d %H:%M}-{DEMO_WINDOW.end:%H:%M} UTC"
@@ -441,8 +447,20 @@ def _demo(ctx: Context) -> list[Row]:
             ratio=None,
             target="",
             verdict="report",
-            note=f"{window}, window_events as `civicquant digest` selects them; "
+            note=f"{window}, every event of the window (window_events, before the cap); "
             + (_mixed_note(bullets, labels) or "no bullet mixes stories"),
+        ),
+        Row(
+            name="quality demo digest messages",
+            measured=len(parts),
+            unit="messages",
+            reference=f"{len(shown.shown)} bullets shown, {sum(shown.more.values())} more",
+            ratio=None,
+            target="= 1",
+            verdict=verdict(len(parts) == 1),
+            note=f"{window} as `civicquant digest` renders it (DIGEST_MAX_EVENTS "
+            f"{Settings().digest_max_events}, one message); shown stories repeated: "
+            f"{len(shown.shown) - len({story_of(b, labels) for b in shown.shown})}",
         ),
     ]
 
