@@ -114,6 +114,24 @@ def number(
     return parse
 
 
+_SECONDS = {"s": 1, "m": 60, "h": 3600}
+_SECONDS_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([smh]?)")
+
+
+def seconds(*, le: float) -> Callable[[str], float]:
+    """A duration: `300`, `300s`, `5m`, `1h` (at most `le` seconds), as seconds."""
+
+    def parse(text: str) -> float:
+        match = _SECONDS_RE.fullmatch(text.strip().lower())
+        if match is None:
+            raise ValueError("expected a duration such as 5m, 300s or 1h")
+        value = float(match.group(1)) * _SECONDS[match.group(2) or "s"]
+        _check_bounds(value, ge=0, le=le)
+        return value
+
+    return parse
+
+
 def choice(options: Any) -> Callable[[str], Any]:
     """Exactly one of the values of the Literal type `options`."""
     allowed: tuple[str, ...] = get_args(options)
@@ -295,6 +313,10 @@ class Settings:
     # and the least important news in the demo's samples is 0.09 (a one-line China export
     # controls note); the shared real export's 10th percentile is 0.05.
     digest_min_importance: float = setting("DIGEST_MIN_IMPORTANCE", 0.05, number(ge=0, le=1))
+    # How long a scheduled digest waits, past its window's end, for the posts inside the
+    # window still being extracted (extract hands over within a minute or so); what comes
+    # later goes into the next window, marked late.
+    digest_max_wait_seconds: float = setting("DIGEST_MAX_WAIT", 300.0, seconds(le=3600))
     alert_after_failures: int = setting("ALERT_AFTER_FAILURES", 3, integer(ge=1))
     digest_part_interval_seconds: float = setting(
         "DIGEST_PART_INTERVAL_SECONDS", 1.0, number(ge=0, le=60)

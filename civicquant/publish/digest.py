@@ -44,12 +44,78 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 RECENCY_HALF_LIFE = timedelta(hours=12)
 
 
+# How far back a scheduled run chains its window to the route's last published one: after a
+# longer outage the window is the aligned one (an operator fills the rest with --at).
+MAX_CHAIN = timedelta(hours=24)
+# How often a scheduled digest looks at the window's extraction backlog while it waits.
+BACKLOG_POLL_SECONDS = 5.0
+
+
 @dataclass(frozen=True, slots=True)
-class Window:
-    """A digest window: [start, end), aligned to its span."""
+class Previous:
+    """The route's window published before this one: its span, when its events were fixed,
+    and which it showed (a later-extracted event of its span comes now, marked late)."""
 
     start: datetime
     end: datetime
+    fixed_at: datetime
+    shown: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A digest window: [start, end), aligned to its span, or chained to the previous one."""
+
+    start: datetime
+    end: datetime
+    previous: Previous | None = None
+
+
+def chained_window(db: Database, route: str, chat_id: str, aligned: Window) -> Window:
+    """The window a scheduled run publishes: from where the route's last published window
+    ended (so a changed cadence or an empty window skips nothing and repeats nothing) to
+    the aligned end; the aligned window itself when there is none within MAX_CHAIN, and
+    the last published window itself when it already ends there (the ledger resumes it)."""
+    row = db.fetch_one(
+        "last_published_window",
+        {
+            "queue": route,
+            "chat_id": chat_id,
+            "before": aligned.end,
+            "after": aligned.end - MAX_CHAIN,
+        },
+    )
+    if row is None:
+        return aligned
+    if row["window_end"] == aligned.end:
+        return Window(row["window_start"], row["window_end"])
+    previous = Previous(
+        row["window_start"], row["window_end"], row["reserved_at"], tuple(row["event_ids"])
+    )
+    return Window(row["window_end"], aligned.end, previous)
+
+
+def wait_for_backlog(ctx: JobContext, window: Window, pipeline_version: str) -> int:
+    """Wait until the posts inside the window are extracted, or DIGEST_MAX_WAIT after its
+    end; returns how many were still pending (they come in the next window, late)."""
+    import time
+
+    deadline = window.end.timestamp() + ctx.settings.digest_max_wait_seconds
+    while True:
+        row = ctx.db.fetch_one(
+            "window_backlog",
+            {
+                "pipeline_version": pipeline_version,
+                "window_start": window.start,
+                "window_end": window.end,
+            },
+        )
+        pending = int(row["pending"]) if row else 0
+        left = deadline - time.time()
+        if pending == 0 or left <= 0 or ctx.stop.is_set():
+            return pending
+        log.info("digest_waiting_for_extraction", pending=pending, seconds_left=round(left))
+        ctx.stop.wait(min(BACKLOG_POLL_SECONDS, left))
 
 
 def aligned_window(span: timedelta, *, at: datetime | None = None, now: datetime) -> Window:
@@ -101,9 +167,19 @@ def window_events(
             # Nor one this queue published to this chat in an earlier window.
             "skip_published_queue": queue if breaking and chat_id else None,
             "chat_id": chat_id,
+            **_late_params(window.previous),
         },
     )
     return rank_events([digest_event(row) for row in route_filter(route, rows, floor)], window)
+
+
+def _late_params(previous: Previous | None) -> dict[str, Any]:
+    return {
+        "late_start": previous.start if previous else None,
+        "late_end": previous.end if previous else None,
+        "late_fixed_at": previous.fixed_at if previous else None,
+        "late_shown": list(previous.shown) if previous else [],
+    }
 
 
 def route_filter(route: Route, rows: list[dict[str, Any]], floor: float) -> list[dict[str, Any]]:
@@ -200,6 +276,7 @@ def digest_event(row: dict[str, Any]) -> DigestEvent:
             for s in row["sources"]
         ],
         source_count=int(row["source_count"]),
+        late=bool(row.get("late")),
     )
 
 
@@ -212,6 +289,7 @@ class DigestOptions:
     chat_id: str | None = None
     pipeline_version: str | None = None
     force: bool = False
+    now: datetime | None = None  # the moment a scheduled run takes as now (default: now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +321,16 @@ def digest_job(
     if not options.dry_run and not chat_id:
         raise ConfigError("TG_VIP_CHAT_ID is not set (or pass --chat); needed to publish")
     span = timedelta(hours=options.hours) if options.hours is not None else queue.every
-    window = aligned_window(span, at=options.at, now=datetime.now(UTC))
+    window = aligned_window(span, at=options.at, now=options.now or datetime.now(UTC))
+    # A scheduled run (no --at, no --hours) chains to the route's last window and waits for
+    # the window's extraction backlog; an operator's --at or --hours gets exactly that window.
+    scheduled = options.at is None and options.hours is None
+    if scheduled and chat_id:
+        window = chained_window(ctx.db, queue.name, chat_id, window)
+    if scheduled and not options.dry_run:
+        late = wait_for_backlog(ctx, window, version)
+        if late:
+            ctx.count("posts_left_for_next_window", late)
     selection = window_selection(ctx.db, settings, queue.name, window, version, chat_id)
     # A capped digest is one message; an uncapped one (DIGEST_MAX_EVENTS=0) takes as many
     # as its events need.

@@ -58,6 +58,7 @@ class Item:
             "queue": self.queue,
             "chat_id": self.chat_id,
             "window_start": self.window_start,
+            "window_end": self.window_end,
             "event_id": self.event_id,
             "item_key": self.item_key,
         }
@@ -100,7 +101,6 @@ async def publish_once(
             "reserve_publication",
             {
                 **item.key(),
-                "window_end": item.window_end,
                 "pipeline_version": item.pipeline_version,
                 "event_ids": list(item.event_ids),
                 "content_sha256": content_hash(parts),

@@ -57,6 +57,8 @@ class DigestEvent:
     source_count: int
     last_seen_at: datetime | None = None
     rank: float | None = None
+    # First seen in the route's previous window but extracted after it was sent.
+    late: bool = False
 
 
 def utf16_len(text: str) -> int:
@@ -222,6 +224,8 @@ def _event_line(event: DigestEvent, headline: str) -> str:
         line += f" — {links}"
     if event.source_count > 1:
         line += f" ({event.source_count} sources)"
+    if event.late:
+        line += f" <i>(late: {event.first_seen_at:%H:%M} UTC)</i>"
     return line
 
 

@@ -6,7 +6,8 @@ INSERT INTO published_posts (queue, chat_id, window_start, window_end, event_id,
 VALUES (%(queue)s, %(chat_id)s, %(window_start)s, %(window_end)s, %(event_id)s, %(item_key)s,
         %(pipeline_version)s, %(content_sha256)s, %(parts)s, 'reserved', %(reserved_by)s,
         %(event_ids)s::bigint[])
-ON CONFLICT (queue, chat_id, window_start, coalesce(event_id, 0), item_key) DO NOTHING
+ON CONFLICT (queue, chat_id, window_start, window_end, coalesce(event_id, 0), item_key)
+DO NOTHING
 RETURNING id, queue, chat_id, window_start, window_end, event_id, parts, message_ids,
           sending_part, status, error, reserved_at, sent_at;
 
@@ -16,7 +17,26 @@ SELECT id, queue, chat_id, window_start, window_end, event_id, parts, message_id
        sending_part, status, error, reserved_at, sent_at
 FROM published_posts
 WHERE queue = %(queue)s AND chat_id = %(chat_id)s AND window_start = %(window_start)s
+  AND window_end = %(window_end)s
   AND coalesce(event_id, 0) = coalesce(%(event_id)s::bigint, 0) AND item_key = %(item_key)s;
+
+-- last_published_window --
+-- A route's latest window to a chat ending at or before a moment (and after a bound): where its next window starts, and what it showed when it was fixed, for late events.
+SELECT window_start, window_end, reserved_at, event_ids
+FROM published_posts
+WHERE queue = %(queue)s AND chat_id = %(chat_id)s AND event_id IS NULL
+  AND window_end <= %(before)s AND window_end > %(after)s
+ORDER BY window_end DESC, id DESC
+LIMIT 1;
+
+-- window_backlog --
+-- Posts inside a window still waiting for extraction under the version: a window closes only once they are done (or DIGEST_MAX_WAIT has passed).
+SELECT count(*) AS pending
+FROM extraction_jobs j
+JOIN raw_messages m ON m.id = j.raw_message_id
+WHERE j.pipeline_version = %(pipeline_version)s
+  AND j.status IN ('pending', 'running', 'failed')
+  AND m.posted_at >= %(window_start)s AND m.posted_at < %(window_end)s;
 
 -- take_over_publication --
 -- Resume a failed (or, with --force, a crashed) publication as this run.
@@ -70,6 +90,7 @@ WHERE status = 'sent' GROUP BY queue ORDER BY queue;
 -- (its other filters, on language, channels and keywords, are applied to these rows).
 SELECT e.id, e.topic, e.headline, e.importance, e.first_seen_at, e.last_seen_at,
        e.source_count, e.is_breaking, e.breaking_window, e.language, e.summary,
+       e.first_seen_at < %(window_start)s AS late,
        coalesce(src.sources, '[]'::jsonb) AS sources
 FROM events e
 LEFT JOIN LATERAL (
@@ -82,7 +103,19 @@ LEFT JOIN LATERAL (
     WHERE s.event_id = e.id AND m.deleted_at IS NULL
 ) src ON true
 WHERE e.pipeline_version = %(pipeline_version)s
-  AND e.first_seen_at >= %(window_start)s AND e.first_seen_at < %(window_end)s
+  AND (e.first_seen_at >= %(window_start)s AND e.first_seen_at < %(window_end)s
+       -- Late: first seen in the route's previous window, but extracted only after that
+       -- window was fixed (every source's first extraction after it), and not shown there.
+       -- An event edited after it was published keeps its first extraction: never late.
+       OR (%(late_start)s::timestamptz IS NOT NULL
+           AND e.first_seen_at >= %(late_start)s::timestamptz
+           AND e.first_seen_at < %(late_end)s::timestamptz
+           AND NOT (e.id = ANY(%(late_shown)s::bigint[]))
+           AND NOT EXISTS (
+                 SELECT 1 FROM event_sources s
+                 JOIN extractions x ON x.raw_message_id = s.raw_message_id
+                                   AND x.pipeline_version = s.pipeline_version
+                 WHERE s.event_id = e.id AND x.created_at <= %(late_fixed_at)s::timestamptz)))
   AND e.headline <> '' AND e.merged_into IS NULL
   AND (%(topics)s::text[] IS NULL OR e.topic = ANY(%(topics)s::text[]))
   AND NOT (e.topic = ANY(%(exclude_topics)s::text[]))
