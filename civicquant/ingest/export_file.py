@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ from typing import IO, Any, TypeGuard
 
 import ijson
 
-from civicquant.errors import InputFormatError
+from civicquant.errors import CivicquantError, InputFormatError
 from civicquant.ingest.export_layout import MAX_DEPTH, MAX_TOKEN_BYTES, Messages, rewrite_escapes
 from civicquant.ingest.posts import Channel, Media, RawPost
 
@@ -90,9 +91,12 @@ class ExportFile:
         export.stats.posts, export.stats.service_skipped
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, stop: threading.Event | None = None) -> None:
         self.path = Path(path)
         self.stats = ExportStats()
+        # A file whose id comes after its messages is read to the end for the header: `stop`
+        # (set on SIGTERM or SIGINT) ends that within one read.
+        self._stop = stop
         self.channel = self._read_header()
 
     def __iter__(self) -> Iterator[RawPost]:
@@ -134,7 +138,7 @@ class ExportFile:
         channel_id: object = None
         saw_messages = saw_chats = False
         with self._open() as raw:
-            stream = _EscapeFilter(raw)
+            stream = _EscapeFilter(raw, stop=self._stop)
             if stream.empty:
                 raise InputFormatError(f"{self.path}: empty file, not a Telegram Desktop export")
             walk = _Walk()
@@ -158,6 +162,10 @@ class ExportFile:
                         break
             except _TooLarge as large:
                 raise self._limit_error(walk, stream, large) from None
+            except _Stopped:
+                raise CivicquantError(
+                    f"{self.path}: stopped by a signal while reading the header; nothing imported"
+                ) from None
             except (ijson.JSONError, ValueError) as exc:
                 raise self._json_error(exc, stream) from exc
             except OSError as exc:
@@ -243,17 +251,26 @@ class ExportFile:
     # --- errors --------------------------------------------------------------------------------
 
     def _open(self) -> IO[bytes]:
+        # Opened without blocking: opening a FIFO for reading waits for a writer, past any
+        # signal (the interrupted call is retried). Only then is the kind of file checked.
         try:
-            raw = self.path.open("rb")
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
         except FileNotFoundError as exc:
             raise InputFormatError(f"{self.path}: no such file") from exc
         except OSError as exc:
             raise self._read_error(exc) from exc
-        # The file is read twice (header, then messages) and seeked: a pipe will not do.
-        if not stat.S_ISREG(os.fstat(raw.fileno()).st_mode):
-            raw.close()
-            raise InputFormatError(f"{self.path}: not a regular file")
-        return raw
+        try:
+            mode = os.fstat(fd).st_mode
+            # The file is read twice (header, then messages) and seeked: a pipe will not do,
+            # nor a device (a read could block for ever).
+            if not stat.S_ISREG(mode):
+                kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+                raise InputFormatError(f"{self.path}: {kind}; give the export's result.json")
+            os.set_blocking(fd, True)
+            return os.fdopen(fd, "rb")
+        except BaseException:
+            os.close(fd)
+            raise
 
     def _read_error(self, exc: OSError) -> InputFormatError:
         return InputFormatError(f"{self.path}: cannot read ({exc.strerror or exc})")
@@ -300,6 +317,10 @@ class _BadMessage(Exception):
         super().__init__(problem)
         self.problem = problem
         self.message_id = message_id
+
+
+class _Stopped(Exception):
+    """The run's stop event was set (SIGTERM or SIGINT) while the file was being read."""
 
 
 class _TooLarge(Exception):
@@ -444,8 +465,15 @@ class _EscapeFilter:
     surfaces right after the byte that caused it.
     """
 
-    def __init__(self, raw: IO[bytes], *, byte_by_byte_from: int | None = None) -> None:
+    def __init__(
+        self,
+        raw: IO[bytes],
+        *,
+        byte_by_byte_from: int | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
         self._raw = raw
+        self._stop = stop
         self._byte_by_byte_from = byte_by_byte_from
         self._held = b""  # an odd trailing backslash: the escape it starts ends in the next read
         head = raw.read(len(_BOM))
@@ -462,6 +490,8 @@ class _EscapeFilter:
     def read(self, size: int = -1) -> bytes:
         if size == 0:
             return b""
+        if self._stop is not None and self._stop.is_set():
+            raise _Stopped
         while True:
             start = self.raw_offset - len(self._held)
             chunk = self._raw.read(self._read_size(size))

@@ -6,6 +6,7 @@ status 2, in bounded memory and time, and the posts before the fault are kept.
 
 from __future__ import annotations
 
+import os
 import resource
 import subprocess
 import time
@@ -106,3 +107,39 @@ def test_a_message_just_within_the_limits_is_imported(database_url: str, tmp_pat
     assert "message 3 has malformed text" in result.stderr, result.stderr
     stored = query(database_url, "SELECT message_id FROM raw_messages ORDER BY message_id")
     assert [row["message_id"] for row in stored] == [1, 2]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "device"])
+def test_from_export_refuses_anything_but_a_regular_file_at_once(
+    kind: str, database_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "result.json"
+    if kind == "fifo":
+        os.mkfifo(path)  # no writer: opening it for reading would wait for one
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        path = Path("/dev/zero")
+    process = subprocess.Popen(
+        [str(CIVICQUANT), "backfill", "--from-export", str(path)],
+        env=cli_env(database_url, tmp_path / "home"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _stdout, stderr = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        # The old behaviour: blocked in open(); SIGTERM must still end it within a second.
+        process.terminate()
+        try:
+            process.communicate(timeout=1)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise AssertionError("hung on the file and ignored SIGTERM") from None
+        raise AssertionError("hung on the file (ended by SIGTERM)") from None
+    assert process.returncode == 2, stderr
+    [line] = [line for line in stderr.splitlines() if line.startswith("civicquant:")]
+    assert line.startswith(f"{ERROR_PREFIX}{path}: "), line
+    assert ("a directory" if kind == "directory" else "not a regular file") in line, line
