@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from civicquant import logs
 from civicquant.config import load_settings
 from civicquant.errors import ConfigError, FloodWaitTooLong, TelegramError
 from civicquant.logs import REDACTED, configure_logging, reset_logging
@@ -34,6 +35,7 @@ from tests.fakes.bot_api import (
     INTERNAL_ERROR,
     TOKEN,
     UNAUTHORIZED,
+    Failure,
     FakeBotApi,
     flood,
 )
@@ -216,6 +218,27 @@ def test_unreadable_error_page_is_reported_by_its_status(
     assert str(error) == (
         f"Telegram did not take the post for chat {CHAT} after 2 attempts: Bad Gateway (502)"
     )
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+def test_an_html_error_page_leaves_one_short_line_per_attempt_in_the_log(
+    api: FakeBotApi, sleeps: RecordedSleeps, level: str
+) -> None:
+    api.fail_next(Failure(502, "Bad Gateway " + "<p>upstream</p>" * 400, html_page=True))
+    stream = io.StringIO()
+    logs.configure_logging(fmt="json", level=level, stream=stream)
+    try:
+        sent = run(send(api.url, sleeps))
+    finally:
+        logs.reset_logging()
+
+    assert sent == SentMessage(chat_id=CHAT, message_id=1)
+    lines = stream.getvalue().splitlines()
+    assert lines
+    assert all(len(line) < 1000 for line in lines), max(lines, key=len)[:300]
+    assert "Traceback" not in stream.getvalue()
+    [retry] = [line for line in lines if "telegram_publish_retrying" in line]
+    assert "Bad Gateway (502)" in retry
 
 
 def test_repeated_flood_waits_count_toward_max_retries(
