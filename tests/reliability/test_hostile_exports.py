@@ -143,3 +143,29 @@ def test_from_export_refuses_anything_but_a_regular_file_at_once(
     [line] = [line for line in stderr.splitlines() if line.startswith("civicquant:")]
     assert line.startswith(f"{ERROR_PREFIX}{path}: "), line
     assert ("a directory" if kind == "directory" else "not a regular file") in line, line
+
+
+def test_two_messages_with_one_id_in_one_batch_keep_both_texts(
+    database_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "result.json"
+    path.write_bytes(
+        export(
+            message(1, b'"first"'),
+            message(2, b'"the original text"'),
+            message(2, b'"a second text under the same id"'),
+            message(3, b'"third"'),
+        )
+    )
+    result, _elapsed = run_import(path, database_url, tmp_path / "home")
+    assert result.returncode == 0, result.stderr
+    [post] = query(database_url, "SELECT id, text FROM raw_messages WHERE message_id = 2")
+    assert post["text"] == "the original text"
+    revisions = query(
+        database_url,
+        "SELECT text FROM raw_message_revisions WHERE raw_message_id = %(id)s",
+        {"id": post["id"]},
+    )
+    assert [row["text"] for row in revisions] == ["a second text under the same id"]
+    [current] = query(database_url, "SELECT text FROM raw_messages_current WHERE message_id = 2")
+    assert current["text"] == "a second text under the same id"
