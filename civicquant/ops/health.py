@@ -7,6 +7,7 @@ report renders as a text table, JSON, or a Prometheus textfile (`health_render`)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from civicquant.config import Settings
 from civicquant.db import Database, open_database
 from civicquant.errors import DatabaseUnavailable
 from civicquant.ingest.rawlog import RawLog
+from civicquant.publish.queues import QUEUES
 
 State = Literal["ok", "stale", "down"]
 _SEVERITY: dict[State, int] = {"ok": 0, "stale": 1, "down": 2}
@@ -145,7 +147,7 @@ def _publication_checks(db: Database, settings: Settings, now: datetime) -> list
                 "stale",
                 f"{len(stuck)} left reserved by a crash (oldest: {first['queue']} "
                 f"{first['window_start']:%Y-%m-%d %H:%M}, {first['parts_sent']}/"
-                f"{first['parts_total']} parts sent); see `civicquant digest --force`",
+                f"{first['parts_total']} parts sent); {_resend_hint(first, settings)}",
             )
         )
     for row in db.fetch_all("last_sent_per_queue"):
@@ -154,6 +156,27 @@ def _publication_checks(db: Database, settings: Settings, now: datetime) -> list
             Check(f"last {queue} post", "ok", f"{duration((now - sent_at).total_seconds())} ago")
         )
     return checks
+
+
+def _resend_hint(reservation: Mapping[str, Any], settings: Settings) -> str:
+    """The exact command that resends a window left in doubt, once the chat has been checked."""
+    queue = str(reservation["queue"])
+    part = int(reservation["parts_sent"]) + 1
+    check = f"check chat {reservation['chat_id']} for part {part}"
+    if queue not in QUEUES:  # a flash or ops alert: no command sends one again
+        return f"{check}; a {queue} alert is never resent"
+    start: datetime = reservation["window_start"]
+    end: datetime = reservation["window_end"]
+    command = [
+        "civicquant digest",
+        f"--queue {queue}",
+        f"--at {start.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}",
+        f"--chat {reservation['chat_id']}",
+    ]
+    hours = (end - start).total_seconds() / 3600
+    if QUEUES[queue].breaking_window is None and hours != settings.vip_digest_hours:
+        command.append(f"--hours {hours:g}")
+    return f"{check}, then if it did not arrive run `{' '.join([*command, '--force'])}`"
 
 
 def _flood_wait_checks(db: Database, settings: Settings, now: datetime) -> list[Check]:

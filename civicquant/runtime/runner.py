@@ -85,6 +85,9 @@ def run_job(
     db = open_database(settings, application_name=f"civicquant {job_name}")
     try:
         migrations.require_current(db)
+        abandoned = runs.abandon_gone(db)
+        if abandoned:
+            log.warning("job_runs_abandoned", run_ids=abandoned)
         holder = f"{hostname()}:{os.getpid()}:{run_id[:8]}"
         if lease is not None:
             taken = leases.acquire(db, lease, holder, settings.lease_ttl_seconds)

@@ -45,7 +45,7 @@ WHERE id = %(id)s;
 
 -- stale_reservations --
 -- Publications left `reserved` by a crash, for health.
-SELECT id, queue, chat_id, window_start, event_id, reserved_by, reserved_at,
+SELECT id, queue, chat_id, window_start, window_end, event_id, reserved_by, reserved_at,
        cardinality(parts) AS parts_total, cardinality(message_ids) AS parts_sent, sending_part
 FROM published_posts
 WHERE status = 'reserved' AND reserved_at < now() - make_interval(secs => %(older_than_seconds)s)
