@@ -265,7 +265,12 @@ def test_a_broken_database_url_never_shows_its_password(
 @pytest.mark.parametrize(
     ("args", "status", "what"),
     [
-        pytest.param(("health", "--output", "{tmp}"), 2, "health failed: ", id="health-output-dir"),
+        pytest.param(
+            ("health", "--output", "{tmp}"),
+            2,
+            "--output {tmp}: is a directory",
+            id="health-output-dir",
+        ),
         pytest.param(
             ("cron", "--log-dir", "{tmp}/file/logs"), 1, "cron failed: ", id="cron-log-dir"
         ),
@@ -289,12 +294,12 @@ def test_an_unexpected_error_is_one_line_without_traceback_or_password(
     assert result.returncode == status, result.describe()
     assert "Traceback" not in result.stdout, result.describe()
     [line] = result.error_lines
-    assert line.startswith(f"civicquant: error: {what}"), line
+    assert line.startswith(f"civicquant: error: {what.format(tmp=tmp_path)}"), line
     assert leaks(result.output, {"DATABASE_URL password": DB_PASSWORD}) == []
     log_lines = [row for row in result.stderr.splitlines() if row.startswith("{")]
     if level == "INFO":
         assert "Traceback" not in result.output, result.describe()
-    else:  # the details, at debug level, as a JSON log line without locals
+    elif args[0] == "cron":  # unexpected: the details at debug level, a JSON line, no locals
         [logged] = [json.loads(row) for row in log_lines if "unexpected_error" in row]
         assert logged["level"] == "debug"
         assert "Traceback" in logged["exception"]
