@@ -118,17 +118,24 @@ class ExportFile:
             if laid_out.complete:
                 return
             raw.seek(0)
-            stream = _EscapeFilter(raw)
-            for index, message in enumerate(self._messages(stream)):
-                if index < taken:
-                    continue
-                try:
-                    post = self._read_message(message)
-                except _BadMessage as bad:
-                    raise self._message_error(index, stream, bad.problem, bad.message_id) from None
-                if post is not None:
-                    self.stats.posts += 1
-                    yield post
+            # The messages the fast path took are parsed again, unseen by the caller: a stop
+            # is watched on every read meanwhile, and ends the iteration.
+            stream = _EscapeFilter(raw, stop=self._stop)
+            try:
+                for index, message in enumerate(self._messages(stream)):
+                    if index < taken:
+                        continue
+                    try:
+                        post = self._read_message(message)
+                    except _BadMessage as bad:
+                        raise self._message_error(
+                            index, stream, bad.problem, bad.message_id
+                        ) from None
+                    if post is not None:
+                        self.stats.posts += 1
+                        yield post
+            except _Stopped:
+                return
 
     # --- the header ----------------------------------------------------------------------------
 

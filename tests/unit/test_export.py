@@ -106,6 +106,20 @@ def test_a_stop_ends_the_header_scan_with_one_error(tmp_path: Path) -> None:
         ExportFile(path, stop=stop)
 
 
+def test_a_stop_ends_the_streaming_reader_at_its_next_read(tmp_path: Path) -> None:
+    path = tmp_path / "one_line.json"  # not Telegram's layout: read by the streaming parser
+    path.write_text(
+        '{"name": "x", "type": "public_channel", "id": 77, "messages": [' + message_json(1) + "]}",
+        encoding="utf-8",
+    )
+    stop = threading.Event()
+    export = ExportFile(path, stop=stop)
+    assert len(list(export)) == 1
+    stop.set()
+
+    assert list(export) == []
+
+
 def test_posts_carry_the_channel_id() -> None:
     assert {post.channel_id for post in posts("plain_text.json")} == {1234567890}
 
