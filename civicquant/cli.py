@@ -28,7 +28,9 @@ app = typer.Typer(
     name="civicquant",
     help="Telegram news channels into a reliable event stream and a digest people trust.",
     no_args_is_help=True,
+    # No traceback ever reaches a user (its frames' locals held DATABASE_URL): see main().
     pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
     add_completion=False,
     rich_markup_mode=None,
 )
@@ -855,7 +857,12 @@ app.info.epilog = "Examples:\n\n\b\n" + "\n".join(f"  {example}" for _, example 
 
 
 def main() -> None:
-    """Entry point: run the app; civicquant's errors become one line and an exit status."""
+    """Entry point: run the app; every error becomes one line and an exit status.
+
+    civicquant's own errors carry their status. Anything else (a bug, or an OS error no
+    command expected) names the command and what failed, exits 1 (2 for `health`, whose
+    contract is 0/1/2), and leaves its traceback, without locals, at debug level in the log.
+    """
     try:
         app()
     except CivicquantError as exc:
@@ -864,13 +871,56 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("civicquant: interrupted", err=True)
         sys.exit(130)
-    except Exception as exc:  # a bug: one line for the operator, the traceback in the log
-        from civicquant import logs
-
-        logs.get_logger("civicquant").exception("internal_error")
-        first_line = (str(exc).strip().splitlines() or [""])[0]
+    except Exception as exc:
+        command = _command_name(sys.argv[1:])
+        _log_unexpected(exc)
         typer.echo(
-            f"civicquant: internal error: {type(exc).__name__}: {redaction.redact(first_line)}",
-            err=True,
+            f"civicquant: error: {command or 'civicquant'} failed: {_what_failed(exc)}", err=True
         )
-        sys.exit(70)
+        sys.exit(2 if command == "health" else 1)
+
+
+def _command_name(args: list[str]) -> str | None:
+    """The subcommand named in `args` (after any --env-file), for the error line."""
+    words = iter(args)
+    for word in words:
+        if word == "--env-file":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def _what_failed(exc: Exception) -> str:
+    """One redacted line: an OS error's reason and file, else the exception's first line."""
+    if isinstance(exc, OSError) and exc.strerror:
+        files = [str(name) for name in (exc.filename, exc.filename2) if name is not None]
+        text = f"{exc.strerror}: {' -> '.join(files)}" if files else exc.strerror
+    else:
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        text = f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
+    return redaction.redact(text)
+
+
+def _log_unexpected(exc: Exception) -> None:
+    """The traceback at debug level, through the redacting pipeline; never to stdout.
+
+    A read-only command has no pipeline set up (structlog's default would print a rich
+    traceback with every frame's locals to stdout): one is set up from the settings first,
+    and if even they cannot be read, nothing is logged.
+    """
+    import structlog
+
+    from civicquant import logs
+
+    if not structlog.is_configured():
+        try:
+            settings = load_settings()
+            logs.configure_logging(
+                fmt=settings.log_format, level=settings.log_level, secrets=settings.secret_values()
+            )
+        except Exception:  # already failing: the one line is what matters
+            return
+    logs.get_logger("civicquant").debug(
+        "unexpected_error", error_type=type(exc).__name__, exc_info=exc
+    )

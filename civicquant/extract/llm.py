@@ -36,6 +36,7 @@ from tenacity import (
     stop_after_attempt,
 )
 
+from civicquant import redaction
 from civicquant.errors import ConfigError
 from civicquant.extract.providers import (
     ExtractionValidationError,
@@ -57,6 +58,9 @@ Sleep = Callable[[float], Awaitable[None]]
 # A provider's error text is quoted in our messages, but only its first line, and briefly.
 _MESSAGE_MAX_CHARS = 300
 _PREVIEW_MAX_CHARS = 80
+# PostgreSQL text and jsonb refuse NUL and unpaired surrogates: one in an answer failed the
+# transaction of its whole batch. They carry nothing, so they are dropped from the answer.
+_UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
 _FENCED_RE = re.compile(r"```(?:json|JSON)?[ \t]*\r?\n?(.*?)```", re.DOTALL)
 
 
@@ -269,7 +273,7 @@ class OpenAICompatibleProvider:
                 f"{cut_off}: {self._preview(content)}"
             ) from exc
         try:
-            return Extraction.model_validate(data)
+            return Extraction.model_validate(_storable(data))
         except ValidationError as exc:
             errors = exc.errors(include_url=False, include_input=False)
             first = errors[0]
@@ -362,6 +366,34 @@ def default_system_prompt() -> str:
         .joinpath("extraction_system.txt")
         .read_text(encoding="utf-8")
     )
+
+
+def _storable(value: Any) -> Any:
+    """`value` (decoded JSON) with NUL and unpaired surrogates dropped and secrets redacted.
+
+    Each answer is cleaned alone, before validation, so it can neither fail nor leak into
+    its neighbours' transaction; a model echoing a known secret (from the post, or a prompt
+    injection) has it replaced by `[REDACTED]` before anything is stored.
+    """
+    if isinstance(value, str):
+        if "\x00" in value or not _encodable(value):
+            value = _UNSTORABLE_RE.sub("", value)
+        return redaction.redact(value)
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    return value
+
+
+def _encodable(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # an unpaired surrogate, from a `\\ud800` escape
+        return False
+    return True
 
 
 def _retry_after_seconds(headers: httpx.Headers) -> float | None:

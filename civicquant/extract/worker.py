@@ -336,11 +336,14 @@ class Worker:
             try:
                 touched = self._commit(succeeded)
             except DatabaseError as exc:
-                # The batch rolled back; its jobs are still ours, so they are failed for a retry.
-                failures = [
-                    *failures,
-                    *((job, "persistence_error", str(exc)) for job, _ in succeeded),
-                ]
+                # The batch rolled back; its jobs are still ours. One post the database
+                # refuses must not fail its neighbours: each is stored alone, and only the
+                # ones refused again are failed for a retry.
+                if len(succeeded) == 1:
+                    failures = [*failures, (succeeded[0][0], "persistence_error", str(exc))]
+                else:
+                    for pair in succeeded:
+                        touched.extend(self._settle([pair], []))
         if failures:
             self._fail(failures)
         return touched

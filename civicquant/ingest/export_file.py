@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,8 +25,8 @@ from typing import IO, Any, TypeGuard
 
 import ijson
 
-from civicquant.errors import InputFormatError
-from civicquant.ingest.export_layout import Messages, rewrite_escapes
+from civicquant.errors import CivicquantError, InputFormatError
+from civicquant.ingest.export_layout import MAX_DEPTH, MAX_TOKEN_BYTES, Messages, rewrite_escapes
 from civicquant.ingest.posts import Channel, Media, RawPost
 
 _READ_SIZE = 64 * 1024
@@ -33,6 +34,10 @@ _MAX_ID = 2**63 - 1  # ids and sizes go into PostgreSQL bigint columns
 _BOM = b"\xef\xbb\xbf"
 # PostgreSQL text and jsonb reject NUL and unpaired surrogates; U+FFFD keeps UTF-16 offsets.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# A `"` that opens or closes a string: any but an escaped one (a closing quote after an escaped
+# backslash is missed too, which only lengthens a stretch by a few bytes). Reversed, for the last.
+_QUOTE = re.compile(rb'(?<!\\)"')
+_QUOTE_REVERSED = re.compile(rb'"(?!\\)')
 # Chats whose id is not a channel id (users, basic groups) or that are not one peer's history.
 _NOT_CHANNELS = frozenset(
     {"saved_messages", "replies", "personal_chat", "bot_chat", "private_group"}
@@ -86,9 +91,12 @@ class ExportFile:
         export.stats.posts, export.stats.service_skipped
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, stop: threading.Event | None = None) -> None:
         self.path = Path(path)
         self.stats = ExportStats()
+        # A file whose id comes after its messages is read to the end for the header: `stop`
+        # (set on SIGTERM or SIGINT) ends that within one read.
+        self._stop = stop
         self.channel = self._read_header()
 
     def __iter__(self) -> Iterator[RawPost]:
@@ -110,17 +118,24 @@ class ExportFile:
             if laid_out.complete:
                 return
             raw.seek(0)
-            stream = _EscapeFilter(raw)
-            for index, message in enumerate(self._messages(stream)):
-                if index < taken:
-                    continue
-                try:
-                    post = self._read_message(message)
-                except _BadMessage as bad:
-                    raise self._message_error(index, stream, bad.problem, bad.message_id) from None
-                if post is not None:
-                    self.stats.posts += 1
-                    yield post
+            # The messages the fast path took are parsed again, unseen by the caller: a stop
+            # is watched on every read meanwhile, and ends the iteration.
+            stream = _EscapeFilter(raw, stop=self._stop)
+            try:
+                for index, message in enumerate(self._messages(stream)):
+                    if index < taken:
+                        continue
+                    try:
+                        post = self._read_message(message)
+                    except _BadMessage as bad:
+                        raise self._message_error(
+                            index, stream, bad.problem, bad.message_id
+                        ) from None
+                    if post is not None:
+                        self.stats.posts += 1
+                        yield post
+            except _Stopped:
+                return
 
     # --- the header ----------------------------------------------------------------------------
 
@@ -130,27 +145,34 @@ class ExportFile:
         channel_id: object = None
         saw_messages = saw_chats = False
         with self._open() as raw:
-            stream = _EscapeFilter(raw)
+            stream = _EscapeFilter(raw, stop=self._stop)
             if stream.empty:
                 raise InputFormatError(f"{self.path}: empty file, not a Telegram Desktop export")
+            walk = _Walk()
             try:
-                for prefix, event, value in ijson.parse(stream, buf_size=_READ_SIZE):
-                    if prefix == "name" and event in ("string", "null"):
+                for key, event, value in walk.top_level(stream):
+                    if key == "name" and event in ("string", "null"):
                         name = value
-                    elif prefix == "type" and event == "string":
+                    elif key == "type" and event == "string":
                         chat_type = value
-                    elif prefix == "id" and event == "number":
+                    elif key == "id" and event == "number":
                         channel_id = value
-                    elif prefix == "messages" and not saw_messages:
+                    elif key == "messages" and not saw_messages:
                         if event != "start_array":
                             raise InputFormatError(f'{self.path}: "messages" is not a list')
                         saw_messages = True
-                    elif prefix == "" and event == "map_key" and value in ("chats", "left_chats"):
+                    elif key is None and event == "map_key" and value in _ACCOUNT_KEYS:
                         saw_chats = True
                     # Telegram Desktop writes name, type and id before messages; a file in
                     # another order is read to the end for its id.
                     if saw_messages and channel_id is not None:
                         break
+            except _TooLarge as large:
+                raise self._limit_error(walk, stream, large) from None
+            except _Stopped:
+                raise CivicquantError(
+                    f"{self.path}: stopped by a signal while reading the header; nothing imported"
+                ) from None
             except (ijson.JSONError, ValueError) as exc:
                 raise self._json_error(exc, stream) from exc
             except OSError as exc:
@@ -174,8 +196,11 @@ class ExportFile:
     # --- the messages --------------------------------------------------------------------------
 
     def _messages(self, stream: _EscapeFilter) -> Iterator[Any]:
+        walk = _Walk()
         try:
-            yield from ijson.items(stream, "messages.item", buf_size=_READ_SIZE)
+            yield from walk.messages(stream)
+        except _TooLarge as large:
+            raise self._limit_error(walk, stream, large) from None
         except (ijson.JSONError, ValueError) as exc:
             raise self._json_error(exc, stream) from exc
         except OSError as exc:
@@ -233,17 +258,26 @@ class ExportFile:
     # --- errors --------------------------------------------------------------------------------
 
     def _open(self) -> IO[bytes]:
+        # Opened without blocking: opening a FIFO for reading waits for a writer, past any
+        # signal (the interrupted call is retried). Only then is the kind of file checked.
         try:
-            raw = self.path.open("rb")
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
         except FileNotFoundError as exc:
             raise InputFormatError(f"{self.path}: no such file") from exc
         except OSError as exc:
             raise self._read_error(exc) from exc
-        # The file is read twice (header, then messages) and seeked: a pipe will not do.
-        if not stat.S_ISREG(os.fstat(raw.fileno()).st_mode):
-            raw.close()
-            raise InputFormatError(f"{self.path}: not a regular file")
-        return raw
+        try:
+            mode = os.fstat(fd).st_mode
+            # The file is read twice (header, then messages) and seeked: a pipe will not do,
+            # nor a device (a read could block for ever).
+            if not stat.S_ISREG(mode):
+                kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+                raise InputFormatError(f"{self.path}: {kind}; give the export's result.json")
+            os.set_blocking(fd, True)
+            return os.fdopen(fd, "rb")
+        except BaseException:
+            os.close(fd)
+            raise
 
     def _read_error(self, exc: OSError) -> InputFormatError:
         return InputFormatError(f"{self.path}: cannot read ({exc.strerror or exc})")
@@ -261,6 +295,15 @@ class ExportFile:
         return InputFormatError(
             f"{self.path}: invalid JSON at byte {offset}{self._after()} ({_reason(exc)})"
         )
+
+    def _limit_error(
+        self, walk: _Walk, stream: _EscapeFilter, large: _TooLarge
+    ) -> InputFormatError:
+        if walk.index is None:
+            return InputFormatError(
+                f"{self.path}: the header {large.problem} (before byte {stream.raw_offset})"
+            )
+        return self._message_error(walk.index, stream, large.problem, walk.message_id())
 
     def _message_error(
         self, index: int, stream: _EscapeFilter, problem: str, message_id: int | None = None
@@ -283,6 +326,144 @@ class _BadMessage(Exception):
         self.message_id = message_id
 
 
+class _Stopped(Exception):
+    """The run's stop event was set (SIGTERM or SIGINT) while the file was being read."""
+
+
+class _TooLarge(Exception):
+    """JSON nested deeper than MAX_DEPTH or a token longer than MAX_TOKEN_BYTES."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+_TOO_DEEP = f"nests deeper than {MAX_DEPTH} levels"
+_FILE_DEPTH = MAX_DEPTH + 2  # a message sits in `messages` in the top object
+_TOO_LONG = f"holds a string or value longer than {MAX_TOKEN_BYTES} bytes"
+_STARTS = frozenset({"start_map", "start_array"})
+_ENDS = frozenset({"end_map", "end_array"})
+_ACCOUNT_KEYS = frozenset({"chats", "left_chats"})
+
+
+class _Walk:
+    """ijson's basic events of a whole export, with the depth capped and no prefixes built.
+
+    ijson's own `parse` and `items` build every event's prefix, a string as long as the
+    depth, and keep one per level: memory quadratic in depth. Here only the top-level key is
+    tracked, and the messages are built from the basic events. `index` is the position in
+    `messages` of the message being read (None before the list starts), for errors.
+    """
+
+    def __init__(self) -> None:
+        self.index: int | None = None
+        self._current: object = None
+
+    def message_id(self) -> int | None:
+        current = self._current
+        message_id = current.get("id") if isinstance(current, dict) else None
+        return message_id if _is_id(message_id) else None
+
+    def top_level(self, stream: _EscapeFilter) -> Iterator[tuple[str | None, str, Any]]:
+        """(key, event, value) for the top object's keys (key None) and its values' first events.
+
+        Everything deeper is read, depth-checked and passed over.
+        """
+        depth = 0
+        key: str | None = None
+        for event, value in ijson.basic_parse(stream, buf_size=_READ_SIZE):
+            if event in _STARTS:
+                depth += 1
+                if depth > _FILE_DEPTH:
+                    raise _TooLarge(_TOO_DEEP)
+                if depth == 2:
+                    self.index = -1 if key == "messages" and event == "start_array" else None
+                    yield key, event, value
+                elif depth == 3 and self.index is not None:
+                    self.index += 1
+            elif event in _ENDS:
+                depth -= 1
+                if depth == 1:
+                    self.index = None
+            elif depth == 1:
+                if event == "map_key":
+                    key = value
+                    yield None, event, value
+                else:
+                    yield key, event, value
+            elif depth == 2 and self.index is not None:
+                self.index += 1
+
+    def messages(self, stream: _EscapeFilter) -> Iterator[Any]:
+        """Each element of every top-level `messages` list, decoded, in file order."""
+        events = ijson.basic_parse(stream, buf_size=_READ_SIZE)
+        depth = 0
+        key: str | None = None
+        for event, value in events:
+            if event in _STARTS:
+                depth += 1
+                if depth > _FILE_DEPTH:
+                    raise _TooLarge(_TOO_DEEP)
+                if depth == 2 and key == "messages" and event == "start_array":
+                    yield from self._items(events)
+                    self.index = None
+                    depth -= 1
+            elif event in _ENDS:
+                depth -= 1
+            elif event == "map_key" and depth == 1:
+                key = value
+
+    def _items(self, events: Iterator[tuple[str, Any]]) -> Iterator[Any]:
+        # Depth 2 is the list; a message object is depth 3.
+        index = -1
+        for event, value in events:
+            if event == "end_array":
+                return
+            index += 1
+            self.index = index
+            self._current = None
+            if event == "start_map":
+                yield self._container({}, events)
+            elif event == "start_array":
+                yield self._container([], events)
+            else:
+                yield value
+
+    def _container(
+        self, root: dict[str, Any] | list[Any], events: Iterator[tuple[str, Any]]
+    ) -> Any:
+        """The value whose start event was just read (a message sits at depth 3)."""
+        self._current = root
+        stack: list[Any] = [root]
+        container: Any = root
+        key: Any = None
+        room = MAX_DEPTH - 1  # how many more levels may open below the message
+        for event, value in events:
+            if event == "map_key":
+                key = value
+                continue
+            if event == "start_map":
+                value = {}
+            elif event == "start_array":
+                value = []
+            elif event == "end_map" or event == "end_array":
+                stack.pop()
+                if not stack:
+                    return root
+                container = stack[-1]
+                continue
+            if type(container) is dict:
+                container[key] = value
+            else:
+                container.append(value)
+            if event == "start_map" or event == "start_array":
+                if len(stack) > room:
+                    raise _TooLarge(_TOO_DEEP)
+                stack.append(value)
+                container = value
+        return root  # cut off: the parser raises on its next read
+
+
 class _EscapeFilter:
     """A byte stream over an export that rewrites `\\xNN` to `\\u00NN`, for ijson to read.
 
@@ -291,8 +472,15 @@ class _EscapeFilter:
     surfaces right after the byte that caused it.
     """
 
-    def __init__(self, raw: IO[bytes], *, byte_by_byte_from: int | None = None) -> None:
+    def __init__(
+        self,
+        raw: IO[bytes],
+        *,
+        byte_by_byte_from: int | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
         self._raw = raw
+        self._stop = stop
         self._byte_by_byte_from = byte_by_byte_from
         self._held = b""  # an odd trailing backslash: the escape it starts ends in the next read
         head = raw.read(len(_BOM))
@@ -304,10 +492,13 @@ class _EscapeFilter:
             self.raw_offset = 0
         self.chunk_start = self.raw_offset  # where the bytes last handed out began
         self.at_eof = False
+        self._since_quote = 0  # bytes handed out since the last quote
 
     def read(self, size: int = -1) -> bytes:
         if size == 0:
             return b""
+        if self._stop is not None and self._stop.is_set():
+            raise _Stopped
         while True:
             start = self.raw_offset - len(self._held)
             chunk = self._raw.read(self._read_size(size))
@@ -323,16 +514,35 @@ class _EscapeFilter:
                 data, self._held = data[:-1], data[-1:]
             else:
                 self._held = b""
+            self._check_token_length(data)
             if b"\\x" in data:
                 data = rewrite_escapes(data)
             if data:
                 self.chunk_start = start
                 return data
 
+    def _check_token_length(self, data: bytes) -> None:
+        """_TooLarge once more than MAX_TOKEN_BYTES pass without a quote, before yajl sees them.
+
+        Every string longer than that holds such a stretch, and a stretch inside one read
+        (at most 64 KiB) is shorter: only the stretch across reads needs counting.
+        """
+        first = _QUOTE.search(data)
+        if first is None:
+            self._since_quote += len(data)
+            if self._since_quote > MAX_TOKEN_BYTES:
+                raise _TooLarge(_TOO_LONG)
+            return
+        if self._since_quote + first.start() > MAX_TOKEN_BYTES:
+            raise _TooLarge(_TOO_LONG)
+        last = _QUOTE_REVERSED.search(data[::-1])
+        self._since_quote = last.start() if last is not None else 0
+
     def _read_size(self, wanted: int) -> int:
         fine_from = self._byte_by_byte_from
         if fine_from is None:
-            return wanted if wanted > 0 else _READ_SIZE
+            # Never more: _check_token_length counts on reads of at most this.
+            return min(wanted, _READ_SIZE) if wanted > 0 else _READ_SIZE
         if self.raw_offset >= fine_from:
             return 1
         return min(_READ_SIZE, fine_from - self.raw_offset)
@@ -348,9 +558,9 @@ def _locate_json_error(path: Path, chunk_start: int) -> int:
         with path.open("rb") as raw:
             stream = _EscapeFilter(raw, byte_by_byte_from=chunk_start)
             try:
-                for _event in ijson.parse(stream, buf_size=_READ_SIZE):
+                for _event in ijson.basic_parse(stream, buf_size=_READ_SIZE):
                     pass
-            except (ijson.JSONError, ValueError):
+            except (ijson.JSONError, ValueError, _TooLarge):
                 return stream.raw_offset if stream.at_eof else max(stream.raw_offset - 1, 0)
     except OSError:
         pass

@@ -52,7 +52,7 @@ def import_export(
     """
     from civicquant.ingest.export_file import ExportFile
 
-    export = ExportFile(path)
+    export = ExportFile(path, stop=ctx.stop)
     channel = export.channel
     if username is not None:
         # Exports carry no @name; the operator may give it, for t.me links in digests.

@@ -25,6 +25,17 @@ _CLOSE = b"\n  }"
 _NEXT = b",\n  {\n"
 _LAST = b"\n ]"
 _HEADER_LIMIT = 1 << 16  # name, type and id come first: the messages start within this
+# How deep a message may nest, itself included: orjson's limit, so that both readers take and
+# refuse the same files. Telegram Desktop writes at most 5 (message, reactions, reaction,
+# recent, its sender). The streaming reader builds no prefixes (ijson's cost memory quadratic
+# in depth: 60 KB of `[` took 2.2 GB), so this much stays linear.
+MAX_DEPTH = 1024
+# The longest string Telegram Desktop writes is a post's text, 4,096 UTF-16 units: at most
+# 24 KB with every unit written `\\uXXXX`. yajl re-reads a token cut by a read from its
+# start, so a string costs time quadratic in its length (100 MB ran past 120 s); 1 MiB is 40
+# times the longest real one and reads in milliseconds. The fast path leaves any message
+# longer than this to the streaming reader, which names the string.
+MAX_TOKEN_BYTES = 1 << 20
 
 
 class Messages:
@@ -54,14 +65,18 @@ class Messages:
         while True:
             close = buf.find(_CLOSE, start)
             if close < 0 or (not eof and len(buf) < close + len(_CLOSE) + len(_NEXT)):
-                if eof:
-                    return  # cut off (or trailing garbage): the streaming reader says which
+                if eof or len(buf) - start > MAX_TOKEN_BYTES:
+                    # Cut off (or trailing garbage), or a message too long to be real: the
+                    # streaming reader says which, without holding it all.
+                    return
                 chunk = read(_CHUNK)
                 eof = not chunk
                 buf = buf[start:] + chunk
                 start = 0
                 continue
             end = close + len(_CLOSE)
+            if end - start > MAX_TOKEN_BYTES:
+                return
             message = _decode(buf[start:end])
             if message is _UNDECODABLE:
                 return
@@ -84,7 +99,8 @@ def _decode(text: bytes) -> Any:
     """One message, or `_UNDECODABLE` if orjson refuses it even with Telegram's escapes made JSON.
 
     A `\\xNN` escape is not JSON, so orjson refuses a message holding one: only those few are
-    rewritten and decoded again, and no message is searched for escapes beforehand.
+    rewritten and decoded again, and no message is searched for escapes beforehand. orjson
+    refuses a message deeper than MAX_DEPTH.
     """
     try:
         return orjson.loads(text)

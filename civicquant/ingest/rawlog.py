@@ -10,8 +10,8 @@ without its job or a mark ahead of what is stored.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -209,12 +209,35 @@ class RawLog:
                         force=force_enqueue or bool(revised_ids),
                         priority=self._priority(columns.source),
                     )
+        if columns.repeats:
+            self._store_repeats(channel_id, columns, result)
         return result
 
     def _priority(self, source: Source) -> int:
         if self.priority is not None:
             return self.priority
         return queue.PRIORITIES["live" if source == "live" else "backfill"]
+
+    def _store_repeats(self, channel_id: int, columns: PostColumns, result: StoreResult) -> None:
+        """The later posts of an id the batch held more than once, each a revision if it differs.
+
+        An export can hold two messages with one id; the first is stored as the post, every
+        later one as it would be had it arrived later (a revision when its text differs),
+        in file order, so no text is lost and the last is current.
+        """
+        with self.db.transaction():
+            for round_ in _rounds(columns.repeats):
+                revised_ids, unchanged_ids = self._revise(channel_id, round_, columns.source)
+                result.revised += len(revised_ids)
+                result.unchanged += len(unchanged_ids)
+                if self.enqueue and revised_ids:
+                    result.enqueued += queue.enqueue(
+                        self.db,
+                        revised_ids,
+                        self.pipeline_version,
+                        force=True,
+                        priority=self._priority(columns.source),
+                    )
 
     def advance_mark(self, channel_id: int, newest_id: int, newest_at: datetime) -> None:
         """Move the channel's high-water mark to a post stored with `advance_mark=False`.
@@ -316,16 +339,34 @@ class RawLog:
 class PostColumns:
     """A batch of one channel's posts as `store_new_posts` takes them: a list per column."""
 
-    posts: list[RawPost]  # by message id, each id once
+    posts: list[RawPost]  # by message id, each id once: the first post of each id
     source: Source
     values: dict[str, list[Any]]
+    # The later posts of an id the batch held more than once, in batch order: stored after
+    # `posts`, as revisions when their text differs.
+    repeats: list[RawPost] = field(default_factory=list)
 
 
 def post_columns(posts: Sequence[RawPost], source: Source) -> PostColumns:
-    """The batch sorted by message id (the last of a repeated id wins), as columns."""
-    by_id = {post.message_id: post for post in posts}
+    """The batch sorted by message id, as columns; a repeated id's later posts kept apart."""
+    by_id: dict[int, RawPost] = {}
+    repeats = [post for post in posts if by_id.setdefault(post.message_id, post) is not post]
     batch = sorted(by_id.values(), key=lambda post: post.message_id)
-    return PostColumns(batch, source, _columns(batch, source))
+    return PostColumns(batch, source, _columns(batch, source), repeats)
+
+
+def _rounds(posts: Sequence[RawPost]) -> Iterator[list[RawPost]]:
+    """`posts` in file order, cut into lists that hold each message id at most once."""
+    pending = list(posts)
+    while pending:
+        seen: set[int] = set()
+        round_: list[RawPost] = []
+        later: list[RawPost] = []
+        for post in pending:
+            (later if post.message_id in seen else round_).append(post)
+            seen.add(post.message_id)
+        yield round_
+        pending = later
 
 
 def _columns(posts: Sequence[RawPost], source: Source) -> dict[str, list[Any]]:

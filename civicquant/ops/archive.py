@@ -8,14 +8,20 @@ file: table, day, rows, SHA-256 and key range. A day file is written batch by ba
 temp name, fsynced and renamed into place; the manifest is replaced atomically and fsynced;
 `verify` re-reads a file against its listing. `civicquant.ops.retention` writes archives
 before it deletes; `restore` loads one file back, skipping rows that are present.
+
+An archive directory is not trusted: no link in it is followed (a planted one would have a
+prune overwrite its target), and only a file listed in its manifest, with the listed SHA-256,
+row count and key range, is restored.
 """
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import json
 import os
+import stat
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -101,14 +107,22 @@ class ArchiveFile:
 
 
 @dataclass(frozen=True, slots=True)
+class SkippedRow:
+    """A row of an archive file that restore did not insert, and why."""
+
+    key: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class RestoreResult:
-    """An archive file loaded back: its rows, how many were inserted, how many were present."""
+    """An archive file loaded back: its rows, how many were inserted, each one skipped."""
 
     path: Path
     table: str
     rows: int
     inserted: int
-    verified: bool  # its SHA-256 and row count matched a manifest beside it
+    skipped: tuple[SkippedRow, ...] = ()
 
     @property
     def already_present(self) -> int:
@@ -190,8 +204,10 @@ class TableArchive:
         member = gzip.compress(text.encode("utf-8"), compresslevel=_GZIP_LEVEL, mtime=0)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
+            _refuse_link(self.folder)
             # The first write truncates what a crashed run may have left under the temp name.
-            with open(existing.temp, "ab" if day in self._files else "wb") as out:
+            appending = day in self._files
+            with _open_for_writing(existing.temp, append=appending) as out:
                 out.write(member)
         except OSError as exc:
             raise ArchiveError(
@@ -210,10 +226,10 @@ class TableArchive:
         done: list[ArchiveFile] = []
         try:
             for day_file in sorted(self._files.values(), key=lambda item: item.day):
-                with open(day_file.temp, "ab") as out:
+                with _open_for_writing(day_file.temp, append=True) as out:
                     out.flush()
                     os.fsync(out.fileno())
-                if day_file.final.exists():
+                if day_file.final.exists() or day_file.final.is_symlink():
                     raise ArchiveError(
                         f"{day_file.final} appeared while archiving; "
                         f"no {self.table} row was deleted"
@@ -253,7 +269,7 @@ def prepare_archive_dir(root: Path) -> None:
     probe = root / ".prune-write-check"
     try:
         root.mkdir(parents=True, exist_ok=True)
-        with open(probe, "wb") as out:
+        with _open_for_writing(probe) as out:
             out.write(b"ok")
             out.flush()
             os.fsync(out.fileno())
@@ -272,7 +288,9 @@ def read_manifest(root: Path) -> dict[str, ArchiveFile]:
     """The files listed in `root/manifest.json` (none when it does not exist yet)."""
     path = root / MANIFEST
     try:
-        text = path.read_text(encoding="utf-8")
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with os.fdopen(descriptor, "r", encoding="utf-8") as source:
+            text = source.read()
     except FileNotFoundError:
         return {}
     except OSError as exc:
@@ -302,7 +320,7 @@ def add_to_manifest(root: Path, files: Sequence[ArchiveFile]) -> None:
     path = root / MANIFEST
     temp = root / f".{MANIFEST}.partial"
     try:
-        with open(temp, "w", encoding="utf-8") as out:
+        with _open_for_writing(temp, text=True) as out:
             json.dump(document, out, indent=2)
             out.write("\n")
             out.flush()
@@ -385,8 +403,28 @@ def revision_keys(path: Path) -> Iterator[tuple[int, int]]:
         yield int(row["raw_message_id"]), int(row[KEY_COLUMN])
 
 
+def _open_for_writing(path: Path, *, append: bool = False, text: bool = False) -> Any:
+    """`path` opened to write (truncated unless `append`), never through a symbolic link."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    flags |= os.O_APPEND if append else os.O_TRUNC
+    try:
+        descriptor = os.open(path, flags, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, f"{path} is a symbolic link, never followed") from None
+        raise
+    if text:
+        return os.fdopen(descriptor, "w", encoding="utf-8")
+    return os.fdopen(descriptor, "wb")
+
+
+def _refuse_link(path: Path) -> None:
+    if path.is_symlink():
+        raise OSError(errno.ELOOP, f"{path} is a symbolic link, never followed")
+
+
 def _fsync_dir(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
+    descriptor = os.open(folder, os.O_RDONLY | os.O_NOFOLLOW | os.O_DIRECTORY)
     try:
         os.fsync(descriptor)
     finally:
@@ -397,67 +435,103 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def restore(db: Database, path: Path, *, batch_size: int = BATCH_SIZE) -> RestoreResult:
-    """Load one archive file back; present rows are skipped, so restoring twice is harmless.
+    """Load one archive file back; a present row is skipped and named, so twice is harmless.
 
-    When a manifest lists the file (in its folder or the folder above), its SHA-256 and row
-    count are checked first and a mismatch restores nothing. Every line is parsed before the
-    first insert. Restore a day's raw_messages file before its raw_message_revisions file.
+    Only a file listed in the manifest of its archive (in its folder or the folder above) is
+    restored, and only when its SHA-256, row count and key range match: a file planted
+    without a listing, or changed since, restores nothing. Neither the file nor its folder
+    may be a symbolic link. Every skipped row is reported with its reason, and the table's
+    id sequence is moved past the ids put back. Restore a day's raw_messages file before its
+    raw_message_revisions file.
     """
-    if not path.is_file():
-        raise InputFormatError(f"--restore {path}: no such file")
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        raise InputFormatError(f"--restore {path}: no such file") from None
+    if stat.S_ISLNK(mode) or path.parent.is_symlink():
+        raise InputFormatError(f"--restore {path}: a symbolic link; archives never follow links")
+    if not stat.S_ISREG(mode):
+        raise InputFormatError(f"--restore {path}: not a regular file")
     entry = _manifest_entry_for(path)
-    table = entry.table if entry is not None else path.parent.name
-    if table not in RESTORABLE:
+    if entry is None:
         raise InputFormatError(
-            f"{path}: cannot tell its table (not in a manifest, and its folder {table!r} "
-            f"is not one of {', '.join(RESTORABLE)})"
+            f"--restore {path}: not listed in the {MANIFEST} of its archive; only files prune"
+            " wrote (and listed with their SHA-256) are restored"
         )
-    if entry is not None:
-        problem = _mismatch(path, entry)
-        if problem:
-            raise InputFormatError(f"{path} does not match {MANIFEST} ({problem}); not restored")
-    else:
-        log.warning("prune_restore_unverified", path=str(path), reason="no manifest entry")
-        for _line in _lines(path):  # parse every line before inserting any
-            pass
+    table = entry.table
+    if table not in RESTORABLE:
+        raise InputFormatError(f"{path}: {MANIFEST} names table {table!r}, not a prunable one")
+    problem = _mismatch(path, entry)
+    if problem:
+        raise InputFormatError(f"{path} does not match {MANIFEST} ({problem}); not restored")
     rows = 0
     inserted = 0
-    for batch in _line_chunks(path, batch_size):
-        rows += len(batch)
-        inserted += db.execute(f"prune_{table}_restore", {"rows": "[" + ",".join(batch) + "]"})
+    skipped: list[SkippedRow] = []
+    with db.transaction():
+        for batch in _line_chunks(path, batch_size):
+            rows += len(batch)
+            keys = [key for key, _line in batch]
+            rows_json = "[" + ",".join(line for _key, line in batch) + "]"
+            done = {
+                row["id"] for row in db.fetch_all(f"prune_{table}_restore", {"rows": rows_json})
+            }
+            inserted += len(done)
+            missed = [key for key in keys if key not in done]
+            if missed:
+                skipped.extend(_skipped(db, table, missed))
+        db.fetch_all(f"prune_{table}_advance_ids")
+    for row in skipped:
+        log.warning(
+            "prune_restore_skipped", path=str(path), table=table, id=row.key, reason=row.reason
+        )
     log.info(
         "prune_restored",
         path=str(path),
         table=table,
         rows=rows,
         inserted=inserted,
-        verified=entry is not None,
+        skipped=len(skipped),
     )
     return RestoreResult(
-        path=path, table=table, rows=rows, inserted=inserted, verified=entry is not None
+        path=path, table=table, rows=rows, inserted=inserted, skipped=tuple(skipped)
     )
+
+
+def _skipped(db: Database, table: str, keys: list[int]) -> list[SkippedRow]:
+    """Why each of these rows was not inserted: its id is taken, or another unique key is."""
+    present = {row["id"] for row in db.fetch_all(f"prune_{table}_present", {"ids": keys})}
+    reasons = []
+    for key in keys:
+        if key in present:
+            reason = "a row with this id is present"
+        elif table == "published_posts":
+            reason = "another publication of its window is present, or it was never sent"
+        else:
+            reason = "another row with the same unique key is present"
+        reasons.append(SkippedRow(key, reason))
+    return reasons
 
 
 def _manifest_entry_for(path: Path) -> ArchiveFile | None:
     """The manifest listing of a file: manifest.json in its folder or the one above."""
-    resolved = path.resolve()
-    for folder in (resolved.parent, resolved.parent.parent):
-        if not (folder / MANIFEST).is_file():
+    folder = path.absolute().parent
+    for root in (folder, folder.parent):
+        if not (root / MANIFEST).is_file():
             continue
         try:
-            listed = read_manifest(folder)
+            listed = read_manifest(root)
         except ArchiveError as exc:
             raise InputFormatError(str(exc)) from None
-        name = resolved.relative_to(folder).as_posix()
+        name = path.absolute().relative_to(root).as_posix()
         if name in listed:
             return listed[name]
     return None
 
 
-def _line_chunks(path: Path, size: int) -> Iterator[list[str]]:
-    chunk: list[str] = []
-    for line, _row in _lines(path):
-        chunk.append(line)
+def _line_chunks(path: Path, size: int) -> Iterator[list[tuple[int, str]]]:
+    chunk: list[tuple[int, str]] = []
+    for line, row in _lines(path):
+        chunk.append((int(row[KEY_COLUMN]), line))
         if len(chunk) == size:
             yield chunk
             chunk = []
@@ -481,9 +555,10 @@ def restore_job(ctx: JobContext, path: Path) -> RestoreResult:
 
 
 def render_restore(result: RestoreResult) -> str:
-    """One line: the file, its table, what was inserted and what was already there."""
-    check = "verified against manifest.json" if result.verified else "no manifest entry to verify"
-    return (
+    """A line for the file (its table, what was inserted, what skipped), one per skipped row."""
+    lines = [
         f"restored {result.path} into {result.table}: {result.inserted} of {result.rows} rows "
-        f"inserted, {result.already_present} already present ({check})\n"
-    )
+        f"inserted, {len(result.skipped)} skipped (verified against {MANIFEST})"
+    ]
+    lines.extend(f"  skipped id {row.key}: {row.reason}" for row in result.skipped)
+    return "\n".join(lines) + "\n"

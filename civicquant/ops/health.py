@@ -7,6 +7,7 @@ report renders as a text table, JSON, or a Prometheus textfile (`health_render`)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -155,7 +156,7 @@ def _publication_checks(db: Database, settings: Settings, now: datetime) -> list
                 f"{len(stuck)} in doubt, left reserved by a crash or a lost answer (oldest: "
                 f"{first['queue']} "
                 f"{first['window_start']:%Y-%m-%d %H:%M}, {first['parts_sent']}/"
-                f"{first['parts_total']} parts sent); see `civicquant digest --force`",
+                f"{first['parts_total']} parts sent); {_resend_hint(first, settings)}",
             )
         )
     for row in db.fetch_all("last_sent_per_queue"):
@@ -164,6 +165,32 @@ def _publication_checks(db: Database, settings: Settings, now: datetime) -> list
             Check(f"last {queue} post", "ok", f"{duration((now - sent_at).total_seconds())} ago")
         )
     return checks
+
+
+def _scheduled_routes(settings: Settings) -> set[str]:
+    """The names of the digest and breaking routes (what `digest --queue` takes)."""
+    try:
+        return {route.name for route in routes.load_routes(settings).of_kind("digest", "breaking")}
+    except ConfigError:
+        return set()
+
+
+def _resend_hint(reservation: Mapping[str, Any], settings: Settings) -> str:
+    """The exact command that resends a window left in doubt, once the chat has been checked."""
+    queue = str(reservation["queue"])
+    part = int(reservation["parts_sent"]) + 1
+    check = f"check chat {reservation['chat_id']} for part {part}"
+    if queue not in _scheduled_routes(settings):  # a flash or ops alert: never resent
+        return f"{check}; a {queue} alert is never resent"
+    start: datetime = reservation["window_start"]
+    # `--at` inside a published window addresses that very window (chained or aligned).
+    command = [
+        "civicquant digest",
+        f"--queue {queue}",
+        f"--at {start.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}",
+        f"--chat {reservation['chat_id']}",
+    ]
+    return f"{check}, then if it did not arrive run `{' '.join([*command, '--force'])}`"
 
 
 def _flood_wait_checks(db: Database, settings: Settings, now: datetime) -> list[Check]:

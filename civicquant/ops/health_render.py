@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, get_args
 
+from civicquant.errors import UsageError
 from civicquant.ops.health import HealthReport, State, duration
 from civicquant.textual import aligned
 
@@ -224,19 +225,31 @@ def render_prometheus(report: HealthReport) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` via a temp file in the same directory and a rename."""
+    """Write `text` to `path` via a temp file in the same directory and a rename.
+
+    UsageError (exit 2, as health's contract has it) names the path when it cannot be
+    written: a directory, a missing permission, a parent that is a file.
+    """
     path = path.expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    if path.is_dir():
+        raise UsageError(f"--output {path}: is a directory; give the file to write")
+    temp: str | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temp, 0o644)  # the textfile collector runs as another user
         os.replace(temp, path)
+    except OSError as exc:
+        if temp is not None:
+            Path(temp).unlink(missing_ok=True)
+        raise UsageError(f"--output {path}: cannot write it ({exc.strerror or exc})") from None
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        if temp is not None:
+            Path(temp).unlink(missing_ok=True)
         raise
 
 

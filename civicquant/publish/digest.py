@@ -322,6 +322,14 @@ def digest_job(
         raise ConfigError("TG_VIP_CHAT_ID is not set (or pass --chat); needed to publish")
     span = timedelta(hours=options.hours) if options.hours is not None else queue.every
     window = aligned_window(span, at=options.at, now=options.now or datetime.now(UTC))
+    if options.at is not None and options.hours is None and chat_id:
+        # An --at inside a window the route already published is that very window (a
+        # chained window is not the aligned one): how `health`'s resend hint reaches it.
+        published = ctx.db.fetch_one(
+            "published_window_at", {"queue": queue.name, "chat_id": chat_id, "at": options.at}
+        )
+        if published is not None:
+            window = Window(published["window_start"], published["window_end"])
     # A scheduled run (no --at, no --hours) chains to the route's last window and waits for
     # the window's extraction backlog; an operator's --at or --hours gets exactly that window.
     scheduled = options.at is None and options.hours is None

@@ -85,6 +85,10 @@ def run_job(
     db = open_database(settings, application_name=f"civicquant {job_name}")
     try:
         migrations.require_current(db)
+        abandoned = runs.abandon_gone(db)
+        if abandoned:
+            log.warning("job_runs_abandoned", run_ids=abandoned)
+
         paused = pauses.pauses(db, [job_name]).get(job_name)
         if paused is not None and paused.active:
             note = {"paused": True, "paused_by": paused.paused_by, "pause": paused.describe()}

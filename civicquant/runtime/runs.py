@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from civicquant import textual
@@ -22,6 +24,57 @@ def start(db: Database, job_name: str, run_id: str) -> None:
             "status": "running",
         },
     )
+
+
+def abandon_gone(db: Database) -> list[str]:
+    """Mark this host's `running` runs whose process is gone `abandoned`; return their run ids.
+
+    A run killed by SIGKILL, the OOM killer or a reboot never records its end. Only runs of
+    this host can be checked (by pid, and by the process's start time, since pids are reused).
+    """
+    own = os.getpid()
+    gone = [
+        str(row["run_id"])
+        for row in db.fetch_all("running_job_runs_on_host", {"host": hostname()})
+        if row["pid"] != own and not _running_since(int(row["pid"]), row["started_at"])
+    ]
+    if gone:
+        db.execute("abandon_job_runs", {"run_ids": gone})
+    return gone
+
+
+# A live process that started this long after its row did is another one under a reused pid.
+# The row's time is the database's clock and the process's this host's: the slack covers skew.
+_PID_REUSE_SLACK = timedelta(seconds=60)
+
+
+def _running_since(pid: int, started_at: datetime) -> bool:
+    """Whether process `pid` is alive and could be the one that started at `started_at`."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, another user's
+    except OverflowError:
+        return False
+    began = _process_start(pid)
+    return began is None or began <= started_at + _PID_REUSE_SLACK
+
+
+def _process_start(pid: int) -> datetime | None:
+    """When process `pid` started (Linux /proc), or None where that cannot be read."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = next(
+            int(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+        ticks = int(stat[stat.rindex(")") + 2 :].split()[19])  # field 22, starttime
+        return datetime.fromtimestamp(boot + ticks / os.sysconf("SC_CLK_TCK"), tz=UTC)
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 
 def record_skipped(db: Database, job_name: str, run_id: str, held_by: str) -> None:

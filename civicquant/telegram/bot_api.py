@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import math
 import os
 import re
@@ -84,6 +85,31 @@ _MAX_REASON_CHARS: Final = 300
 _NOT_SENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # How long `sendMessage` waits for Telegram's answer (PTB's default read timeout).
 DEFAULT_READ_TIMEOUT: Final = 5.0
+
+# python-telegram-bot logs an answer it cannot parse (a proxy's HTML 502 page, 6 KB) whole,
+# with a traceback, at ERROR; the retry or the error we raise already says it in one line.
+_PTB_REQUEST_LOGGER: Final = "telegram.request.BaseRequest"
+_UNPARSED_ANSWER: Final = "Can not load invalid JSON data"
+_DEBUG_PAGE_CHARS: Final = 200
+
+
+class _UnparsedAnswerFilter(logging.Filter):
+    """PTB's record of an unreadable answer: dropped, or at DEBUG shortened, no traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith(_UNPARSED_ANSWER):
+            return True
+        if not logging.getLogger().isEnabledFor(logging.DEBUG):
+            return False
+        page = " ".join(str(record.args[0] if record.args else "").split())  # type: ignore[index]
+        record.msg = f"{_UNPARSED_ANSWER} (first {_DEBUG_PAGE_CHARS} characters): %s"
+        record.args = (page[:_DEBUG_PAGE_CHARS],)
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+logging.getLogger(_PTB_REQUEST_LOGGER).addFilter(_UnparsedAnswerFilter())
 
 
 def bot_api_base_url(api_url: str | None) -> str:

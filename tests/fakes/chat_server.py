@@ -11,7 +11,8 @@ deterministic answer, cheap enough to serve thousands of requests in a benchmark
         ...
     server.requests[0].body["model"], server.max_in_flight
 
-`server.always(reply)` replaces the default reply (e.g. a 500 on every request).
+`server.always(reply)` replaces the default reply (e.g. a 500 on every request);
+`server.answer_with(function)` derives the default answer from each request another way.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -126,6 +127,7 @@ class ChatServer:
         self.max_in_flight = 0
         self._script: deque[Reply] = deque()
         self._default = Reply()
+        self._answer: Callable[[Request], Reply] = _default_answer
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
@@ -150,6 +152,11 @@ class ChatServer:
         """Answer every request past the script with `reply`."""
         with self._lock:
             self._default = reply
+
+    def answer_with(self, answer: Callable[[Request], Reply]) -> None:
+        """Make the default answer (of a reply with no body) `answer(request)`, per post."""
+        with self._lock:
+            self._answer = answer
 
     def __enter__(self) -> Self:
         self._thread.start()
@@ -220,7 +227,7 @@ class _Handler(BaseHTTPRequestHandler):
             if self.path != CHAT_PATH:
                 reply = error(404, f"no route for {self.path}")
             elif reply.body is None and reply.status == 200:
-                reply = _default_answer(request)
+                reply = chat._answer(request)
             self._send(reply)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout test); nothing left to answer

@@ -132,6 +132,20 @@ def test_failure_streak_alerts_once_and_recovery_once(
     assert "recovered after 5 failed runs" in ops[1].text
 
 
+def test_abandoned_runs_count_toward_the_failure_streak(
+    publishing: Settings, db: Database, bot: FakeBotApi
+) -> None:
+    db.connection.execute(
+        "INSERT INTO job_runs (run_id, job_name, host, pid, status, finished_at, error) "
+        "SELECT gen_random_uuid(), 'extract', 'gone-host', 1, 'abandoned', now(), 'abandoned' "
+        "FROM generate_series(1, 2)"
+    )
+    failing_runs(publishing, 1)
+    ops = [m for m in bot.sent_messages if m.chat_id == OPS]
+    assert len(ops) == 1
+    assert "failed 3 times in a row" in ops[0].text
+
+
 def test_without_an_ops_chat_alerts_are_logged_only(settings: Settings, db: Database) -> None:
     from structlog.testing import capture_logs
 

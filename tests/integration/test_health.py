@@ -122,7 +122,8 @@ def test_current_version_backlog_and_dead_jobs_are_judged_other_versions_only_re
 def test_stale_reservation_and_flood_waits_are_reported(settings: Settings, db: Database) -> None:
     db.connection.execute(
         "INSERT INTO published_posts (queue, chat_id, window_start, window_end, content_sha256, "
-        "parts, status, reserved_by, reserved_at) VALUES ('vip', '-100', now(), now(), 'h', "
+        "parts, status, reserved_by, reserved_at) VALUES ('vip', '-100', "
+        "'2026-11-20T08:00:00Z', '2026-11-20T12:00:00Z', 'h', "
         "ARRAY['a','b'], 'reserved', 'x', now() - interval '1 hour')"
     )
     db.connection.execute(
@@ -131,6 +132,10 @@ def test_stale_reservation_and_flood_waits_are_reported(settings: Settings, db: 
     checks = {c.name: c for c in health.check(settings).checks}
     assert checks["publications"].state == "stale"
     assert "1 in doubt, left reserved by a crash" in checks["publications"].detail
+    assert checks["publications"].detail.endswith(
+        "check chat -100 for part 1, then if it did not arrive run `civicquant digest --queue vip"
+        " --at 2026-11-20T08:00:00Z --chat -100 --force`"
+    )
     assert checks["floodwait listen"].state == "stale"
 
 

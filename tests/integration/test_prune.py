@@ -406,12 +406,7 @@ def test_restore_brings_the_rows_back_as_they_were(db: Database, tmp_path: Path)
     result = archive.restore(db, tmp_path / "archive" / f"job_runs/{DAY:%Y-%m-%d}.jsonl.gz")
 
     assert rows_as_json(db, "job_runs") == before
-    assert (result.table, result.rows, result.inserted, result.verified) == (
-        "job_runs",
-        30,
-        30,
-        True,
-    )
+    assert (result.table, result.rows, result.inserted, result.skipped) == ("job_runs", 30, 30, ())
 
 
 def test_restoring_twice_inserts_nothing_the_second_time(db: Database, tmp_path: Path) -> None:
@@ -489,16 +484,29 @@ def test_restore_refuses_a_file_that_differs_from_its_manifest_entry(
     assert scalar(db, "SELECT count(*) FROM job_runs") == 0
 
 
-def test_restore_without_a_manifest_takes_the_table_from_the_folder(
-    db: Database, tmp_path: Path
-) -> None:
+def test_restore_refuses_a_file_no_manifest_lists(db: Database, tmp_path: Path) -> None:
     seed_job_runs(db, 5, DAY)
     run(db, options(archive_dir=tmp_path / "archive"))
     (tmp_path / "archive" / "manifest.json").unlink()
 
-    result = archive.restore(db, tmp_path / "archive" / f"job_runs/{DAY:%Y-%m-%d}.jsonl.gz")
+    with pytest.raises(InputFormatError, match="not listed in the manifest"):
+        archive.restore(db, tmp_path / "archive" / f"job_runs/{DAY:%Y-%m-%d}.jsonl.gz")
 
-    assert (result.table, result.inserted, result.verified) == ("job_runs", 5, False)
+    assert scalar(db, "SELECT count(*) FROM job_runs") == 0
+
+
+def test_restore_names_every_row_it_skips(db: Database, tmp_path: Path) -> None:
+    seed_job_runs(db, 5, DAY)
+    run(db, options(archive_dir=tmp_path / "archive"))
+    path = tmp_path / "archive" / f"job_runs/{DAY:%Y-%m-%d}.jsonl.gz"
+    archive.restore(db, path)
+    [first] = db.connection.execute("SELECT min(id) AS id FROM job_runs").fetchall()
+    db.connection.execute("DELETE FROM job_runs WHERE id <> %(id)s", {"id": first["id"]})
+
+    result = archive.restore(db, path)
+
+    assert (result.inserted, [row.key for row in result.skipped]) == (4, [first["id"]])
+    assert "a row with this id is present" in archive.render_restore(result)
 
 
 # -- options and the job ---------------------------------------------------------------------------
@@ -562,6 +570,6 @@ def test_restore_job_counts_what_it_put_back_and_prints_it(
     assert outcome.value is not None
 
     assert (counts["restored"], counts["restored_table"]) == (7, "job_runs")
-    assert "7 of 7 rows inserted, 0 already present (verified against manifest.json)" in (
+    assert "7 of 7 rows inserted, 0 skipped (verified against manifest.json)" in (
         archive.render_restore(outcome.value)
     )

@@ -139,7 +139,7 @@ def test_digest_killed_between_parts_is_finished_by_the_next_run_without_repeats
         database_url,
         "SELECT status FROM job_runs WHERE job_name = 'digest:vip' ORDER BY started_at",
     )
-    assert [run["status"] for run in runs] == ["running", "success", "success"]
+    assert [run["status"] for run in runs] == ["abandoned", "success", "success"]
 
 
 def test_digest_killed_while_a_part_is_in_flight_is_not_resent_without_force(

@@ -313,3 +313,32 @@ def test_database_seam_with_prepared_statements_off_survives_pooled_server_conne
             f"\nthrough {bouncer.version} with prepared statements on: {len(with_prepared)} of "
             f"400 rounds failed" + (f", e.g. {with_prepared[0]}" if with_prepared else "")
         )
+
+
+def test_prepared_statements_left_on_behind_pgbouncer_are_named_not_taken_for_job_failures(
+    bouncer: Bouncer, database_url: str, generated_export: Path, procs: Processes, tmp_path: Path
+) -> None:
+    """Each lost prepared statement is a setting error naming DB_PREPARED_STATEMENTS=0."""
+    through = bouncer.url(database_url)
+    errors = hammer(through, prepared_statements=True)
+    assert errors, f"{bouncer.version} kept every prepared statement: nothing to detect"
+    assert all("set DB_PREPARED_STATEMENTS=0" in error for error in errors), errors[:3]
+
+    setup = cli_env(through, tmp_path / "home", DB_PREPARED_STATEMENTS="0")
+    assert_ok(procs.cli("backfill", "--from-export", str(generated_export), env=setup))
+    env = cli_env(through, tmp_path / "home", DB_PREPARED_STATEMENTS="1")
+    workers = [
+        procs.spawn_cli("extract", "--oneshot", "--concurrency", "4", env=env) for _ in range(3)
+    ]
+    for result in (worker.wait(timeout=240) for worker in workers):
+        assert "Traceback" not in result.stderr, result.describe()
+        if result.returncode != 0:
+            assert result.returncode == 2, result.describe()
+            [line] = result.error_lines
+            assert "set DB_PREPARED_STATEMENTS=0" in line, line
+    # No job was failed for it: a run that met it stopped, naming the setting.
+    failed = query(
+        database_url,
+        "SELECT count(*) AS n FROM extraction_jobs WHERE last_error LIKE '%%prepared statement%%'",
+    )
+    assert failed[0]["n"] == 0

@@ -14,6 +14,7 @@ secret (`Settings.secret_values` leaves it out), and five digits occur in any lo
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 import socket
@@ -259,3 +260,46 @@ def test_a_broken_database_url_never_shows_its_password(
         assert result.returncode != 0, result.describe()
         assert "Traceback" not in result.stderr, result.describe()
         assert not leaks(result.output, {"DATABASE_URL password": DB_PASSWORD}), result.describe()
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "what"),
+    [
+        pytest.param(
+            ("health", "--output", "{tmp}"),
+            2,
+            "--output {tmp}: is a directory",
+            id="health-output-dir",
+        ),
+        pytest.param(
+            ("cron", "--log-dir", "{tmp}/file/logs"), 1, "cron failed: ", id="cron-log-dir"
+        ),
+    ],
+)
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+def test_an_unexpected_error_is_one_line_without_traceback_or_password(
+    args: tuple[str, ...],
+    status: int,
+    what: str,
+    level: str,
+    secret_database: SecretDatabase,
+    procs: Processes,
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "file").write_text("a file where a directory should be\n")
+    env = cli_env(secret_database.url, tmp_path / "home", LOG_LEVEL=level)
+    migrated = procs.cli("db", "migrate", env=env)
+    assert migrated.returncode == 0, migrated.describe()
+    result = procs.cli(*(arg.format(tmp=tmp_path) for arg in args), env=env)
+    assert result.returncode == status, result.describe()
+    assert "Traceback" not in result.stdout, result.describe()
+    [line] = result.error_lines
+    assert line.startswith(f"civicquant: error: {what.format(tmp=tmp_path)}"), line
+    assert leaks(result.output, {"DATABASE_URL password": DB_PASSWORD}) == []
+    log_lines = [row for row in result.stderr.splitlines() if row.startswith("{")]
+    if level == "INFO":
+        assert "Traceback" not in result.output, result.describe()
+    elif args[0] == "cron":  # unexpected: the details at debug level, a JSON line, no locals
+        [logged] = [json.loads(row) for row in log_lines if "unexpected_error" in row]
+        assert logged["level"] == "debug"
+        assert "Traceback" in logged["exception"]

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from civicquant import logs
 from civicquant.config import load_settings
 from civicquant.errors import ConfigError, FloodWaitTooLong, TelegramError
 from civicquant.logs import REDACTED, configure_logging, reset_logging
@@ -35,6 +36,7 @@ from tests.fakes.bot_api import (
     INTERNAL_ERROR,
     TOKEN,
     UNAUTHORIZED,
+    Failure,
     FakeBotApi,
     LostAnswer,
     flood,
@@ -237,6 +239,30 @@ def test_a_post_whose_answer_is_lost_is_never_sent_twice(
     assert len(api.sent_messages) == 1
     assert len(api.calls("sendMessage")) == 1
     assert sleeps == []
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+def test_an_html_error_page_leaves_one_short_line_per_attempt_in_the_log(
+    api: FakeBotApi, sleeps: RecordedSleeps, level: str
+) -> None:
+    # At initialisation (getMe posts nothing), so the 502 is retried and the post then sent.
+    api.fail_next(
+        Failure(502, "Bad Gateway " + "<p>upstream</p>" * 400, html_page=True), method="getMe"
+    )
+    stream = io.StringIO()
+    logs.configure_logging(fmt="json", level=level, stream=stream)
+    try:
+        sent = run(send(api.url, sleeps))
+    finally:
+        logs.reset_logging()
+
+    assert sent == SentMessage(chat_id=CHAT, message_id=1)
+    lines = stream.getvalue().splitlines()
+    assert lines
+    assert all(len(line) < 1000 for line in lines), max(lines, key=len)[:300]
+    assert "Traceback" not in stream.getvalue()
+    [retry] = [line for line in lines if "telegram_publish_retrying" in line]
+    assert "Bad Gateway (502)" in retry
 
 
 def test_repeated_flood_waits_count_toward_max_retries(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from civicquant.errors import InputFormatError
+from civicquant.errors import CivicquantError, InputFormatError
 from civicquant.ingest.export_file import ExportFile, _EscapeFilter
 from civicquant.ingest.posts import Channel, Media, RawPost
 
@@ -90,6 +91,33 @@ def test_channel_id_after_the_messages_is_still_found(tmp_path: Path) -> None:
 
     assert export.channel.channel_id == 77
     assert [post.channel_id for post in export] == [77]
+
+
+def test_a_stop_ends_the_header_scan_with_one_error(tmp_path: Path) -> None:
+    path = tmp_path / "reordered.json"
+    path.write_text(
+        '{"messages": [' + message_json(1) + '], "id": 77}',
+        encoding="utf-8",
+    )
+    stop = threading.Event()
+    stop.set()  # as SIGTERM sets it
+
+    with pytest.raises(CivicquantError, match="stopped by a signal while reading the header"):
+        ExportFile(path, stop=stop)
+
+
+def test_a_stop_ends_the_streaming_reader_at_its_next_read(tmp_path: Path) -> None:
+    path = tmp_path / "one_line.json"  # not Telegram's layout: read by the streaming parser
+    path.write_text(
+        '{"name": "x", "type": "public_channel", "id": 77, "messages": [' + message_json(1) + "]}",
+        encoding="utf-8",
+    )
+    stop = threading.Event()
+    export = ExportFile(path, stop=stop)
+    assert len(list(export)) == 1
+    stop.set()
+
+    assert list(export) == []
 
 
 def test_posts_carry_the_channel_id() -> None:
@@ -395,7 +423,7 @@ def test_missing_file_names_the_file(tmp_path: Path) -> None:
 
 
 def test_directory_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(InputFormatError, match="cannot read"):
+    with pytest.raises(InputFormatError, match="a directory; give the export"):
         ExportFile(tmp_path)
 
 

@@ -50,7 +50,8 @@ INSERT INTO job_runs (id, run_id, job_name, host, pid, started_at, finished_at, 
 OVERRIDING SYSTEM VALUE
 SELECT id, run_id, job_name, host, pid, started_at, finished_at, status, counts, error
 FROM jsonb_populate_recordset(NULL::job_runs, %(rows)s::jsonb)
-ON CONFLICT DO NOTHING;
+ON CONFLICT DO NOTHING
+RETURNING id;
 
 -- prune_job_runs_vacuum --
 -- Reclaim the space of deleted job runs and refresh the planner's statistics.
@@ -108,7 +109,8 @@ OVERRIDING SYSTEM VALUE
 SELECT id, raw_message_id, pipeline_version, status, attempts, available_at, leased_by,
        lease_expires_at, last_error, error_class, created_at, updated_at, finished_at
 FROM jsonb_populate_recordset(NULL::extraction_jobs, %(rows)s::jsonb)
-ON CONFLICT DO NOTHING;
+ON CONFLICT DO NOTHING
+RETURNING id;
 
 -- prune_extraction_jobs_vacuum --
 -- Reclaim the space of deleted extraction jobs and refresh the planner's statistics.
@@ -148,7 +150,7 @@ WITH batch AS (
 SELECT count(*) AS rows, max(id) AS last_key, 0::bigint AS revisions FROM deleted;
 
 -- prune_published_posts_restore --
--- Put archived publications back under their own ids; a row whose id or window/alert is present is skipped.
+-- Put archived sent publications back under their own ids; a row whose id or window/alert is present, or that was never sent (prune archives only sent ones), is skipped.
 INSERT INTO published_posts (id, queue, chat_id, window_start, window_end, event_id, item_key,
                              pipeline_version, content_sha256, parts, message_ids, sending_part,
                              status, error, reserved_by, reserved_at, sent_at, updated_at,
@@ -160,7 +162,9 @@ SELECT id, queue, chat_id, window_start, window_end, event_id, item_key, pipelin
        -- Archives written before 0007_importance have no event_ids.
        coalesce(event_ids, '{}')
 FROM jsonb_populate_recordset(NULL::published_posts, %(rows)s::jsonb)
-ON CONFLICT DO NOTHING;
+WHERE status = 'sent' AND sent_at IS NOT NULL
+ON CONFLICT DO NOTHING
+RETURNING id;
 
 -- prune_published_posts_vacuum --
 -- Reclaim the space of deleted publications and refresh the planner's statistics.
@@ -250,7 +254,8 @@ SELECT id, channel_id, message_id, text, entities, media, views, forwards, reply
        forwarded_from, author, posted_at, edit_date, content_sha256, source, ingested_at,
        deleted_at
 FROM jsonb_populate_recordset(NULL::raw_messages, %(rows)s::jsonb)
-ON CONFLICT DO NOTHING;
+ON CONFLICT DO NOTHING
+RETURNING id;
 
 -- prune_raw_message_revisions_restore --
 -- Put archived revisions back under their own ids (their posts first); a present id is skipped.
@@ -259,7 +264,8 @@ INSERT INTO raw_message_revisions (id, raw_message_id, text, entities, media, ed
 OVERRIDING SYSTEM VALUE
 SELECT id, raw_message_id, text, entities, media, edit_date, content_sha256, source, seen_at
 FROM jsonb_populate_recordset(NULL::raw_message_revisions, %(rows)s::jsonb)
-ON CONFLICT DO NOTHING;
+ON CONFLICT DO NOTHING
+RETURNING id;
 
 -- prune_raw_messages_vacuum --
 -- Reclaim the space of deleted posts and refresh the planner's statistics.
@@ -268,3 +274,58 @@ VACUUM (ANALYZE) raw_messages;
 -- prune_raw_message_revisions_vacuum --
 -- Reclaim the space of deleted revisions and refresh the planner's statistics.
 VACUUM (ANALYZE) raw_message_revisions;
+
+-- prune_job_runs_present --
+-- Which of these ids a job_runs row has (a restored row skipped for its id, not another key).
+SELECT id FROM job_runs WHERE id = ANY(%(ids)s::bigint[]);
+
+-- prune_job_runs_advance_ids --
+-- Move the id sequence past the highest id, so rows put back under their own ids never collide with new ones.
+SELECT setval(seq, top)
+FROM (SELECT pg_get_serial_sequence('job_runs', 'id')::regclass AS seq) s,
+     (SELECT max(id) AS top FROM job_runs) m
+WHERE top > coalesce(pg_sequence_last_value(seq), 0);
+
+-- prune_extraction_jobs_present --
+-- Which of these ids a extraction_jobs row has (a restored row skipped for its id, not another key).
+SELECT id FROM extraction_jobs WHERE id = ANY(%(ids)s::bigint[]);
+
+-- prune_extraction_jobs_advance_ids --
+-- Move the id sequence past the highest id, so rows put back under their own ids never collide with new ones.
+SELECT setval(seq, top)
+FROM (SELECT pg_get_serial_sequence('extraction_jobs', 'id')::regclass AS seq) s,
+     (SELECT max(id) AS top FROM extraction_jobs) m
+WHERE top > coalesce(pg_sequence_last_value(seq), 0);
+
+-- prune_published_posts_present --
+-- Which of these ids a published_posts row has (a restored row skipped for its id, not another key).
+SELECT id FROM published_posts WHERE id = ANY(%(ids)s::bigint[]);
+
+-- prune_published_posts_advance_ids --
+-- Move the id sequence past the highest id, so rows put back under their own ids never collide with new ones.
+SELECT setval(seq, top)
+FROM (SELECT pg_get_serial_sequence('published_posts', 'id')::regclass AS seq) s,
+     (SELECT max(id) AS top FROM published_posts) m
+WHERE top > coalesce(pg_sequence_last_value(seq), 0);
+
+-- prune_raw_messages_present --
+-- Which of these ids a raw_messages row has (a restored row skipped for its id, not another key).
+SELECT id FROM raw_messages WHERE id = ANY(%(ids)s::bigint[]);
+
+-- prune_raw_messages_advance_ids --
+-- Move the id sequence past the highest id, so rows put back under their own ids never collide with new ones.
+SELECT setval(seq, top)
+FROM (SELECT pg_get_serial_sequence('raw_messages', 'id')::regclass AS seq) s,
+     (SELECT max(id) AS top FROM raw_messages) m
+WHERE top > coalesce(pg_sequence_last_value(seq), 0);
+
+-- prune_raw_message_revisions_present --
+-- Which of these ids a raw_message_revisions row has (a restored row skipped for its id, not another key).
+SELECT id FROM raw_message_revisions WHERE id = ANY(%(ids)s::bigint[]);
+
+-- prune_raw_message_revisions_advance_ids --
+-- Move the id sequence past the highest id, so rows put back under their own ids never collide with new ones.
+SELECT setval(seq, top)
+FROM (SELECT pg_get_serial_sequence('raw_message_revisions', 'id')::regclass AS seq) s,
+     (SELECT max(id) AS top FROM raw_message_revisions) m
+WHERE top > coalesce(pg_sequence_last_value(seq), 0);

@@ -20,6 +20,15 @@ WHERE queue = %(queue)s AND chat_id = %(chat_id)s AND window_start = %(window_st
   AND window_end = %(window_end)s
   AND coalesce(event_id, 0) = coalesce(%(event_id)s::bigint, 0) AND item_key = %(item_key)s;
 
+-- published_window_at --
+-- The window a route published (or reserved) to a chat that holds a moment: `digest --at` inside it addresses that very window.
+SELECT window_start, window_end
+FROM published_posts
+WHERE queue = %(queue)s AND chat_id = %(chat_id)s AND event_id IS NULL
+  AND window_start <= %(at)s AND window_end > %(at)s
+ORDER BY id DESC
+LIMIT 1;
+
 -- last_published_window --
 -- A route's latest window to a chat ending at or before a moment (and after a bound): where its next window starts, and what it showed when it was fixed, for late events.
 SELECT window_start, window_end, reserved_at, event_ids
@@ -71,7 +80,7 @@ UPDATE published_posts SET error = %(error)s, updated_at = now() WHERE id = %(id
 
 -- stale_reservations --
 -- Publications left `reserved` by a crash, or in doubt after a lost answer (at once), for health.
-SELECT id, queue, chat_id, window_start, event_id, reserved_by, reserved_at,
+SELECT id, queue, chat_id, window_start, window_end, event_id, reserved_by, reserved_at,
        cardinality(parts) AS parts_total, cardinality(message_ids) AS parts_sent, sending_part,
        error
 FROM published_posts

@@ -24,7 +24,7 @@ ORDER BY started_at DESC, id DESC
 LIMIT %(limit)s;
 
 -- job_freshness --
--- Per monitored job: its last success, its last run, and failures since the last success.
+-- Per monitored job: its last success, its last run, and failures (abandoned runs too) since the last success.
 WITH jobs AS (SELECT unnest(%(jobs)s::text[]) AS job_name)
 SELECT jobs.job_name,
        last_ok.finished_at AS last_success_at,
@@ -32,7 +32,7 @@ SELECT jobs.job_name,
        last_run.started_at AS last_started_at,
        last_run.error AS last_error,
        (SELECT count(*) FROM job_runs f
-         WHERE f.job_name = jobs.job_name AND f.status = 'failed'
+         WHERE f.job_name = jobs.job_name AND f.status IN ('failed', 'abandoned')
            AND f.started_at > coalesce(last_ok.started_at, '-infinity')) AS consecutive_failures
 FROM jobs
 LEFT JOIN LATERAL (
@@ -48,11 +48,11 @@ LEFT JOIN LATERAL (
 ORDER BY jobs.job_name;
 
 -- failure_streak --
--- Failed runs of a job since its last success, not counting the given run; the first failure's start and the latest error.
+-- Failed (and abandoned) runs of a job since its last success, not counting the given run; the first failure's start and the latest error.
 SELECT count(*) AS failures, min(f.started_at) AS streak_started_at,
        (array_agg(f.error ORDER BY f.started_at DESC))[1] AS last_error
 FROM job_runs f
-WHERE f.job_name = %(job_name)s AND f.status = 'failed' AND f.run_id <> %(run_id)s
+WHERE f.job_name = %(job_name)s AND f.status IN ('failed', 'abandoned') AND f.run_id <> %(run_id)s
   AND f.started_at > coalesce(
         (SELECT max(s.started_at) FROM job_runs s
          WHERE s.job_name = %(job_name)s AND s.status = 'success' AND s.run_id <> %(run_id)s),
@@ -83,3 +83,16 @@ ORDER BY job_name;
 -- Record a run that did nothing because its job is paused.
 INSERT INTO job_runs (run_id, job_name, host, pid, status, finished_at, counts)
 VALUES (%(run_id)s, %(job_name)s, %(host)s, %(pid)s, 'paused', now(), %(counts)s);
+
+-- running_job_runs_on_host --
+-- The runs recorded as running on a host, to find those whose process is gone.
+SELECT run_id, job_name, pid, started_at FROM job_runs
+WHERE status = 'running' AND host = %(host)s;
+
+-- abandon_job_runs --
+-- Mark runs whose process is gone as abandoned, naming the process; a run that ended meanwhile keeps its end.
+UPDATE job_runs
+SET status = 'abandoned', finished_at = now(),
+    error = 'abandoned: process ' || pid || ' on ' || host
+            || ' ended without recording its end (killed or crashed)'
+WHERE run_id = ANY(%(run_ids)s::uuid[]) AND status = 'running';
