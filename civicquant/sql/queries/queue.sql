@@ -134,3 +134,10 @@ SET plan_cache_mode = force_generic_plan;
 -- use_custom_plans --
 -- Back to PostgreSQL's default choice between custom and generic plans.
 RESET plan_cache_mode;
+
+-- extraction_jobs_per_status --
+-- Extraction jobs per pipeline version and status (ok, dead, ...), for health's metrics.
+SELECT pipeline_version, status, count(*) AS jobs
+FROM extraction_jobs
+GROUP BY pipeline_version, status
+ORDER BY pipeline_version, status;
