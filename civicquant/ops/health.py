@@ -190,7 +190,7 @@ def check(settings: Settings, *, now: datetime | None = None) -> HealthReport:
         report.checks.append(Check("migrations", "ok", "current"))
         report.jobs.extend(_job_freshness(db, settings, route_intervals, report.checked_at))
         report.channels.extend(_channel_lag(db, settings, report.checked_at))
-        report.queues.extend(_queue_backlog(db, settings))
+        report.queues.extend(_queue_backlog(db, settings, report))
         report.checks.extend(_publication_checks(db, settings, report))
         report.checks.extend(_flood_wait_checks(db, settings, report))
         _count_rows(db, report)
@@ -198,7 +198,7 @@ def check(settings: Settings, *, now: datetime | None = None) -> HealthReport:
 
 
 def _count_rows(db: Database, report: HealthReport) -> None:
-    """The dashboard's counts: posts per channel and source, jobs per status, messages sent."""
+    """The dashboard's counts: posts per channel and source, messages sent per queue."""
     report.posts_stored.extend(
         PostsStored(
             f"@{row['username']}" if row["username"] else str(row["channel_id"]),
@@ -206,10 +206,6 @@ def _count_rows(db: Database, report: HealthReport) -> None:
             int(row["posts"]),
         )
         for row in db.fetch_all("posts_per_channel_source")
-    )
-    report.extraction_jobs.extend(
-        ExtractionJobs(row["pipeline_version"], row["status"], int(row["jobs"]))
-        for row in db.fetch_all("extraction_jobs_per_status")
     )
     report.messages_sent.extend(
         MessagesSent(row["queue"], int(row["messages"]))
@@ -343,17 +339,45 @@ def _queue_state(row: dict[str, Any], settings: Settings) -> State:
     return "stale" if int(row["dead"]) > settings.health_max_dead_jobs else "ok"
 
 
-def _queue_backlog(db: Database, settings: Settings) -> list[QueueBacklog]:
+_WAITING = ("pending", "failed")  # a failed job waits for its retry
+
+
+def _queue_backlog(db: Database, settings: Settings, report: HealthReport) -> list[QueueBacklog]:
+    """Each pipeline version with jobs not `ok`; every version's counts go to the report."""
+    rows = db.fetch_all("queue_backlog")
+    report.extraction_jobs.extend(
+        ExtractionJobs(row["pipeline_version"], row["status"], int(row["jobs"])) for row in rows
+    )
+    versions: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if row["status"] == "ok":
+            continue  # millions of finished jobs: counted above, no backlog
+        version = versions.setdefault(
+            row["pipeline_version"],
+            {
+                "pipeline_version": row["pipeline_version"],
+                "pending": 0,
+                "running": 0,
+                "dead": 0,
+                "oldest_pending_seconds": None,
+            },
+        )
+        if row["status"] in _WAITING:
+            version["pending"] += int(row["jobs"])
+            oldest = version["oldest_pending_seconds"]
+            version["oldest_pending_seconds"] = max(oldest or 0.0, row["oldest_seconds"])
+        elif row["status"] in ("running", "dead"):
+            version[row["status"]] += int(row["jobs"])
     return [
         QueueBacklog(
-            state=_queue_state(row, settings),
-            pipeline_version=row["pipeline_version"],
-            pending=int(row["pending"]),
-            running=int(row["running"]),
-            dead=int(row["dead"]),
-            oldest_pending_seconds=row["oldest_pending_seconds"],
+            state=_queue_state(version, settings),
+            pipeline_version=version["pipeline_version"],
+            pending=version["pending"],
+            running=version["running"],
+            dead=version["dead"],
+            oldest_pending_seconds=version["oldest_pending_seconds"],
         )
-        for row in db.fetch_all("queue_backlog")
+        for version in versions.values()
     ]
 
 
