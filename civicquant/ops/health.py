@@ -137,7 +137,7 @@ class HealthReport:
     active_flood_waits: list[ActiveFloodWait] = field(default_factory=list)
     # Publications left `reserved` (None: not looked at, the database was not reached).
     publications_in_doubt: int | None = None
-    # The version `health` judges (EXTRACTION_PIPELINE_VERSION); None before settings load.
+    # The pipeline version health judges (EXTRACTION_PIPELINE_VERSION), for the textfile.
     pipeline_version: str | None = None
 
     @property
@@ -200,11 +200,7 @@ def check(settings: Settings, *, now: datetime | None = None) -> HealthReport:
 def _count_rows(db: Database, report: HealthReport) -> None:
     """The dashboard's counts: posts per channel and source, messages sent per queue."""
     report.posts_stored.extend(
-        PostsStored(
-            f"@{row['username']}" if row["username"] else str(row["channel_id"]),
-            row["source"],
-            int(row["posts"]),
-        )
+        PostsStored(_channel_label(row), row["source"], int(row["posts"]))
         for row in db.fetch_all("posts_per_channel_source")
     )
     report.messages_sent.extend(
@@ -311,6 +307,11 @@ def _age(now: datetime, then: datetime | None) -> float | None:
     return (now - then).total_seconds() if then else None
 
 
+def _channel_label(row: dict[str, Any]) -> str:
+    """A channel as the report and its metrics name it: `@username`, else its id."""
+    return f"@{row['username']}" if row["username"] else str(row["channel_id"])
+
+
 def _channel_lag(db: Database, settings: Settings, now: datetime) -> list[ChannelLag]:
     limit = settings.channel_stale_minutes * 60
     return [
@@ -319,7 +320,7 @@ def _channel_lag(db: Database, settings: Settings, now: datetime) -> list[Channe
             if row["last_message_at"] is not None
             and (now - row["last_message_at"]).total_seconds() > limit
             else "ok",
-            channel=f"@{row['username']}" if row["username"] else str(row["channel_id"]),
+            channel=_channel_label(row),
             channel_id=row["channel_id"],
             last_message_id=row["last_message_id"],
             mark_age_seconds=_age(now, row["last_message_at"]),
