@@ -219,12 +219,13 @@ def test_prometheus_scraping_the_health_textfile_raises_the_shipped_alerts(
     )
     # A fresh textfile, a reachable database, two failures of listen: these stay quiet.
     assert state(data, "CivicquantHealthReportStale") is None
+    assert state(data, "CivicquantHealthReportMissing") is None
     assert state(data, "CivicquantDatabaseDown") is None
     assert state(data, "CivicquantJobFailing", "listen") is None
 
     groups = api(prometheus_port, "/api/v1/rules")["groups"]
     evaluated = [rule for group in groups for rule in group["rules"]]
-    assert len(evaluated) == 8
+    assert len(evaluated) == 9
     assert [(r["name"], r.get("lastError")) for r in evaluated if r["health"] != "ok"] == []
 
     # Every dashboard query runs in this Prometheus (all hosts selected).

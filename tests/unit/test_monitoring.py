@@ -152,6 +152,7 @@ def test_monitoring_rules_prints_the_shipped_rules() -> None:
     assert result.output == (FOLDER / "alerts.yml").read_text(encoding="utf-8")
     assert set(rule_expressions(result.output)) == {
         "CivicquantHealthReportStale",
+        "CivicquantHealthReportMissing",
         "CivicquantDatabaseDown",
         "CivicquantJobStale",
         "CivicquantJobDown",
@@ -220,7 +221,7 @@ def test_promtool_check_rules_accepts_the_shipped_rules() -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 8 rules found" in result.stdout
+    assert "SUCCESS: 9 rules found" in result.stdout
 
 
 @needs_promtool
