@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test test-fast test-integration test-reliability test-cron lint bench bench-quality clean
+.PHONY: install demo test test-fast test-integration test-reliability test-cron test-monitoring lint bench bench-quality clean
 
 $(BIN)/civicquant: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,13 +23,22 @@ demo: install
 # The reliability suite (crashes, PgBouncer, secrets) and the real-cron test have their own
 # targets: the first takes minutes, the second replaces root's crontab for a minute.
 test: install
-	$(BIN)/python -m pytest -q -m "not reliability and not cron"
+	$(BIN)/python -m pytest -q -m "not reliability and not cron and not monitoring"
 
 test-reliability: install
 	$(BIN)/python -m pytest -q -m reliability tests/reliability
 
 test-cron: install
 	$(BIN)/python -m pytest -q -m cron tests/cron
+
+# The shipped alert rules: promtool's checks and unit tests, then a real Prometheus scraping
+# node_exporter's textfile collector over a textfile health wrote. Needs Debian's
+# prometheus and prometheus-node-exporter (.ci/run installs them).
+test-monitoring: install
+	@for tool in promtool prometheus prometheus-node-exporter; do command -v $$tool >/dev/null || \
+	  { echo "make test-monitoring: $$tool missing: apt-get install -y --no-install-recommends prometheus prometheus-node-exporter" >&2; exit 1; }; done
+	$(BIN)/python -m pytest -q tests/unit/test_monitoring.py
+	$(BIN)/python -m pytest -q -m monitoring tests/monitoring
 
 test-fast: install
 	$(BIN)/python -m pytest -q tests/unit

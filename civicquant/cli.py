@@ -36,6 +36,11 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+monitoring_app = typer.Typer(
+    help="The Grafana dashboard and Prometheus alert rules over health's metrics.",
+    no_args_is_help=True,
+)
+app.add_typer(monitoring_app, name="monitoring")
 
 
 class OutputFormat(StrEnum):
@@ -714,6 +719,28 @@ def health(
     else:
         typer.echo(text, nl=False)
     raise typer.Exit(report.exit_code)
+
+
+@monitoring_app.command("dashboard")
+def monitoring_dashboard() -> None:
+    """Print the Grafana dashboard (JSON) over the metrics `health --format prometheus` writes.
+
+    Example: civicquant monitoring dashboard > /var/lib/grafana/dashboards/civicquant.json
+    """
+    from civicquant.ops import monitoring
+
+    typer.echo(monitoring.dashboard(), nl=False)
+
+
+@monitoring_app.command("rules")
+def monitoring_rules() -> None:
+    """Print the Prometheus alerting rules (YAML) over the metrics health writes.
+
+    Example: civicquant monitoring rules > /etc/prometheus/rules/civicquant.yml
+    """
+    from civicquant.ops import monitoring
+
+    typer.echo(monitoring.alert_rules(), nl=False)
 
 
 def _monitored_job(settings: Settings, job: str) -> str:

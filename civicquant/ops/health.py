@@ -78,6 +78,51 @@ class QueueBacklog:
     oldest_pending_seconds: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class PostsStored:
+    """How many posts the raw log holds for one channel from one source (live, backfill, export)."""
+
+    channel: str
+    source: str
+    posts: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractionJobs:
+    """How many extraction jobs of one pipeline version are in one status (ok, dead, ...)."""
+
+    pipeline_version: str
+    status: str
+    jobs: int
+
+
+@dataclass(frozen=True, slots=True)
+class MessagesSent:
+    """How many Telegram messages a route (a `published_posts` queue) has sent."""
+
+    queue: str
+    messages: int
+
+
+@dataclass(frozen=True, slots=True)
+class FloodWaits:
+    """The FloodWaits Telegram asked of one job in the last day."""
+
+    job: str
+    waits: int
+    seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveFloodWait:
+    """A FloodWait not yet over: runs on its session skip until it ends."""
+
+    session: str
+    method: str
+    job: str
+    seconds_left: float
+
+
 @dataclass
 class HealthReport:
     """Everything `civicquant health` found, at one instant."""
@@ -87,6 +132,16 @@ class HealthReport:
     jobs: list[JobFreshness] = field(default_factory=list)
     channels: list[ChannelLag] = field(default_factory=list)
     queues: list[QueueBacklog] = field(default_factory=list)
+    # Counts for dashboards, not judged: rows stored, so they fall when `prune` deletes.
+    posts_stored: list[PostsStored] = field(default_factory=list)
+    extraction_jobs: list[ExtractionJobs] = field(default_factory=list)
+    messages_sent: list[MessagesSent] = field(default_factory=list)
+    flood_waits: list[FloodWaits] = field(default_factory=list)
+    active_flood_waits: list[ActiveFloodWait] = field(default_factory=list)
+    # Publications left `reserved` (None: not looked at, the database was not reached).
+    publications_in_doubt: int | None = None
+    # The pipeline version health judges (EXTRACTION_PIPELINE_VERSION), for the textfile.
+    pipeline_version: str | None = None
 
     @property
     def state(self) -> State:
@@ -116,7 +171,9 @@ def job_state(age_seconds: float | None, expected_minutes: int, grace_minutes: i
 
 def check(settings: Settings, *, now: datetime | None = None) -> HealthReport:
     """Connect and build the report; an unreachable database is a `down` check, not an error."""
-    report = HealthReport(checked_at=now or datetime.now(UTC))
+    report = HealthReport(
+        checked_at=now or datetime.now(UTC), pipeline_version=settings.extraction_pipeline_version
+    )
     try:
         db = open_database(settings, application_name="civicquant health")
     except DatabaseUnavailable as exc:
@@ -136,17 +193,32 @@ def check(settings: Settings, *, now: datetime | None = None) -> HealthReport:
         report.checks.append(Check("migrations", "ok", "current"))
         report.jobs.extend(_job_freshness(db, settings, route_intervals, report.checked_at))
         report.channels.extend(_channel_lag(db, settings, report.checked_at))
-        report.queues.extend(_queue_backlog(db, settings))
-        report.checks.extend(_publication_checks(db, settings, report.checked_at))
-        report.checks.extend(_flood_wait_checks(db, settings, report.checked_at))
+        report.queues.extend(_queue_backlog(db, settings, report))
+        report.checks.extend(_publication_checks(db, settings, report))
+        report.checks.extend(_flood_wait_checks(db, settings, report))
+        _count_rows(db, report)
     return report
 
 
-def _publication_checks(db: Database, settings: Settings, now: datetime) -> list[Check]:
+def _count_rows(db: Database, report: HealthReport) -> None:
+    """The dashboard's counts: posts per channel and source, messages sent per queue."""
+    report.posts_stored.extend(
+        PostsStored(_channel_label(row), row["source"], int(row["posts"]))
+        for row in db.fetch_all("posts_per_channel_source")
+    )
+    report.messages_sent.extend(
+        MessagesSent(row["queue"], int(row["messages"]))
+        for row in db.fetch_all("messages_sent_per_queue")
+    )
+
+
+def _publication_checks(db: Database, settings: Settings, report: HealthReport) -> list[Check]:
+    now = report.checked_at
     checks = []
     stuck = db.fetch_all(
         "stale_reservations", {"older_than_seconds": settings.health_reserved_minutes * 60}
     )
+    report.publications_in_doubt = len(stuck)
     if stuck:
         first = stuck[0]
         checks.append(
@@ -193,8 +265,18 @@ def _resend_hint(reservation: Mapping[str, Any], settings: Settings) -> str:
     return f"{check}, then if it did not arrive run `{' '.join([*command, '--force'])}`"
 
 
-def _flood_wait_checks(db: Database, settings: Settings, now: datetime) -> list[Check]:
-    rows = db.fetch_all("flood_waits_since", {"since": now - timedelta(days=1)})
+def _flood_wait_checks(db: Database, settings: Settings, report: HealthReport) -> list[Check]:
+    rows = db.fetch_all("flood_waits_since", {"since": report.checked_at - timedelta(days=1)})
+    active = db.fetch_all("active_flood_waits", {"session": None})
+    report.flood_waits.extend(
+        FloodWaits(row["job_name"], int(row["waits"]), int(row["seconds"] or 0)) for row in rows
+    )
+    report.active_flood_waits.extend(
+        ActiveFloodWait(
+            row["session"] or "", row["method"] or "", row["job_name"], float(row["seconds_left"])
+        )
+        for row in active
+    )
     waiting = [
         Check(
             f"floodwait {row['session']}",
@@ -203,7 +285,7 @@ def _flood_wait_checks(db: Database, settings: Settings, now: datetime) -> list[
             f"({duration(float(row['seconds_left']))} left) after {row['method'] or 'a call'} "
             f"in {row['job_name']}; runs on this session skip until then",
         )
-        for row in db.fetch_all("active_flood_waits", {"session": None})
+        for row in active
     ]
     return waiting + [
         Check(
@@ -254,6 +336,11 @@ def _age(now: datetime, then: datetime | None) -> float | None:
     return (now - then).total_seconds() if then else None
 
 
+def _channel_label(row: dict[str, Any]) -> str:
+    """A channel as the report and its metrics name it: `@username`, else its id."""
+    return f"@{row['username']}" if row["username"] else str(row["channel_id"])
+
+
 def _channel_lag(db: Database, settings: Settings, now: datetime) -> list[ChannelLag]:
     limit = settings.channel_stale_minutes * 60
     return [
@@ -262,7 +349,7 @@ def _channel_lag(db: Database, settings: Settings, now: datetime) -> list[Channe
             if row["last_message_at"] is not None
             and (now - row["last_message_at"]).total_seconds() > limit
             else "ok",
-            channel=f"@{row['username']}" if row["username"] else str(row["channel_id"]),
+            channel=_channel_label(row),
             channel_id=row["channel_id"],
             last_message_id=row["last_message_id"],
             mark_age_seconds=_age(now, row["last_message_at"]),
@@ -283,17 +370,45 @@ def _queue_state(row: dict[str, Any], settings: Settings) -> State:
     return "stale" if int(row["dead"]) > settings.health_max_dead_jobs else "ok"
 
 
-def _queue_backlog(db: Database, settings: Settings) -> list[QueueBacklog]:
+_WAITING = ("pending", "failed")  # a failed job waits for its retry
+
+
+def _queue_backlog(db: Database, settings: Settings, report: HealthReport) -> list[QueueBacklog]:
+    """Each pipeline version with jobs not `ok`; every version's counts go to the report."""
+    rows = db.fetch_all("queue_backlog")
+    report.extraction_jobs.extend(
+        ExtractionJobs(row["pipeline_version"], row["status"], int(row["jobs"])) for row in rows
+    )
+    versions: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if row["status"] == "ok":
+            continue  # millions of finished jobs: counted above, no backlog
+        version = versions.setdefault(
+            row["pipeline_version"],
+            {
+                "pipeline_version": row["pipeline_version"],
+                "pending": 0,
+                "running": 0,
+                "dead": 0,
+                "oldest_pending_seconds": None,
+            },
+        )
+        if row["status"] in _WAITING:
+            version["pending"] += int(row["jobs"])
+            oldest = version["oldest_pending_seconds"]
+            version["oldest_pending_seconds"] = max(oldest or 0.0, row["oldest_seconds"])
+        elif row["status"] in ("running", "dead"):
+            version[row["status"]] += int(row["jobs"])
     return [
         QueueBacklog(
-            state=_queue_state(row, settings),
-            pipeline_version=row["pipeline_version"],
-            pending=int(row["pending"]),
-            running=int(row["running"]),
-            dead=int(row["dead"]),
-            oldest_pending_seconds=row["oldest_pending_seconds"],
+            state=_queue_state(version, settings),
+            pipeline_version=version["pipeline_version"],
+            pending=version["pending"],
+            running=version["running"],
+            dead=version["dead"],
+            oldest_pending_seconds=version["oldest_pending_seconds"],
         )
-        for row in db.fetch_all("queue_backlog")
+        for version in versions.values()
     ]
 
 

@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, get_args
 
+from civicquant import __version__
 from civicquant.errors import UsageError
 from civicquant.ops.health import HealthReport, State, duration
 from civicquant.textual import aligned
@@ -114,6 +115,12 @@ def render_json(report: HealthReport) -> str:
         ],
         "channels": [asdict(c) for c in report.channels],
         "queues": [asdict(q) for q in report.queues],
+        "posts_stored": [asdict(p) for p in report.posts_stored],
+        "extraction_jobs": [asdict(j) for j in report.extraction_jobs],
+        "messages_sent": [asdict(m) for m in report.messages_sent],
+        "flood_waits": [asdict(f) for f in report.flood_waits],
+        "active_flood_waits": [asdict(w) for w in report.active_flood_waits],
+        "publications_in_doubt": report.publications_in_doubt,
     }
     return json.dumps(payload, indent=2) + "\n"
 
@@ -133,7 +140,19 @@ def render_prometheus(report: HealthReport) -> str:
                 f"{name}{{{label_text}}} {_number(value)}" if labels else f"{name} {_number(value)}"
             )
 
+    metric(
+        "civicquant_build_info",
+        "gauge",
+        "1, labelled with the version of civicquant that wrote this report.",
+        [({"version": __version__}, 1)],
+    )
     metric("civicquant_health_status", "gauge", "0 ok, 1 stale, 2 down.", [({}, report.exit_code)])
+    metric(
+        "civicquant_current_pipeline_version",
+        "gauge",
+        "1, labelled with the pipeline version health judges (EXTRACTION_PIPELINE_VERSION).",
+        [({"pipeline_version": report.pipeline_version}, 1)] if report.pipeline_version else [],
+    )
     metric(
         "civicquant_check_ok",
         "gauge",
@@ -214,6 +233,57 @@ def render_prometheus(report: HealthReport) -> str:
         "gauge",
         "Extraction jobs that used up their attempts.",
         [({"pipeline_version": q.pipeline_version}, q.dead) for q in report.queues],
+    )
+    # Counts of stored rows, for dashboards: typed gauges, not counters, because `prune`
+    # deletes old rows (and `enqueue --force` moves jobs back to pending), and rate() would
+    # read every such fall as a counter reset, a spike of the whole count.
+    metric(
+        "civicquant_posts_stored",
+        "gauge",
+        "Posts in the raw log, per channel and source (live, backfill, export).",
+        [({"channel": p.channel, "source": p.source}, p.posts) for p in report.posts_stored],
+    )
+    metric(
+        "civicquant_extraction_jobs",
+        "gauge",
+        "Extraction jobs per pipeline version and status (ok: done, dead: failed for good).",
+        [
+            ({"pipeline_version": j.pipeline_version, "status": j.status}, j.jobs)
+            for j in report.extraction_jobs
+        ],
+    )
+    metric(
+        "civicquant_messages_sent",
+        "gauge",
+        "Telegram messages of sent publications, per queue (a route, or ops).",
+        [({"queue": m.queue}, m.messages) for m in report.messages_sent],
+    )
+    metric(
+        "civicquant_publications_in_doubt",
+        "gauge",
+        "Publications left reserved by a crash or a lost answer (see digest --force).",
+        [({}, report.publications_in_doubt)] if report.publications_in_doubt is not None else [],
+    )
+    metric(
+        "civicquant_flood_waits_last_day",
+        "gauge",
+        "FloodWaits Telegram asked of the job in the last 24 hours.",
+        [({"job": f.job}, f.waits) for f in report.flood_waits],
+    )
+    metric(
+        "civicquant_flood_wait_seconds_last_day",
+        "gauge",
+        "Seconds of FloodWait Telegram asked of the job in the last 24 hours.",
+        [({"job": f.job}, f.seconds) for f in report.flood_waits],
+    )
+    metric(
+        "civicquant_flood_wait_remaining_seconds",
+        "gauge",
+        "Seconds left of a FloodWait not yet over; runs on the session skip until then.",
+        [
+            ({"session": w.session, "method": w.method, "job": w.job}, w.seconds_left)
+            for w in report.active_flood_waits
+        ],
     )
     metric(
         "civicquant_health_checked_timestamp_seconds",

@@ -111,3 +111,17 @@ def test_digest_of_an_empty_window_says_so_on_stdout(empty_database_url: str) ->
     result = run_cli("digest", "--dry-run", "--at", "2026-11-20T10:00:00Z", env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "nothing to post: no events in 2026-11-20 08:00-12:00 UTC\n"
+
+
+def test_monitoring_prints_the_shipped_dashboard_and_rules_with_no_database(
+    tmp_path: Path,
+) -> None:
+    # An operator pipes these into Grafana and Prometheus: no settings, no database needed.
+    env = {"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
+    dashboard = run_cli("monitoring", "dashboard", env=env, cwd=tmp_path)
+    assert dashboard.returncode == 0, dashboard.stderr
+    assert json.loads(dashboard.stdout)["uid"] == "civicquant"
+    rules = run_cli("monitoring", "rules", env=env, cwd=tmp_path)
+    assert rules.returncode == 0, rules.stderr
+    assert "alert: CivicquantJobStale" in rules.stdout
+    assert "Traceback" not in dashboard.stderr + rules.stderr

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -137,6 +138,67 @@ def test_stale_reservation_and_flood_waits_are_reported(settings: Settings, db: 
         " --at 2026-11-20T08:00:00Z --chat -100 --force`"
     )
     assert checks["floodwait listen"].state == "stale"
+
+
+def test_prometheus_textfile_counts_posts_jobs_messages_and_publications_in_doubt(
+    settings: Settings, db: Database
+) -> None:
+    rawlog = RawLog(db, pipeline_version="v1")
+    rawlog.save_channel(Channel(7, "wirewatch"))
+    rawlog.save_channel(Channel(8, None))
+    now = datetime.now(UTC)
+    rawlog.store(7, [RawPost(7, i, now, text=f"post {i}") for i in (1, 2, 3)], "live")
+    rawlog.store(7, [RawPost(7, 4, now, text="post 4")], "backfill")
+    rawlog.store(8, [RawPost(8, 1, now, text="other")], "export")
+    db.connection.execute(
+        "UPDATE extraction_jobs SET status = 'ok' WHERE raw_message_id IN "
+        "(SELECT id FROM raw_messages WHERE channel_id = 7 AND message_id < 3)"
+    )
+    db.connection.execute(
+        "UPDATE extraction_jobs SET status = 'dead' WHERE raw_message_id = "
+        "(SELECT id FROM raw_messages WHERE channel_id = 8)"
+    )
+    for status, message_ids, reserved_ago in (
+        ("sent", "{11,12}", "2 hours"),
+        ("sent", "{13}", "1 hour"),
+        ("reserved", "{14}", "1 hour"),  # one part of two sent, then a crash: in doubt
+        ("reserved", "{}", "1 minute"),  # being sent right now: not yet in doubt
+    ):
+        db.connection.execute(
+            "INSERT INTO published_posts (queue, chat_id, window_start, window_end, "
+            "content_sha256, parts, message_ids, status, reserved_by, reserved_at, sent_at) "
+            "VALUES ('vip', '-100', now() - %s::interval, now(), 'h', ARRAY['a','b'], %s, %s, "
+            "'x', now() - %s::interval, CASE WHEN %s = 'sent' THEN now() END)",
+            (reserved_ago, message_ids, status, reserved_ago, status),
+        )
+    db.connection.execute(
+        "INSERT INTO flood_waits (job_name, seconds, slept, session, method, wait_until) "
+        "VALUES ('listen', 20, true, NULL, NULL, NULL), "
+        "('listen', 900, false, '/srv/tg.session', 'GetHistoryRequest', now() + interval '10 minutes')"
+    )
+    report = health.check(settings)
+    assert report.publications_in_doubt == 1
+    text = health_render.render_prometheus(report)
+    for line in (
+        'civicquant_posts_stored{channel="@wirewatch",source="live"} 3',
+        'civicquant_posts_stored{channel="@wirewatch",source="backfill"} 1',
+        'civicquant_posts_stored{channel="8",source="export"} 1',
+        'civicquant_extraction_jobs{pipeline_version="v1",status="ok"} 2',
+        'civicquant_extraction_jobs{pipeline_version="v1",status="pending"} 2',
+        'civicquant_extraction_jobs{pipeline_version="v1",status="dead"} 1',
+        'civicquant_messages_sent{queue="vip"} 3',
+        "civicquant_publications_in_doubt 1",
+        'civicquant_flood_waits_last_day{job="listen"} 2',
+        'civicquant_flood_wait_seconds_last_day{job="listen"} 920',
+        'civicquant_current_pipeline_version{pipeline_version="v1"} 1',
+    ):
+        assert line in text, line
+    assert re.search(
+        r'^civicquant_flood_wait_remaining_seconds\{session="/srv/tg.session",'
+        r'method="GetHistoryRequest",job="listen"\} (59\d|600)(\.\d+)?$',
+        text,
+        re.MULTILINE,
+    ), text
 
 
 def test_world_readable_env_file_gets_a_warning(

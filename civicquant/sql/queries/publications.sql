@@ -172,3 +172,11 @@ WHERE e.id = ANY(%(event_ids)s::bigint[])
           AND (p.event_id = e.id
                OR p.event_id IN (SELECT m.id FROM events m WHERE m.merged_into = e.id)))
 ORDER BY e.importance DESC, e.id;
+
+-- messages_sent_per_queue --
+-- Telegram messages sent per queue (a route, or ops), counted over sent publications, for health's metrics.
+SELECT queue, sum(cardinality(message_ids))::bigint AS messages
+FROM published_posts
+WHERE status = 'sent'
+GROUP BY queue
+ORDER BY queue;

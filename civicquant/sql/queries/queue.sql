@@ -39,17 +39,12 @@ SELECT pipeline_version, status, count(*) AS jobs
 FROM extraction_jobs GROUP BY pipeline_version, status ORDER BY pipeline_version, status;
 
 -- queue_backlog --
--- Per pipeline version: pending jobs, the oldest one's age, running, dead.
-SELECT pipeline_version,
-       count(*) FILTER (WHERE status IN ('pending', 'failed')) AS pending,
-       count(*) FILTER (WHERE status = 'running') AS running,
-       count(*) FILTER (WHERE status = 'dead') AS dead,
-       extract(epoch FROM now() - min(created_at) FILTER (WHERE status IN ('pending', 'failed')))
-           ::float8 AS oldest_pending_seconds
+-- Per pipeline version and status: jobs and the oldest one's age, for health's backlog and metrics in one scan.
+SELECT pipeline_version, status, count(*) AS jobs,
+       extract(epoch FROM now() - min(created_at))::float8 AS oldest_seconds
 FROM extraction_jobs
-WHERE status <> 'ok'
-GROUP BY pipeline_version
-ORDER BY pipeline_version;
+GROUP BY pipeline_version, status
+ORDER BY pipeline_version, status;
 
 -- reclaim_expired_jobs --
 -- Jobs whose worker died (lease expired while running) become claimable again.

@@ -140,3 +140,12 @@ ORDER BY session, method, wait_until DESC;
 -- FloodWaits asked of us since a moment, per job, for health.
 SELECT job_name, count(*) AS waits, sum(seconds) AS seconds, bool_or(NOT slept) AS any_too_long
 FROM flood_waits WHERE created_at >= %(since)s GROUP BY job_name ORDER BY job_name;
+
+-- posts_per_channel_source --
+-- Posts in the raw log per channel and source (live, backfill, export), for health's metrics.
+SELECT c.channel_id, c.username, r.source, r.posts
+FROM (
+    SELECT channel_id, source, count(*) AS posts FROM raw_messages GROUP BY channel_id, source
+) r
+JOIN channels c ON c.channel_id = r.channel_id
+ORDER BY c.channel_id, r.source;
