@@ -287,7 +287,12 @@ def test_an_unexpected_error_is_one_line_without_traceback_or_password(
     tmp_path: Path,
 ) -> None:
     (tmp_path / "file").write_text("a file where a directory should be\n")
-    env = cli_env(secret_database.url, tmp_path / "home", LOG_LEVEL=level)
+    env_file = tmp_path / "civicquant.env"  # cron refuses a missing one before anything else
+    env_file.write_text("# settings come from the environment here\n")
+    env_file.chmod(0o600)
+    env = cli_env(
+        secret_database.url, tmp_path / "home", LOG_LEVEL=level, CIVICQUANT_ENV_FILE=str(env_file)
+    )
     migrated = procs.cli("db", "migrate", env=env)
     assert migrated.returncode == 0, migrated.describe()
     result = procs.cli(*(arg.format(tmp=tmp_path) for arg in args), env=env)
