@@ -100,7 +100,7 @@ def run_job(
                     expires_at=str(held["expires_at"]) if held else None,
                 )
                 return JobOutcome({"skipped": True, "lease_held_by": held_by})
-            fence = leases.Fence(lease, holder, taken.generation)
+            fence = leases.Fence(lease, holder, taken.generation, settings.lease_ttl_seconds)
         runs.start(db, job_name, run_id)
         run = _Run(lease, holder, cooperative, tuple(on_finish))
         ctx = JobContext(settings, db, job_name, run_id, threading.Event(), fence=fence)
