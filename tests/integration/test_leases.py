@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from civicquant.db import Database
+from civicquant.config import Settings
+from civicquant.db import Database, open_database
 from civicquant.runtime import leases
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -172,3 +173,15 @@ def test_heartbeat_keeps_a_lease_alive_past_its_ttl(database_url: str) -> None:
         assert leases.acquire(db, "listen", "intruder", 30) is None
     holder.send_signal(signal.SIGTERM)
     holder.wait(timeout=20)
+
+
+def test_job_connections_give_up_on_a_silent_server_within_half_a_lease_ttl(
+    settings: Settings,
+) -> None:
+    # LEASE_TTL_SECONDS=5 (the fixture): the heartbeat's sibling connection inherits it.
+    with open_database(settings) as db, db.open_sibling("civicquant test lease") as sibling:
+        for conn in (db, sibling):
+            parameters = conn.connection.info.get_parameters()
+            assert parameters["tcp_user_timeout"] == "2500"
+            assert parameters["keepalives"] == "1"
+            assert parameters["keepalives_idle"] == "1"
