@@ -201,6 +201,7 @@ def test_lease_holder_cut_off_from_the_database_is_replaced_without_repeats_or_h
             "TG_BOT_API_URL": bot.url,
             "TG_VIP_CHAT_ID": CHAT,
             "DIGEST_PART_INTERVAL_SECONDS": str(PART_INTERVAL),
+            "DIGEST_MAX_EVENTS": "0",  # every event: a digest of several parts
             "LEASE_TTL_SECONDS": str(TTL),
         }
         # Events for the window, made on this machine straight against the server.
