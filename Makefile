@@ -14,7 +14,7 @@ $(BIN)/civicquant: pyproject.toml
 
 install: $(BIN)/civicquant
 
-# The main job on the embedded defaults: embedded PostgreSQL under CIVICQUANT_HOME,
+# The main job on the embedded defaults: an embedded PostgreSQL of its own under .demo/,
 # the rules extractor, the bundled sample, digest in --dry-run.
 demo: install
 	DEMO_PYTHON=$(BIN)/python sh scripts/demo.sh

@@ -93,7 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     if speed_rows or not quality_rows:
         write_results(results, speed_rows, run)
     if quality_rows:
-        write_quality(results, quality_rows, run, quality.datasets(quick=bool(quick & QUALITY)))
+        write_quality(
+            results,
+            quality_rows,
+            run,
+            quality.datasets(quick=bool(quick & QUALITY)),
+            quality.sections(),
+        )
     print(f"# wrote {results} ({seconds / 60:.1f} min)", file=sys.stderr)
     return 1 if any(row.verdict == "error" for row in rows) else 0
 

@@ -18,6 +18,9 @@ read back from `event_sources` and `extractions` (`bench/pipeline.py`); the scor
 - **Speed**: posts/s of extraction plus matching, one process, over Telegram-length posts;
   beside it the CPU-only loop (rules.extract + similarity.sketch), as a breakdown.
 - **Language**: the share of posts whose stored language is the file's language.
+- **Topics** (`bench/topics.py`): the rules extractor's topic on AG News and the tgcontest
+  category files under written-down mappings: accuracy, macro-F1, the share of
+  out-of-scope news given a finance or politics topic, and a confusion matrix section.
 
 The labelled files live outside the repository, in ../shared/data/quality/; a part whose
 file is absent gives one `not yet measured` row and the others still run.
@@ -38,18 +41,19 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
-from bench import clustering, corpus, pipeline
+from bench import breaking_quality, clustering, corpus, pipeline, topics
 from bench.context import Context
 from bench.pg import scratch_database
 from bench.pipeline import PostKey
 from bench.processes import REPO_ROOT
 from bench.results import Row, verdict
+from civicquant.config import Settings
 from civicquant.events import similarity
 from civicquant.extract import rules
 from civicquant.ingest.export_import import import_export
 from civicquant.ingest.posts import Channel, RawPost
 from civicquant.ingest.rawlog import RawLog
-from civicquant.publish.digest import Window, window_events
+from civicquant.publish.digest import Window, render_selection, select_events, window_events
 from civicquant.publish.render import DigestEvent, SourceLink
 
 DATA = REPO_ROOT.parent / "shared" / "data" / "quality"
@@ -154,6 +158,8 @@ def run(ctx: Context) -> list[Row]:
             rows += _guarded(f"quality {spec.name} pairs", partial(_pairs, ctx, spec))
         rows += _guarded("quality demo digest", lambda: _demo(ctx))
         rows += _guarded("quality speed", lambda: _speed(ctx))
+        rows += _guarded("quality topics", topics.rows)
+        rows += _guarded("quality breaking", breaking_quality.rows)
     return [r for r in rows if not r.name.startswith(LANGUAGE)] + [
         r for r in rows if r.name.startswith(LANGUAGE)
     ]
@@ -167,7 +173,12 @@ def datasets(quick: bool) -> list[str]:
         lines.append(f"`civicquant/samples/{file}` (@{username}): {texts} messages with text")
     labels = len(_demo_labels())
     lines.append(f"`bench/data/demo_stories.json`: {labels} hand-written story labels")
-    return lines
+    return lines + topics.datasets()
+
+
+def sections() -> list[str]:
+    """Markdown sections after the notes: the topics' confusion matrices."""
+    return topics.confusion_lines()
 
 
 def _guarded(part: str, measure: Callable[[], list[Row]]) -> list[Row]:
@@ -409,6 +420,10 @@ def _demo(ctx: Context) -> list[Row]:
     """Bullets of the demo's vip digest that repeat a story, and how many bullets."""
     labels = _demo_labels()
     bullets = _demo_bullets(ctx)
+    # The digest as sent: DIGEST_MAX_EVENTS (default) and no more than fit one message.
+    parts, shown = render_selection(
+        select_events(bullets, Settings().digest_max_events), title="Digest", window=DEMO_WINDOW
+    )
     stories = [story_of(bullet, labels) for bullet in bullets]
     repeats = repeated(stories)
     window = f"vip {DEMO_WINDOW.start:%Y-%m-%d %H:%M}-{DEMO_WINDOW.end:%H:%M} UTC"
@@ -432,8 +447,20 @@ def _demo(ctx: Context) -> list[Row]:
             ratio=None,
             target="",
             verdict="report",
-            note=f"{window}, window_events as `civicquant digest` selects them; "
+            note=f"{window}, every event of the window (window_events, before the cap); "
             + (_mixed_note(bullets, labels) or "no bullet mixes stories"),
+        ),
+        Row(
+            name="quality demo digest messages",
+            measured=len(parts),
+            unit="messages",
+            reference=f"{len(shown.shown)} bullets shown, {sum(shown.more.values())} more",
+            ratio=None,
+            target="= 1",
+            verdict=verdict(len(parts) == 1),
+            note=f"{window} as `civicquant digest` renders it (DIGEST_MAX_EVENTS "
+            f"{Settings().digest_max_events}, one message); shown stories repeated: "
+            f"{len(shown.shown) - len({story_of(b, labels) for b in shown.shown})}",
         ),
     ]
 

@@ -140,8 +140,16 @@ def write_results(path: Path, rows: Sequence[Row], run: Run) -> None:
     path.write_text("\n".join(lines) + (kept or "\n"), encoding="utf-8")
 
 
-def write_quality(path: Path, rows: Sequence[Row], run: Run, datasets: Sequence[str]) -> None:
+def write_quality(
+    path: Path,
+    rows: Sequence[Row],
+    run: Run,
+    datasets: Sequence[str],
+    sections: Sequence[str] = (),
+) -> None:
     """Replace only the quality block of `path` with these rows; the rest stays as it is.
+
+    `sections` are Markdown lines put after the notes (the topics' confusion matrices).
 
     A file without a block gets it just above the analysis marker (or at its end); a missing
     file is started with the block and the marker.
@@ -160,6 +168,7 @@ def write_quality(path: Path, rows: Sequence[Row], run: Run, datasets: Sequence[
             *(f"  - {line}" for line in datasets),
             "",
             *_figures(rows, level="###"),
+            *sections,
             QUALITY_END,
         ]
     )

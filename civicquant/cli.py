@@ -19,7 +19,6 @@ import typer
 from civicquant import redaction
 from civicquant.config import Settings, load_settings
 from civicquant.errors import CivicquantError
-from civicquant.publish.queues import QUEUES
 
 if TYPE_CHECKING:
     from civicquant.publish.digest import DigestResult
@@ -140,12 +139,32 @@ ChannelsOption = Annotated[
         "@name, t.me/name or numeric ids.",
     ),
 ]
+PriorityOption = Annotated[
+    str | None,
+    typer.Option(
+        "--priority",
+        help="Queue priority of the jobs: live, backfill, reparse or 0-100 (higher first).",
+    ),
+]
+
+
+def _priority(text: str | None) -> int | None:
+    """--priority as a number (None: the command's default)."""
+    if text is None:
+        return None
+    from civicquant.queue import parse_priority
+
+    return parse_priority(text)
 
 
 def _channel_specs(settings: Settings, channels: str | None) -> list[Any]:
     from civicquant.ingest.channels import parse_channel_specs
 
-    return parse_channel_specs(channels if channels is not None else settings.tg_source_channels)
+    if channels is not None:
+        # A channel named on the command line without a weight keeps its stored one.
+        return parse_channel_specs(channels)
+    # TG_SOURCE_CHANNELS is the operator's list: a channel without a weight weighs 1.
+    return parse_channel_specs(settings.tg_source_channels, default_weight=1.0)
 
 
 @app.command()
@@ -204,6 +223,7 @@ def backfill(
     gaps: Annotated[
         bool, typer.Option("--gaps", help="Fetch the ids missing inside each channel's range.")
     ] = False,
+    priority: PriorityOption = None,
 ) -> None:
     """Read history into the raw log: a time window, an export file, or the gaps.
 
@@ -222,6 +242,7 @@ def backfill(
     ]
     if len(modes) != 1:
         raise UsageError("backfill needs exactly one of --since, --from-export or --gaps")
+    level = _priority(priority)
     settings = _settings()
     reader = wiring.telegram_reader
     with _TerminalProgress(
@@ -233,7 +254,7 @@ def backfill(
                 settings,
                 "backfill",
                 lambda ctx: export_import.export_job(
-                    ctx, path, username=username, progress=progress.report
+                    ctx, path, username=username, progress=progress.report, priority=level
                 ),
                 cooperative=True,
             )
@@ -242,7 +263,7 @@ def backfill(
             outcome = wiring.run_job(
                 settings,
                 "backfill",
-                lambda ctx: history.gaps_job(ctx, specs, reader),
+                lambda ctx: history.gaps_job(ctx, specs, reader, level),
                 lease=sessions.backfill_lease(settings),
                 cooperative=True,
             )
@@ -260,6 +281,7 @@ def backfill(
                     max_messages=max_messages,
                     force_enqueue=force_enqueue,
                     progress=progress.report,
+                    priority=level,
                 ),
                 lease=sessions.backfill_lease(settings),
                 cooperative=True,
@@ -282,15 +304,19 @@ def enqueue(
         str | None,
         typer.Option("--pipeline-version", help="Default: EXTRACTION_PIPELINE_VERSION."),
     ] = None,
+    priority: PriorityOption = None,
 ) -> None:
-    """Enqueue extraction from the raw log without reading Telegram (reparse).
+    """Enqueue extraction from the raw log without reading Telegram (reparse, by default at
+    the lowest priority: new posts are extracted first).
 
     Example: civicquant enqueue --since 2026-11-01T00:00:00Z --pipeline-version v2
     """
     from civicquant import wiring
     from civicquant.ingest.reparse import EnqueueOptions, enqueue_job
+    from civicquant.queue import PRIORITIES
     from civicquant.timeparse import parse_window
 
+    level = _priority(priority)
     settings = _settings()
     options = EnqueueOptions(
         pipeline_version=settings.pipeline_version(pipeline_version),
@@ -298,6 +324,7 @@ def enqueue(
         channels=_channel_specs(settings, channels) if channels else None,
         limit=max_messages,
         force=force,
+        priority=PRIORITIES["reparse"] if level is None else level,
     )
     outcome = wiring.run_job(settings, "enqueue", lambda ctx: enqueue_job(ctx, options))
     _print_counts("enqueue", outcome.counts)
@@ -411,17 +438,19 @@ def compare(
     typer.echo(render(report), nl=False)
 
 
-# The --queue choices: one per digest queue (civicquant.publish.queues).
-DigestQueue = StrEnum("DigestQueue", {name: name for name in QUEUES})  # type: ignore[misc]
-DEFAULT_QUEUE = DigestQueue("vip")
-
-
 @app.command()
 def digest(
-    queue: Annotated[DigestQueue, typer.Option("--queue", help="Which digest.")] = DEFAULT_QUEUE,
+    queue: Annotated[
+        str,
+        typer.Option(
+            "--queue", help="The route to publish (`civicquant routes` lists them).", metavar="NAME"
+        ),
+    ] = "vip",
     hours: Annotated[
         float | None,
-        typer.Option("--hours", min=0.25, max=24, help="Window length (vip: VIP_DIGEST_HOURS)."),
+        typer.Option(
+            "--hours", min=0.25, max=24, help="Window length (default: the route's every)."
+        ),
     ] = None,
     at: Annotated[
         str | None,
@@ -431,7 +460,7 @@ def digest(
         bool, typer.Option("--dry-run", help="Print the messages; send and record nothing.")
     ] = False,
     chat: Annotated[
-        str | None, typer.Option("--chat", help="Chat id instead of TG_VIP_CHAT_ID.")
+        str | None, typer.Option("--chat", help="Chat id instead of the route's chat_id.")
     ] = None,
     pipeline_version: Annotated[
         str | None,
@@ -442,20 +471,23 @@ def digest(
         typer.Option("--force", help="Resend a window whose last send was cut off by a crash."),
     ] = False,
 ) -> None:
-    """Publish the events first seen in the last completed window, grouped by topic, once.
+    """Publish a route's events first seen in the last completed window, grouped by topic, once.
 
-    Windows are aligned to the cadence (4 h: 00:00, 04:00, ... UTC): a late, repeated or
-    retried run publishes each window exactly once.
+    Windows are aligned to the route's cadence (4 h: 00:00, 04:00, ... UTC): a late,
+    repeated or retried run publishes each window exactly once, per route.
 
     Example: civicquant digest --queue vip --dry-run --at 2026-11-20T10:00:00Z
     """
     from civicquant import wiring
     from civicquant.publish.digest import DigestOptions, digest_job
+    from civicquant.publish.routes import load_routes
     from civicquant.timeparse import parse_instant
 
     settings = _settings()
+    # A bad routes file or route name is one line before any run is recorded.
+    load_routes(settings).scheduled(queue)
     options = DigestOptions(
-        queue=queue.value,
+        queue=queue,
         hours=hours,
         at=parse_instant(at, "--at") if at else None,
         dry_run=dry_run,
@@ -463,7 +495,7 @@ def digest(
         pipeline_version=pipeline_version,
         force=force,
     )
-    job = f"digest:{queue.value}"
+    job = f"digest:{queue}"
 
     def body(ctx: JobContext) -> DigestResult:
         return digest_job(ctx, options, wiring.make_publisher)
@@ -475,6 +507,20 @@ def digest(
     outcome = wiring.run_job(settings, job, body, lease=job)
     _print_message(outcome.value)
     _print_counts("digest", outcome.counts)
+
+
+@app.command("routes")
+def show_routes() -> None:
+    """Print the effective routes: CIVICQUANT_ROUTES's, else the built-in ones.
+
+    Example: civicquant routes
+    """
+    from civicquant.extraction import TOPICS
+    from civicquant.publish import routes
+
+    settings = _settings(logging=False)
+    effective = routes.load_routes(settings)
+    typer.echo(routes.render_routes(effective, known_topics=TOPICS))
 
 
 @app.command()
@@ -666,6 +712,76 @@ def health(
     else:
         typer.echo(text, nl=False)
     raise typer.Exit(report.exit_code)
+
+
+def _monitored_job(settings: Settings, job: str) -> str:
+    """`job` if `health` monitors it (a route's is `digest:NAME`); UsageError otherwise."""
+    from civicquant.errors import UsageError
+    from civicquant.publish import routes
+
+    known = settings.job_intervals(routes.load_routes(settings).job_intervals())
+    if job not in known:
+        raise UsageError(f"no job named {job!r} (jobs health monitors: {', '.join(sorted(known))})")
+    return job
+
+
+@app.command()
+def pause(
+    job: Annotated[str, typer.Argument(help="A job as health names it: extract, digest:vip, ...")],
+    until: Annotated[
+        str | None, typer.Option("--until", help="Paused until then (ISO 8601 with offset).")
+    ] = None,
+    for_: Annotated[
+        str | None, typer.Option("--for", help="Paused for this long (2h, 30m, 1d).")
+    ] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why, for health.")] = None,
+) -> None:
+    """Pause a job's cron runs: they exit 0 at once as `paused` until `resume` (or --until).
+
+    Example: civicquant pause digest:vip --for 2h --reason "chat migration"
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from civicquant.db import open_database
+    from civicquant.errors import UsageError
+    from civicquant.runtime import pauses
+    from civicquant.timeparse import parse_duration, parse_instant
+
+    if until is not None and for_ is not None:
+        raise UsageError("pause takes --until or --for, not both")
+    end = None
+    if until is not None:
+        end = parse_instant(until, "--until")
+    elif for_ is not None:
+        end = datetime.now(UTC) + timedelta(seconds=parse_duration(for_, "--for"))
+    if end is not None and end <= datetime.now(UTC):
+        raise UsageError(f"--until {end:%Y-%m-%d %H:%M} UTC has already passed")
+    settings = _settings(logging=False)
+    name = _monitored_job(settings, job)
+    with open_database(settings, application_name="civicquant pause") as db:
+        paused = pauses.pause(db, name, until=end, reason=reason)
+    typer.echo(f"{name}: {paused.describe()}")
+
+
+@app.command()
+def resume(
+    job: Annotated[str, typer.Argument(help="A paused job, as health names it.")],
+) -> None:
+    """Lift a job's pause: its next cron run works again.
+
+    Example: civicquant resume digest:vip
+    """
+    from civicquant.db import open_database
+    from civicquant.runtime import pauses
+
+    settings = _settings(logging=False)
+    name = _monitored_job(settings, job)
+    with open_database(settings, application_name="civicquant resume") as db:
+        lifted = pauses.resume(db, name)
+    if lifted is None or not lifted.active:
+        typer.echo(f"{name}: was not paused")
+        return
+    typer.echo(f"{name}: resumed (it was {lifted.describe()})")
 
 
 @app.command()

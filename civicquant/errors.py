@@ -14,6 +14,19 @@ class CivicquantError(Exception):
     exit_code = 1
 
 
+class JobSkipped(CivicquantError):
+    """The job has nothing it may do now (a FloodWait not yet over): the run is `skipped`.
+
+    Not a failure: the runner records the run as skipped with `notes` and exits 0.
+    """
+
+    exit_code = 0
+
+    def __init__(self, reason: str, **notes: object) -> None:
+        super().__init__(reason)
+        self.notes = {"skip_reason": reason, **notes}
+
+
 class ConfigError(CivicquantError):
     """A setting is missing or invalid; the message names the variable."""
 
@@ -47,10 +60,11 @@ class TelegramError(CivicquantError):
 class FloodWaitTooLong(TelegramError):
     """Telegram asked for a wait longer than FLOODWAIT_MAX_SECONDS; the run ends cleanly."""
 
-    def __init__(self, seconds: int, limit: int) -> None:
+    def __init__(self, seconds: int, limit: int, method: str | None = None) -> None:
         super().__init__(
             f"Telegram asked to wait {seconds}s (FloodWait), more than "
             f"FLOODWAIT_MAX_SECONDS={limit}; ending the run"
         )
         self.seconds = seconds
         self.limit = limit
+        self.method = method  # the Telegram method that met the wait, when known

@@ -14,7 +14,19 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Topic = Literal[
-    "markets", "macro", "geopolitics", "energy", "crypto", "politics", "companies", "other"
+    "markets",
+    "macro",
+    "geopolitics",
+    "energy",
+    "crypto",
+    "politics",
+    "companies",
+    "society",
+    "technology",
+    "science",
+    "sports",
+    "entertainment",
+    "other",
 ]
 TOPICS: tuple[Topic, ...] = (
     "markets",
@@ -24,6 +36,11 @@ TOPICS: tuple[Topic, ...] = (
     "crypto",
     "politics",
     "companies",
+    "society",
+    "technology",
+    "science",
+    "sports",
+    "entertainment",
     "other",
 )
 
@@ -55,6 +72,10 @@ _TOPIC_HELP = (
     "energy (energy and commodities: oil, gas, power, metals, grain); crypto; "
     "politics (politics and elections: governments, parliaments, votes, protests); "
     "companies (companies and earnings: results, deals, management, bankruptcies); "
+    "society (crime, courts, accidents, disasters, health, education, social issues); "
+    "technology (gadgets, software, the internet, AI, telecoms, cyber security); "
+    "science (research, space, medicine as science, climate science, nature); "
+    "sports; entertainment (film, music, television, celebrities, culture); "
     "other (none of these)."
 )
 

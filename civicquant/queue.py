@@ -3,6 +3,11 @@
 Ingest adds jobs here as posts are stored; `civicquant enqueue` adds them from the raw log
 for a reparse. Adding jobs notifies waiting `extract` workers on the `civicquant_extract`
 channel when the transaction commits.
+
+Jobs carry a priority, and claims take the highest first, first in first out within it:
+live posts (30) before backfill and imports (20) before reparses (10), so a week-long
+backfill never puts a new post behind 100,000 old ones. `enqueue` and `backfill` take
+`--priority` (a name below, or a number from 0 to 100).
 """
 
 from __future__ import annotations
@@ -12,14 +17,36 @@ from datetime import datetime
 from typing import Any
 
 from civicquant.db import Database
-from civicquant.errors import DatabaseError
+from civicquant.errors import DatabaseError, UsageError
 
 NOTIFY_CHANNEL = "civicquant_extract"
+PRIORITIES = {"live": 30, "backfill": 20, "reparse": 10}
+MAX_PRIORITY = 100
+
+
+def parse_priority(text: str) -> int:
+    """`--priority`: a name (live, backfill, reparse) or a number from 0 to MAX_PRIORITY."""
+    value = text.strip().lower()
+    if value in PRIORITIES:
+        return PRIORITIES[value]
+    if value.isdigit() and int(value) <= MAX_PRIORITY:
+        return int(value)
+    names = ", ".join(PRIORITIES)
+    raise UsageError(
+        f"--priority {text!r}: expected one of {names} or a number from 0 to {MAX_PRIORITY}"
+    )
+
+
 _DEADLOCK_ATTEMPTS = 3
 
 
 def enqueue(
-    db: Database, raw_message_ids: Sequence[int], pipeline_version: str, *, force: bool = False
+    db: Database,
+    raw_message_ids: Sequence[int],
+    pipeline_version: str,
+    *,
+    force: bool = False,
+    priority: int = PRIORITIES["live"],
 ) -> int:
     """Add a job per message for the version (with `force`, reset existing ones to pending).
 
@@ -30,7 +57,11 @@ def enqueue(
         return 0
     touched = db.execute(
         "requeue_messages" if force else "enqueue_messages",
-        {"raw_message_ids": list(raw_message_ids), "pipeline_version": pipeline_version},
+        {
+            "raw_message_ids": list(raw_message_ids),
+            "pipeline_version": pipeline_version,
+            "priority": priority,
+        },
     )
     if touched:
         db.execute(
@@ -48,6 +79,7 @@ def enqueue_window(
     channel_ids: Sequence[int] | None = None,
     limit: int | None = None,
     force: bool = False,
+    priority: int = PRIORITIES["reparse"],
 ) -> tuple[int, int]:
     """Enqueue stored posts for a window; returns (posts selected, jobs added or reset).
 
@@ -67,7 +99,7 @@ def enqueue_window(
             },
         )
         ids = [row["id"] for row in rows]
-        return len(ids), enqueue(db, ids, pipeline_version, force=force)
+        return len(ids), enqueue(db, ids, pipeline_version, force=force, priority=priority)
 
 
 def counts(db: Database) -> dict[str, dict[str, int]]:

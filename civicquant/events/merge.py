@@ -36,7 +36,7 @@ import numpy as np
 from pydantic import TypeAdapter
 
 from civicquant.db import Database, Row
-from civicquant.events import contradiction, similarity, terms
+from civicquant.events import contradiction, importance, similarity, terms
 from civicquant.extraction import Entity, Extraction
 
 MERGE_WINDOW = timedelta(hours=6)
@@ -337,7 +337,8 @@ def merge(db: Database, posts: Sequence[ExtractedPost], pipeline_version: str) -
         matching.store_centroids(dict(zip(founders, created, strict=True)))
     touched = sorted({*result.created, *result.joined, *left} - set(merged))
     if touched:
-        db.execute("refresh_events", {"event_ids": touched})
+        # Importance too: a source joining (or leaving) recomputes it in this transaction.
+        db.execute("refresh_events", {"event_ids": touched, **importance.refresh_parameters()})
     if left:
         db.execute("delete_empty_events", {"event_ids": sorted(left)})
     return result

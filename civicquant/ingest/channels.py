@@ -1,7 +1,9 @@
 """Channel specs: which Telegram channels to read, as written in TG_SOURCE_CHANNELS.
 
 A spec names a channel before it is resolved: a public username or the bare numeric
-channel id. Resolving it to a `civicquant.ingest.posts.Channel` is the reader's job.
+channel id, optionally with a weight after a colon (`@reuters:2`): how much the operator
+trusts the channel, which scales the importance of its posts (civicquant.events.merge).
+Resolving it to a `civicquant.ingest.posts.Channel` is the reader's job.
 """
 
 from __future__ import annotations
@@ -26,14 +28,25 @@ _MARKED_CHANNEL_OFFSET = 10**12
 _MAX_ID = 2**52
 _MAX_ID_DIGITS = 20
 _SHOWN_CHARS = 60
+# A weight after the last colon: digits with an optional decimal part ("2", "0.5").
+_WEIGHTED = re.compile(r"(?P<channel>.*):(?P<weight>[^:/]*)", re.DOTALL)
+_WEIGHT = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3})?")
+# 10: a source ten times as trusted as the default is already beyond what corroboration
+# by several channels adds (civicquant.events.merge); 0 mutes a channel's importance.
+MAX_WEIGHT = 10.0
 
 
 @dataclass(frozen=True, slots=True)
 class ChannelSpec:
-    """A channel named in configuration: a lowercased username or a bare channel id."""
+    """A channel named in configuration: a lowercased username or a bare channel id.
+
+    `weight` is the operator's trust in it (`@name:2`); None when the spec did not say,
+    which leaves a stored weight as it is.
+    """
 
     username: str | None = None
     channel_id: int | None = None
+    weight: float | None = None
 
     def __post_init__(self) -> None:
         if (self.username is None) == (self.channel_id is None):
@@ -42,32 +55,66 @@ class ChannelSpec:
     def __str__(self) -> str:
         return f"@{self.username}" if self.username is not None else f"channel {self.channel_id}"
 
+    def key(self) -> tuple[str | None, int | None]:
+        """The channel named, whatever its weight."""
+        return (self.username, self.channel_id)
 
-def parse_channel_specs(value: str) -> list[ChannelSpec]:
+
+def parse_channel_specs(value: str, *, default_weight: float | None = None) -> list[ChannelSpec]:
     """Return the channels in a comma-separated list or a JSON array, deduplicated, in order.
 
-    A blank value gives an empty list; whether that is acceptable is the caller's call.
-    Raises UsageError naming the first bad item.
+    A channel without a weight gets `default_weight` (TG_SOURCE_CHANNELS passes 1, so a
+    weight taken out of it goes back to 1; None keeps a stored weight). A blank value
+    gives an empty list; whether that is acceptable is the caller's call. Raises
+    UsageError naming the first bad item, or a channel given twice with two weights.
     """
     specs: list[ChannelSpec] = []
-    seen: set[ChannelSpec] = set()
+    seen: dict[tuple[str | None, int | None], ChannelSpec] = {}
     for item in _split(value):
         spec = parse_channel_spec(item)
-        if spec not in seen:
-            seen.add(spec)
+        if spec.weight is None and default_weight is not None:
+            spec = ChannelSpec(spec.username, spec.channel_id, default_weight)
+        key = spec.key()
+        known = seen.get(key)
+        if known is None:
+            seen[key] = spec
             specs.append(spec)
+        elif known.weight != spec.weight:
+            raise _bad(item, f"{known} is listed twice with different weights")
     return specs
 
 
 def parse_channel_spec(item: str) -> ChannelSpec:
-    """Return the spec for one channel: `@name`, a t.me link, a bare name or a numeric id."""
+    """Return the spec for one channel: `@name`, a t.me link, a bare name or a numeric id,
+    each optionally followed by `:weight`."""
     text = item.strip()
     if not text:
         raise _bad(item, "empty item (a doubled or trailing comma?)")
-    if _NUMBER.fullmatch(text):
-        return ChannelSpec(channel_id=_channel_id(item, text))
     if text.lower().startswith("tg:"):
         raise _bad(item, "tg: links are not supported; give the channel's @name or t.me link")
+    weighted = _WEIGHTED.fullmatch(text)
+    if weighted is None:
+        return _unweighted_spec(item, text)
+    spec = _unweighted_spec(item, weighted.group("channel").strip())
+    return ChannelSpec(spec.username, spec.channel_id, _weight(item, weighted.group("weight")))
+
+
+def _weight(item: str, text: str) -> float:
+    weight = text.strip()
+    if not _WEIGHT.fullmatch(weight) or float(weight) > MAX_WEIGHT:
+        raise _bad(
+            item,
+            f"weight {_shown(weight)} is not a number from 0 to {MAX_WEIGHT:g} "
+            "(write @name:2 for a source trusted twice as much)",
+        )
+    return float(weight)
+
+
+def _unweighted_spec(item: str, text: str) -> ChannelSpec:
+    if not text:
+        raise _bad(item, "no channel before the weight")
+    if _NUMBER.fullmatch(text):
+        return ChannelSpec(channel_id=_channel_id(item, text))
     link = _LINK_PREFIX.match(text)
     if link:
         path = text[link.end() :]

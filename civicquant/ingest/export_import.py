@@ -131,8 +131,16 @@ class _Storing:
             self._extra = self._rawlog.db.open_sibling("civicquant import writer")
         except CivicquantError:
             return False
-        version, enqueue = self._rawlog.pipeline_version, self._rawlog.enqueue
-        self._idle.append(RawLog(self._extra, pipeline_version=version, enqueue=enqueue))
+        first = self._rawlog
+        self._idle.append(
+            RawLog(
+                self._extra,
+                pipeline_version=first.pipeline_version,
+                enqueue=first.enqueue,
+                fence=first.fence,
+                priority=first.priority,
+            )
+        )
         return True
 
     def close(self) -> None:
@@ -170,6 +178,7 @@ def export_job(
     *,
     username: str | None = None,
     progress: ProgressCallback | None = None,
+    priority: int | None = None,
 ) -> None:
     """`civicquant backfill --from-export`: no Telegram connection at all."""
-    import_export(ctx, rawlog_for(ctx), path, username=username, progress=progress)
+    import_export(ctx, rawlog_for(ctx, priority), path, username=username, progress=progress)

@@ -101,6 +101,7 @@ def backfill_job(
     max_messages: int | None,
     force_enqueue: bool,
     progress: ProgressCallback | None = None,
+    priority: int | None = None,
 ) -> None:
     """`civicquant backfill --since`: a window of history, on the recovery session if any."""
 
@@ -116,13 +117,18 @@ def backfill_job(
             progress=progress,
         )
 
-    asyncio.run(with_reader(ctx, open_reader, recovery=True, work=work))
+    asyncio.run(with_reader(ctx, open_reader, recovery=True, work=work, priority=priority))
 
 
-def gaps_job(ctx: JobContext, specs: Sequence[ChannelSpec], open_reader: ReaderFactory) -> None:
+def gaps_job(
+    ctx: JobContext,
+    specs: Sequence[ChannelSpec],
+    open_reader: ReaderFactory,
+    priority: int | None = None,
+) -> None:
     """`civicquant backfill --gaps`: fetch the missing ids of each channel."""
 
     async def work(reader: ChannelReader, rawlog: RawLog) -> None:
         await heal_gaps(ctx, reader, rawlog, specs)
 
-    asyncio.run(with_reader(ctx, open_reader, recovery=True, work=work))
+    asyncio.run(with_reader(ctx, open_reader, recovery=True, work=work, priority=priority))

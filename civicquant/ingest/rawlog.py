@@ -66,23 +66,32 @@ class RawLog:
         pipeline_version: str,
         enqueue: bool = True,
         fence: Fence | None = None,
+        priority: int | None = None,
     ) -> None:
         self.db = db
         self.pipeline_version = pipeline_version
         self.enqueue = enqueue
+        # The queue priority of the jobs it adds; None: by the posts' source (live posts
+        # `live`, backfilled and imported ones `backfill`).
+        self.priority = priority
         # The writing job's lease: every batch is stored only while it is still ours.
         self.fence = fence
 
     # -- channels ---------------------------------------------------------------------
 
-    def save_channel(self, channel: Channel) -> ChannelState:
-        """Record a channel (keeping known names) and return its state."""
+    def save_channel(self, channel: Channel, *, weight: float | None = None) -> ChannelState:
+        """Record a channel (keeping known names) and return its state.
+
+        `weight` is the operator's trust in it (TG_SOURCE_CHANNELS `@name:2`); None keeps
+        the stored weight (1 for a new channel).
+        """
         row = self.db.fetch_one(
             "upsert_channel",
             {
                 "channel_id": channel.channel_id,
                 "username": channel.username,
                 "title": channel.title,
+                "weight": weight,
             },
         )
         assert row is not None
@@ -175,7 +184,12 @@ class RawLog:
             )
             assert row is not None  # an aggregate row, always
             if self.enqueue and row["with_text"]:
-                result.enqueued = queue.enqueue(self.db, row["with_text"], self.pipeline_version)
+                result.enqueued = queue.enqueue(
+                    self.db,
+                    row["with_text"],
+                    self.pipeline_version,
+                    priority=self._priority(columns.source),
+                )
         inserted = set(row["inserted"])
         result.inserted = len(inserted)
         existing = [post for post in columns.posts if post.message_id not in inserted]
@@ -193,8 +207,14 @@ class RawLog:
                         to_enqueue,
                         self.pipeline_version,
                         force=force_enqueue or bool(revised_ids),
+                        priority=self._priority(columns.source),
                     )
         return result
+
+    def _priority(self, source: Source) -> int:
+        if self.priority is not None:
+            return self.priority
+        return queue.PRIORITIES["live" if source == "live" else "backfill"]
 
     def advance_mark(self, channel_id: int, newest_id: int, newest_at: datetime) -> None:
         """Move the channel's high-water mark to a post stored with `advance_mark=False`.
@@ -267,10 +287,29 @@ class RawLog:
         """Per channel: missing ids and high-water mark, for health."""
         return self.db.fetch_all("gap_counts")
 
-    def record_flood_wait(self, job_name: str, seconds: int, slept: bool) -> None:
+    def record_flood_wait(
+        self,
+        job_name: str,
+        seconds: int,
+        slept: bool,
+        *,
+        session: str | None = None,
+        method: str | None = None,
+    ) -> None:
         self.db.execute(
-            "record_flood_wait", {"job_name": job_name, "seconds": seconds, "slept": slept}
+            "record_flood_wait",
+            {
+                "job_name": job_name,
+                "seconds": seconds,
+                "slept": slept,
+                "session": session,
+                "method": method,
+            },
         )
+
+    def active_flood_waits(self, session: str | None = None) -> list[dict[str, Any]]:
+        """FloodWaits not yet over (of one session, or all), per session and method."""
+        return self.db.fetch_all("active_flood_waits", {"session": session})
 
 
 @dataclass(frozen=True, slots=True)

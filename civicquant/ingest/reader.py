@@ -8,6 +8,7 @@ Telethon, so commands that only read the database start fast.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -16,11 +17,29 @@ from typing import Protocol
 
 import structlog
 
+from civicquant.config import Settings
 from civicquant.errors import FloodWaitTooLong
 from civicquant.ingest.channels import ChannelSpec
 from civicquant.ingest.posts import Channel, RawPost
 
 log = structlog.stdlib.get_logger(__name__)
+
+
+def session_key(settings: Settings, *, recovery: bool = False) -> str:
+    """Which Telegram session a command reads with, named without its secret.
+
+    A session file by its path; TG_SESSION_STRING by the first 16 hex digits of its SHA-256
+    (the string itself is the account's login key and is never stored).
+    """
+    if recovery and settings.tg_session_recovery:
+        return f"file:{settings.tg_session_recovery.expanduser()}"
+    if settings.tg_session_string:
+        secret = settings.tg_session_string.get_secret_value().encode()
+        return f"string:{hashlib.sha256(secret).hexdigest()[:16]}"
+    if settings.tg_session:
+        return f"file:{settings.tg_session.expanduser()}"
+    return "none"
+
 
 # Telegram's FloodWait is a floor, not an appointment: clients that all retry at the
 # exact second collide again, so a few seconds of jitter are added.
@@ -104,11 +123,13 @@ class FloodWaitPolicy:
         self._sleep = sleep
         self._uniform = uniform
 
-    async def wait(self, seconds: int) -> None:
+    async def wait(self, seconds: int, method: str | None = None) -> None:
         """Sleep `seconds` plus up to 3 seconds of jitter, or raise FloodWaitTooLong."""
         if seconds > self.max_seconds:
-            log.warning("flood_wait_too_long", seconds=seconds, max_seconds=self.max_seconds)
-            raise FloodWaitTooLong(seconds, self.max_seconds)
+            log.warning(
+                "flood_wait_too_long", seconds=seconds, max_seconds=self.max_seconds, method=method
+            )
+            raise FloodWaitTooLong(seconds, self.max_seconds, method)
         delay = max(seconds, 0) + self._uniform(0.0, JITTER_SECONDS)
         self.waits += 1
         self.total_seconds += delay

@@ -24,6 +24,7 @@ class EnqueueOptions:
     channels: Sequence[ChannelSpec] | None = None  # None: every channel
     limit: int | None = None
     force: bool = False
+    priority: int = queue.PRIORITIES["reparse"]
 
 
 def enqueue_job(ctx: JobContext, options: EnqueueOptions) -> None:
@@ -40,6 +41,7 @@ def enqueue_job(ctx: JobContext, options: EnqueueOptions) -> None:
         channel_ids=channel_ids,
         limit=options.limit,
         force=options.force,
+        priority=options.priority,
     )
     ctx.notes["pipeline_version"] = version
     ctx.count("selected", selected)

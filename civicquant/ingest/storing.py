@@ -16,11 +16,11 @@ from typing import Protocol, TypeVar
 import structlog
 
 from civicquant.config import Settings
-from civicquant.errors import CivicquantError, FloodWaitTooLong, UsageError
+from civicquant.errors import CivicquantError, FloodWaitTooLong, JobSkipped, UsageError
 from civicquant.ingest.channels import ChannelSpec
 from civicquant.ingest.posts import Channel, RawPost, Source
 from civicquant.ingest.rawlog import ChannelState, RawLog, StoreResult
-from civicquant.ingest.reader import ChannelReader, FloodWaitPolicy
+from civicquant.ingest.reader import ChannelReader, FloodWaitPolicy, session_key
 from civicquant.runtime.context import JobContext
 
 log = structlog.get_logger("civicquant.ingest")
@@ -42,13 +42,17 @@ class ReaderFactory(Protocol):
     ) -> AbstractAsyncContextManager[ChannelReader]: ...
 
 
-def rawlog_for(ctx: JobContext) -> RawLog:
-    """The raw log a job writes, enqueueing for EXTRACTION_PIPELINE_VERSION when enabled."""
+def rawlog_for(ctx: JobContext, priority: int | None = None) -> RawLog:
+    """The raw log a job writes, enqueueing for EXTRACTION_PIPELINE_VERSION when enabled.
+
+    `priority`: the queue priority of its jobs (None: by the posts' source).
+    """
     return RawLog(
         ctx.db,
         pipeline_version=ctx.settings.extraction_pipeline_version,
         enqueue=ctx.settings.extraction_queue_enabled,
         fence=ctx.fence,
+        priority=priority,
     )
 
 
@@ -68,7 +72,7 @@ async def resolve_channels(
     states = []
     for spec in specs:
         channel = await reader.resolve(spec)
-        states.append(rawlog.save_channel(channel))
+        states.append(rawlog.save_channel(channel, weight=spec.weight))
     return states
 
 
@@ -165,16 +169,39 @@ def channel_name(channel: ChannelState | Channel) -> str:
     return f"@{channel.username}" if channel.username else str(channel.channel_id)
 
 
-def record_flood_waits(ctx: JobContext, rawlog: RawLog, waits: int, total_seconds: float) -> None:
+def record_flood_waits(
+    ctx: JobContext, rawlog: RawLog, waits: int, total_seconds: float, session: str
+) -> None:
     """Count the FloodWaits slept in this run (health reports the last day's)."""
     if waits:
         ctx.count("flood_waits", waits)
         ctx.notes["flood_wait_seconds"] = round(total_seconds, 1)
-        rawlog.record_flood_wait(ctx.job_name, int(total_seconds), slept=True)
+        rawlog.record_flood_wait(ctx.job_name, int(total_seconds), slept=True, session=session)
 
 
-def flood_wait_too_long(ctx: JobContext, rawlog: RawLog, exc: FloodWaitTooLong) -> None:
-    rawlog.record_flood_wait(ctx.job_name, exc.seconds, slept=False)
+def flood_wait_too_long(
+    ctx: JobContext, rawlog: RawLog, exc: FloodWaitTooLong, session: str
+) -> None:
+    """Remember a wait not slept: runs on this session skip until it is over."""
+    rawlog.record_flood_wait(
+        ctx.job_name, exc.seconds, slept=False, session=session, method=exc.method
+    )
+
+
+def skip_while_flood_waiting(rawlog: RawLog, session: str) -> None:
+    """JobSkipped while a FloodWait asked of this session is not over (no reconnecting)."""
+    waits = rawlog.active_flood_waits(session)
+    if not waits:
+        return
+    longest = max(waits, key=lambda row: row["wait_until"])
+    left = int(longest["seconds_left"]) + 1
+    method = longest["method"] or "a call"
+    raise JobSkipped(
+        f"Telegram asked this session to wait until {longest['wait_until']:%Y-%m-%d %H:%M:%S} "
+        f"UTC ({left}s left) after {method}; not connecting before then",
+        flood_wait_seconds_left=left,
+        flood_wait_method=method,
+    )
 
 
 class TelegramWork(Protocol):
@@ -182,16 +209,23 @@ class TelegramWork(Protocol):
 
 
 async def with_reader(
-    ctx: JobContext, open_reader: ReaderFactory, *, recovery: bool, work: TelegramWork
+    ctx: JobContext,
+    open_reader: ReaderFactory,
+    *,
+    recovery: bool,
+    work: TelegramWork,
+    priority: int | None = None,
 ) -> None:
     """Run `work` with a connected reader, recording the FloodWaits it met."""
-    rawlog = rawlog_for(ctx)
+    rawlog = rawlog_for(ctx, priority)
+    session = session_key(ctx.settings, recovery=recovery)
+    skip_while_flood_waiting(rawlog, session)
     flood = FloodWaitPolicy(ctx.settings.floodwait_max_seconds)
     try:
         async with open_reader(ctx.settings, flood, recovery=recovery) as reader:
             await work(reader, rawlog)
     except FloodWaitTooLong as exc:
-        flood_wait_too_long(ctx, rawlog, exc)
+        flood_wait_too_long(ctx, rawlog, exc, session)
         raise
     finally:
-        record_flood_waits(ctx, rawlog, flood.waits, flood.total_seconds)
+        record_flood_waits(ctx, rawlog, flood.waits, flood.total_seconds, session)

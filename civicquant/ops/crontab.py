@@ -10,6 +10,8 @@ from importlib import resources
 from pathlib import Path
 
 from civicquant.config import Settings
+from civicquant.errors import ConfigError
+from civicquant.publish.routes import Routes, cron_schedule, default_routes, load_routes
 
 
 def executable() -> Path:
@@ -29,31 +31,65 @@ def template() -> str:
 def for_installation(
     settings: Settings, *, log_dir: Path | None = None, textfile: Path | None = None
 ) -> str:
-    """The crontab for this installation: its env file, log folder (created) and textfile.
+    """The crontab for this installation: its env file, log folder (created), textfile and
+    one digest line per route (CIVICQUANT_ROUTES, else the built-in routes).
 
     The env file is CIVICQUANT_ENV_FILE (what `--env-file` sets), else `./.env`; logs go
     to CIVICQUANT_HOME/logs and the textfile to CIVICQUANT_HOME/civicquant.prom by default.
     """
+    routes = load_routes(settings)
     env_file = Path(os.environ.get("CIVICQUANT_ENV_FILE") or ".env")
+    if not env_file.expanduser().is_file():
+        # Cron would start every job with no settings at all: say so now, not at 3 am.
+        raise ConfigError(
+            f"env file {env_file.expanduser().absolute()} does not exist: the crontab's jobs "
+            "would run without settings; create it (cp .env.example .env && chmod 600 .env) "
+            "or name one with --env-file"
+        )
     logs_at = log_dir or settings.home / "logs"
     logs_at.expanduser().mkdir(parents=True, exist_ok=True)
     return render(
         env_file=env_file,
         log_dir=logs_at,
         textfile=textfile or settings.home / "civicquant.prom",
+        routes=routes,
+        home=settings.home,
     )
 
 
-def render(*, env_file: Path, log_dir: Path, textfile: Path, program: Path | None = None) -> str:
-    """The crontab ready for `crontab -`, every path absolute."""
+def route_lines(routes: Routes) -> str:
+    """A `digest --queue NAME` line for each digest and breaking route, at its cadence."""
+    return "\n".join(
+        f"{cron_schedule(route):<13} {{civicquant}} digest --queue {route.name}"
+        " > /dev/null 2>> {log_dir}/digest.log"
+        for route in routes.of_kind("digest", "breaking")
+    )
+
+
+def render(
+    *,
+    env_file: Path,
+    log_dir: Path,
+    textfile: Path,
+    program: Path | None = None,
+    routes: Routes | None = None,
+    home: Path | None = None,
+) -> str:
+    """The crontab ready for `crontab -`, every path absolute (default: built-in routes).
+
+    `home` is CIVICQUANT_HOME as this command sees it, so cron's jobs use the same embedded
+    database (when DATABASE_URL is unset) and the same logs.
+    """
     in_commands = {
         "civicquant": program or executable(),
         "log_dir": log_dir,
         "textfile": textfile,
     }
-    text = template()
+    text = template().replace("{routes}", route_lines(routes or default_routes(Settings())))
     # An environment line takes a quoted value as it is; `%` means nothing there.
     text = text.replace("{env_file}", shlex.quote(str(env_file.expanduser().absolute())))
+    home_at = (home or Settings().home).expanduser().absolute()
+    text = text.replace("{home}", shlex.quote(str(home_at)))
     for key, path in in_commands.items():
         text = text.replace("{" + key + "}", _command_word(path.expanduser().absolute()))
     return text

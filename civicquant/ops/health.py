@@ -15,11 +15,14 @@ from typing import Any, Literal
 from civicquant import migrations
 from civicquant.config import Settings
 from civicquant.db import Database, open_database
-from civicquant.errors import DatabaseUnavailable
+from civicquant.errors import ConfigError, DatabaseUnavailable
 from civicquant.ingest.rawlog import RawLog
+from civicquant.publish import routes
+from civicquant.runtime import pauses
 
-State = Literal["ok", "stale", "down"]
-_SEVERITY: dict[State, int] = {"ok": 0, "stale": 1, "down": 2}
+# `paused`: a job an operator paused (`civicquant pause`); as healthy as `ok`.
+State = Literal["ok", "paused", "stale", "down"]
+_SEVERITY: dict[State, int] = {"ok": 0, "paused": 0, "stale": 1, "down": 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +46,14 @@ class JobFreshness:
     consecutive_failures: int
     last_status: str | None
     last_error: str | None
+    # Its pause (`civicquant pause`), when it has one: who, when, until when, why.
+    pause: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ChannelLag:
-    """A source channel: how old its high-water mark is and how many ids are missing."""
+    """A source channel: how old its high-water mark is, how many ids are missing, and its
+    weight (TG_SOURCE_CHANNELS `@name:2`) as events' importance uses it."""
 
     state: State
     channel: str
@@ -56,6 +62,7 @@ class ChannelLag:
     mark_age_seconds: float | None
     parsed_age_seconds: float | None
     missing_ids: int
+    weight: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +95,8 @@ class HealthReport:
             *(c.state for c in self.channels),
             *(q.state for q in self.queues),
         ]
-        return max(states, key=lambda s: _SEVERITY[s], default="ok")
+        # The worst state; among equals `ok` before `paused` (one paused job is no news).
+        return max(states, key=lambda s: (_SEVERITY[s], s != "paused"), default="ok")
 
     @property
     def exit_code(self) -> int:
@@ -114,6 +122,7 @@ def check(settings: Settings, *, now: datetime | None = None) -> HealthReport:
         report.checks.append(Check("database", "down", str(exc)))
         return report
     report.checks.extend(_permission_checks(settings))
+    route_intervals = _route_intervals(settings, report)
     with db:
         report.checks.append(Check("database", "ok", f"reachable at {db.where}"))
         waiting = migrations.pending(db)
@@ -124,7 +133,7 @@ def check(settings: Settings, *, now: datetime | None = None) -> HealthReport:
             )
             return report
         report.checks.append(Check("migrations", "ok", "current"))
-        report.jobs.extend(_job_freshness(db, settings, report.checked_at))
+        report.jobs.extend(_job_freshness(db, settings, route_intervals, report.checked_at))
         report.channels.extend(_channel_lag(db, settings, report.checked_at))
         report.queues.extend(_queue_backlog(db, settings))
         report.checks.extend(_publication_checks(db, settings, report.checked_at))
@@ -159,7 +168,17 @@ def _publication_checks(db: Database, settings: Settings, now: datetime) -> list
 
 def _flood_wait_checks(db: Database, settings: Settings, now: datetime) -> list[Check]:
     rows = db.fetch_all("flood_waits_since", {"since": now - timedelta(days=1)})
-    return [
+    waiting = [
+        Check(
+            f"floodwait {row['session']}",
+            "stale",
+            f"waiting until {row['wait_until']:%Y-%m-%d %H:%M} UTC "
+            f"({duration(float(row['seconds_left']))} left) after {row['method'] or 'a call'} "
+            f"in {row['job_name']}; runs on this session skip until then",
+        )
+        for row in db.fetch_all("active_flood_waits", {"session": None})
+    ]
+    return waiting + [
         Check(
             f"floodwait {row['job_name']}",
             "stale"
@@ -222,6 +241,7 @@ def _channel_lag(db: Database, settings: Settings, now: datetime) -> list[Channe
             mark_age_seconds=_age(now, row["last_message_at"]),
             parsed_age_seconds=_age(now, row["last_parsed_at"]),
             missing_ids=int(row["missing_ids"]),
+            weight=float(row["weight"]),
         )
         for row in RawLog(db, pipeline_version=settings.extraction_pipeline_version).gap_counts()
     ]
@@ -250,24 +270,46 @@ def _queue_backlog(db: Database, settings: Settings) -> list[QueueBacklog]:
     ]
 
 
-def _job_freshness(db: Database, settings: Settings, now: datetime) -> list[JobFreshness]:
-    intervals = settings.job_intervals()
+def _route_intervals(settings: Settings, report: HealthReport) -> dict[str, int]:
+    """Each route's `digest:NAME` job at its cadence; a bad routes file is a `down` check."""
+    try:
+        return routes.load_routes(settings).job_intervals()
+    except ConfigError as exc:
+        report.checks.append(Check("routes", "down", str(exc)))
+        return {}
+
+
+def _job_freshness(
+    db: Database, settings: Settings, route_intervals: dict[str, int], now: datetime
+) -> list[JobFreshness]:
+    intervals = settings.job_intervals(route_intervals)
     rows = db.fetch_all("job_freshness", {"jobs": sorted(intervals)})
+    paused = pauses.pauses(db, sorted(intervals))
     result = []
     for row in rows:
         last = row["last_success_at"]
-        age = (now - last).total_seconds() if last else None
+        pause = paused.get(row["job_name"])
+        # A pause that has ended counts like a success at its end: the job has had its
+        # interval since then to run again, and turns stale if it does not.
+        since = last
+        if pause is not None and pause.until is not None and not pause.active:
+            since = max(last, pause.until) if last else pause.until
+        age = (now - since).total_seconds() if since else None
         expected = intervals[row["job_name"]]
+        state: State = job_state(age, expected, settings.health_grace_minutes)
+        if pause is not None and pause.active:
+            state = "paused"
         result.append(
             JobFreshness(
                 job=row["job_name"],
-                state=job_state(age, expected, settings.health_grace_minutes),
+                state=state,
                 expected_minutes=expected,
                 last_success_at=last,
                 age_seconds=age,
                 consecutive_failures=int(row["consecutive_failures"]),
                 last_status=row["last_status"],
                 last_error=row["last_error"],
+                pause=pause.describe() if pause is not None else None,
             )
         )
     return result

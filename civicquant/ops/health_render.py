@@ -30,7 +30,7 @@ def render_text(report: HealthReport) -> str:
         lines.append("")
         lines += aligned(
             [
-                ("JOB", "STATE", "LAST SUCCESS", "AGE", "EVERY", "FAILS", "LAST ERROR"),
+                ("JOB", "STATE", "LAST SUCCESS", "AGE", "EVERY", "FAILS", "LAST ERROR / PAUSE"),
                 *(
                     (
                         j.job,
@@ -39,7 +39,11 @@ def render_text(report: HealthReport) -> str:
                         duration(j.age_seconds),
                         duration(j.expected_minutes * 60),
                         str(j.consecutive_failures),
-                        (j.last_error or "")[:60] if j.last_status == "failed" else "",
+                        j.pause
+                        if j.state == "paused" and j.pause
+                        else (j.last_error or "")[:60]
+                        if j.last_status == "failed"
+                        else "",
                     )
                     for j in report.jobs
                 ),
@@ -49,11 +53,20 @@ def render_text(report: HealthReport) -> str:
         lines.append("")
         lines += aligned(
             [
-                ("CHANNEL", "STATE", "LAST ID", "LAST POST AGE", "READ AGO", "MISSING IDS"),
+                (
+                    "CHANNEL",
+                    "STATE",
+                    "WEIGHT",
+                    "LAST ID",
+                    "LAST POST AGE",
+                    "READ AGO",
+                    "MISSING IDS",
+                ),
                 *(
                     (
                         c.channel,
                         c.state,
+                        f"{c.weight:g}",
                         str(c.last_message_id or "-"),
                         duration(c.mark_age_seconds),
                         duration(c.parsed_age_seconds),
@@ -150,7 +163,7 @@ def render_prometheus(report: HealthReport) -> str:
     metric(
         "civicquant_job_state",
         "gauge",
-        "1 for the job's current state (ok, stale, down).",
+        "1 for the job's current state (ok, paused, stale, down).",
         [
             ({"job": j.job, "state": s}, 1 if j.state == s else 0)
             for j in report.jobs
@@ -162,6 +175,12 @@ def render_prometheus(report: HealthReport) -> str:
         "gauge",
         "Message ids missing between the channel's first and last stored post.",
         [({"channel": c.channel}, c.missing_ids) for c in report.channels],
+    )
+    metric(
+        "civicquant_channel_weight",
+        "gauge",
+        "The operator's weight of the channel (TG_SOURCE_CHANNELS @name:2), 1 by default.",
+        [({"channel": c.channel}, c.weight) for c in report.channels],
     )
     metric(
         "civicquant_channel_high_water_mark_age_seconds",

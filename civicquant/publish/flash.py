@@ -1,4 +1,4 @@
-"""Flash alerts: a newly breaking, important event posted to the VIP chat at once.
+"""Flash alerts: a newly breaking, important event posted at once to each flash route.
 
 The extract worker calls this after each committed batch (an `AfterCommit` hook wired in by
 `civicquant.wiring`). Each alert goes through the publication ledger, so it is posted once
@@ -16,6 +16,7 @@ from civicquant.publish import ledger
 from civicquant.publish.digest import digest_event
 from civicquant.publish.publisher import Publisher, PublisherFactory
 from civicquant.publish.render import render_alert
+from civicquant.publish.routes import Route, load_routes
 
 log = structlog.get_logger("civicquant.publish.flash")
 
@@ -23,9 +24,11 @@ log = structlog.get_logger("civicquant.publish.flash")
 class FlashAlerts:
     """The extract worker's side effect: post each newly breaking, important event at once.
 
-    Called with the events a committed batch touched. An event whose importance reaches
-    FLASH_MIN_IMPORTANCE and is marked breaking is posted to TG_VIP_CHAT_ID, once per event.
-    The Bot API client is created on the first alert, so a run without one imports nothing.
+    Called with the events a committed batch touched. An event marked breaking that passes
+    a flash route's filters (importance at least its min_importance: FLASH_MIN_IMPORTANCE
+    for the built-in `flash` route, to TG_VIP_CHAT_ID) is posted to its chat, once per event
+    and route. The routes are read once, at the first batch. The Bot API client is created
+    on the first alert, so a run without one imports nothing.
     """
 
     def __init__(self, settings: Settings, holder: str, make_publisher: PublisherFactory) -> None:
@@ -33,30 +36,44 @@ class FlashAlerts:
         self.holder = holder
         self._make_publisher = make_publisher
         self._publisher: Publisher | None = None
+        self._routes: list[Route] | None = None
         self._disabled_logged = False
 
     async def __call__(self, db: Database, event_ids: list[int]) -> None:
-        chat_id = self.settings.tg_vip_chat_id
-        if not chat_id or self.settings.tg_bot_token is None:
-            if not self._disabled_logged:
+        if self._routes is None:
+            try:
+                self._routes = load_routes(self.settings).of_kind("flash")
+            except CivicquantError as exc:
+                # A bad routes file stops the digests (and shows in health), not extraction.
+                log.error("flash_routes_invalid", error=str(exc))
+                self._routes = []
+        routes = [route for route in self._routes if route.chat_id]
+        if not routes or self.settings.tg_bot_token is None:
+            if self._routes and not self._disabled_logged:
                 log.warning(
                     "flash_alerts_disabled", reason="TG_BOT_TOKEN or TG_VIP_CHAT_ID is not set"
                 )
                 self._disabled_logged = True
             return
+        for route in routes:
+            await self._alert(db, route, event_ids)
+
+    async def _alert(self, db: Database, route: Route, event_ids: list[int]) -> None:
+        assert route.chat_id is not None
         rows = db.fetch_all(
             "flash_candidates",
             {
                 "event_ids": event_ids,
-                "min_importance": self.settings.flash_min_importance,
-                "chat_id": chat_id,
+                "min_importance": route.min_importance,
+                "queue": route.name,
+                "chat_id": route.chat_id,
             },
         )
-        for row in rows:
+        for row in route.select(rows):
             event = digest_event(row)
             item = ledger.Item(
-                queue="flash",
-                chat_id=chat_id,
+                queue=route.name,
+                chat_id=route.chat_id,
                 window_start=event.first_seen_at,
                 window_end=event.first_seen_at,
                 event_id=event.event_id,
@@ -71,9 +88,11 @@ class FlashAlerts:
                     exclusive=False,
                 )
             except CivicquantError as exc:
-                log.error("flash_alert_failed", event_id=event.event_id, error=str(exc))
+                log.error(
+                    "flash_alert_failed", route=route.name, event_id=event.event_id, error=str(exc)
+                )
                 continue
-            log.info("flash_alert", event_id=event.event_id, outcome=outcome)
+            log.info("flash_alert", route=route.name, event_id=event.event_id, outcome=outcome)
 
     def _publisher_for(self) -> Publisher:
         if self._publisher is None:

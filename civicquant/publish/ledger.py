@@ -50,6 +50,8 @@ class Item:
     event_id: int | None = None
     item_key: str = ""
     pipeline_version: str | None = None
+    # The events a digest window shows: a breaking queue never shows them again.
+    event_ids: tuple[int, ...] = ()
 
     def key(self) -> dict[str, Any]:
         return {
@@ -100,6 +102,7 @@ async def publish_once(
                 **item.key(),
                 "window_end": item.window_end,
                 "pipeline_version": item.pipeline_version,
+                "event_ids": list(item.event_ids),
                 "content_sha256": content_hash(parts),
                 "parts": list(parts),
                 "reserved_by": holder,

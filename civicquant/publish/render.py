@@ -42,7 +42,11 @@ class SourceLink:
 
 @dataclass(frozen=True, slots=True)
 class DigestEvent:
-    """One event as a digest shows it; `source_count` counts all posts, not just `sources`."""
+    """One event as a digest shows it; `source_count` counts all posts, not just `sources`.
+
+    `rank` orders the digest (importance weighed by recency, civicquant.publish.digest);
+    without one, importance does.
+    """
 
     event_id: int
     topic: str
@@ -51,6 +55,8 @@ class DigestEvent:
     first_seen_at: datetime
     sources: Sequence[SourceLink]
     source_count: int
+    last_seen_at: datetime | None = None
+    rank: float | None = None
 
 
 def utf16_len(text: str) -> int:
@@ -76,11 +82,14 @@ def render_digest(
     window_start: datetime,
     window_end: datetime,
     topic_labels: Mapping[str, str] | None = None,
+    more: Mapping[str, int] | None = None,
 ) -> list[str]:
     """The digest as Telegram HTML messages, events grouped by topic; [] when nothing to post.
 
-    Topics come in order of their most important event (ties by topic name), events
-    within a topic by importance, then first seen, then id, so a rerun renders the same.
+    One bullet per event. Topics come in order of their best ranked event (ties by topic
+    name), events within a topic by rank (else importance), then first seen, then id, so a
+    rerun renders the same. `more` (events left out by the cap, per topic) adds one last
+    line naming how many more each topic had.
     """
     shown = [(event, headline) for event in events if (headline := _clean_headline(event.headline))]
     if not shown:
@@ -100,6 +109,9 @@ def render_digest(
             _Line(f"• {_event_line(event, headline)}", is_topic=False)
             for event, headline in by_topic[topic]
         )
+    more_line = _more_line(more or {}, labels)
+    if more_line:
+        lines.append(_Line(more_line, is_topic=True))
     return _split_into_messages(lines, MESSAGE_LIMIT)
 
 
@@ -172,16 +184,34 @@ def _clean_headline(headline: str) -> str:
 
 
 def _event_order(event: DigestEvent) -> tuple[float, datetime, int]:
-    # NaN importance would make the sort order arbitrary; rank it last instead.
-    importance = -math.inf if math.isnan(event.importance) else event.importance
-    return (-importance, event.first_seen_at, event.event_id)
+    score = event.importance if event.rank is None else event.rank
+    # NaN would make the sort order arbitrary; rank it last instead.
+    score = -math.inf if math.isnan(score) else score
+    return (-score, event.first_seen_at, event.event_id)
 
 
-def _topic_line(topic: str, labels: Mapping[str, str]) -> str:
+def _topic_label(topic: str, labels: Mapping[str, str]) -> str:
     # Topics may come from the LLM: the default label is as untrusted as a headline.
     default = topic.replace("_", " ").replace("-", " ").title()
     label = _truncate(_one_line(labels.get(topic) or default), TOPIC_LABEL_MAX_CHARS)
-    return f"<b>{escape_html(label or 'Other')}</b>"
+    return escape_html(label or "Other")
+
+
+def _topic_line(topic: str, labels: Mapping[str, str]) -> str:
+    return f"<b>{_topic_label(topic, labels)}</b>"
+
+
+def _more_line(more: Mapping[str, int], labels: Mapping[str, str]) -> str:
+    """'<i>12 more: Markets 5, Macro 4, Energy 3</i>', the most first; '' when none."""
+    counts = sorted(
+        ((topic, count) for topic, count in more.items() if count > 0),
+        key=lambda item: (-item[1], item[0]),
+    )
+    if not counts:
+        return ""
+    total = sum(count for _, count in counts)
+    named = ", ".join(f"{_topic_label(topic, labels)} {count}" for topic, count in counts)
+    return f"<i>{total} more: {named}</i>"
 
 
 def _event_line(event: DigestEvent, headline: str) -> str:

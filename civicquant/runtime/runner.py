@@ -25,8 +25,8 @@ import structlog
 from civicquant import logs, migrations, redaction
 from civicquant.config import Settings
 from civicquant.db import Database, hostname, open_database
-from civicquant.errors import CivicquantError, DatabaseUnavailable
-from civicquant.runtime import leases, runs
+from civicquant.errors import CivicquantError, DatabaseUnavailable, JobSkipped
+from civicquant.runtime import leases, pauses, runs
 from civicquant.runtime.context import JobContext
 
 log = structlog.get_logger("civicquant.runtime")
@@ -52,7 +52,7 @@ class JobOutcome(Generic[T]):
     """How a run ended well: its counts (as job_runs records them) and what the body returned.
 
     A run skipped because another process holds the lease has `skipped` set, the holder in
-    `counts["lease_held_by"]`, and no value.
+    `counts["lease_held_by"]`, and no value; a run of a paused job has `paused` set.
     """
 
     counts: dict[str, Any] = field(default_factory=dict)
@@ -85,6 +85,12 @@ def run_job(
     db = open_database(settings, application_name=f"civicquant {job_name}")
     try:
         migrations.require_current(db)
+        paused = pauses.pauses(db, [job_name]).get(job_name)
+        if paused is not None and paused.active:
+            note = {"paused": True, "paused_by": paused.paused_by, "pause": paused.describe()}
+            runs.record_paused(db, job_name, run_id, note)
+            log.info("job_paused", pause=paused.describe())
+            return JobOutcome(note)
         holder = f"{hostname()}:{os.getpid()}:{run_id[:8]}"
         fence: leases.Fence | None = None
         if lease is not None:
@@ -132,6 +138,11 @@ def _run_body(ctx: JobContext, body: Callable[[JobContext], T], run: _Run) -> Jo
     log.info("job_started", lease=lease)
     try:
         value = body(ctx)
+    except JobSkipped as skipped:
+        ctx.notes.update(skipped.notes)
+        _record_end(ctx, "skipped", None, ())
+        log.info("job_skipped", reason=str(skipped), **ctx.summary())
+        return JobOutcome({**ctx.summary(), "skipped": True})
     except BaseException as exc:
         error = _error_line(exc)
         _record_end(ctx, "failed", error, run.on_finish)

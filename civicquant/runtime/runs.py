@@ -87,3 +87,17 @@ def render_table(rows: list[dict[str, Any]]) -> str:
             )
         )
     return textual.table(header, lines)
+
+
+def record_paused(db: Database, job_name: str, run_id: str, pause: dict[str, Any]) -> None:
+    """Record a run that did nothing because its job is paused."""
+    db.execute(
+        "record_paused_run",
+        {
+            "run_id": run_id,
+            "job_name": job_name,
+            "host": hostname(),
+            "pid": os.getpid(),
+            "counts": json.dumps(pause),
+        },
+    )

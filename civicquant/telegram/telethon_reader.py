@@ -247,8 +247,10 @@ class TelethonReader:
                     raise TelegramError(
                         f"{what}: Telegram asked to wait {flood_waits} times in a row"
                     ) from exc
-                log.info("telegram_flood_wait", what=what, seconds=exc.seconds)
-                await self._flood.wait(int(exc.seconds))
+                request = getattr(exc, "request", None)
+                method = type(request).__name__ if request is not None else what
+                log.info("telegram_flood_wait", what=what, seconds=exc.seconds, method=method)
+                await self._flood.wait(int(exc.seconds), method)
 
     async def _with_retries(self, what: str, operation: Callable[[], Awaitable[T]]) -> T:
         def log_retry(state: RetryCallState) -> None:

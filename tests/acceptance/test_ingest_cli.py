@@ -75,6 +75,8 @@ def test_a_file_that_is_not_an_export_is_one_line_and_exit_2(
         (("backfill",), "exactly one of --since, --from-export or --gaps"),
         (("listen", "--duration", "soon"), "is not a duration"),
         (("listen", "--channels", "t.me/+AbCdEf"), "invite"),
+        (("enqueue", "--priority", "urgent"), "--priority 'urgent': expected one of live"),
+        (("backfill", "--gaps", "--priority", "101"), "a number from 0 to 100"),
     ],
 )
 def test_bad_command_line_input_is_one_line_and_exit_2(
@@ -86,6 +88,25 @@ def test_bad_command_line_input_is_one_line_and_exit_2(
     assert len(errors) == 1, result.stderr
     assert message in errors[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_imports_queue_at_backfill_priority_and_reparses_below_it(database_url: str) -> None:
+    env = {"DATABASE_URL": database_url}
+    sample = SAMPLES / "demo_wirewatch.json"
+    assert run_cli("backfill", "--from-export", str(sample), env=env).returncode == 0
+    assert run_cli("enqueue", "--pipeline-version", "v2", env=env).returncode == 0
+    chosen = run_cli("enqueue", "--pipeline-version", "v3", "--priority", "live", env=env)
+    assert chosen.returncode == 0, chosen.stderr
+    with Database.connect(database_url) as db:
+        rows = db.connection.execute(
+            "SELECT pipeline_version, array_agg(DISTINCT priority) AS priorities"
+            " FROM extraction_jobs GROUP BY pipeline_version ORDER BY pipeline_version"
+        ).fetchall()
+    assert [(r["pipeline_version"], r["priorities"]) for r in rows] == [
+        ("v1", [20]),
+        ("v2", [10]),
+        ("v3", [30]),
+    ]
 
 
 def test_listen_without_telegram_credentials_fails_cleanly_and_records_the_run(

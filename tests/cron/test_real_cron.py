@@ -13,6 +13,11 @@ What this proves, end to end, that no other suite does:
 - the row was written by a process the cron daemon started: its pid, while it runs, has the
   daemon among its ancestors and not pytest, and this test never runs that job itself.
 
+The same holds for routes: with a CIVICQUANT_ROUTES file of two one-minute digest routes
+(two chats, different filters) in the env file, the rendered crontab has a line for each,
+cron runs them with `extract`, and each chat of a fake Bot API server gets its own
+route's events, once, while the windows after it post nothing.
+
 Why only the one-minute jobs are installed: the rendered schedule also holds `*/5`,
 `*/15`, hourly, `0 */4` and daily jobs, and waiting for those would take hours. The
 one-minute lines (`health` and `extract`, both `* * * * *`) are taken from the rendered
@@ -37,6 +42,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +50,9 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from civicquant.db import Database
+from civicquant.ingest.posts import Channel, RawPost
+from civicquant.ingest.rawlog import RawLog
 from tests.cron.conftest import (
     DAEMON_NAMES,
     RootCrontab,
@@ -53,6 +62,8 @@ from tests.cron.conftest import (
     process_name,
     wait_for_exit,
 )
+from tests.fakes import bot_api
+from tests.fakes.bot_api import FakeBotApi
 
 CIVICQUANT = Path(sys.executable).parent / "civicquant"
 EVERY_MINUTE = "* * * * *"
@@ -81,6 +92,14 @@ def cron_install(database_url: str, tmp_path: Path) -> Iterator[CronInstall]:
     """
     env_file = tmp_path / "civicquant.env"
     env_file.write_text(f"DATABASE_URL={database_url}\nLOG_FORMAT=json\n")
+    try:
+        yield render_install(env_file, tmp_path)
+    finally:
+        _stop_jobs_started_for(env_file)
+
+
+def render_install(env_file: Path, tmp_path: Path) -> CronInstall:
+    """`civicquant --env-file ENV cron`, rendered as an administrator would."""
     env_file.chmod(0o600)
     log_dir = tmp_path / "logs"
     textfile = tmp_path / "textfile" / "civicquant.prom"
@@ -102,10 +121,7 @@ def cron_install(database_url: str, tmp_path: Path) -> Iterator[CronInstall]:
         timeout=60,
     )
     assert rendered.returncode == 0, rendered.stderr
-    try:
-        yield CronInstall(env_file, log_dir, textfile, rendered.stdout)
-    finally:
-        _stop_jobs_started_for(env_file)
+    return CronInstall(env_file, log_dir, textfile, rendered.stdout)
 
 
 def _stop_jobs_started_for(env_file: Path) -> None:
@@ -264,3 +280,145 @@ def test_cron_runs_the_one_minute_jobs_with_the_env_file_and_paths_it_was_render
 
 def _logs(log_dir: Path) -> dict[str, str]:
     return {p.name: p.read_text()[-2000:] for p in sorted(log_dir.glob("*.log"))}
+
+
+ENERGY_CHAT = "-1002000000001"
+CRYPTO_CHAT = "-1002000000002"
+# Two one-minute digest routes: each `* * * * *` line publishes the minute that just ended.
+ROUTES = f"""
+[[route]]
+name = "energy_desk"
+kind = "digest"
+every = "1m"
+chat_id = {ENERGY_CHAT}
+title = "Energy desk"
+topics = ["energy"]
+
+[[route]]
+name = "crypto_desk"
+kind = "digest"
+every = "1m"
+chat_id = "{CRYPTO_CHAT}"
+title = "Crypto desk"
+keywords = ["bitcoin"]
+"""
+POSTS = [
+    "Brent crude jumps 4% to $79 after OPEC+ extends output cuts into 2027",
+    "Bitcoin falls 6% as exchange Northbridge halts withdrawals after a hot wallet breach",
+    "Federal Reserve holds interest rates steady at 5.25%, Powell signals patience on cuts",
+]
+ROUTE_JOBS = ("digest:energy_desk", "digest:crypto_desk")
+
+
+@pytest.fixture
+def routed_install(database_url: str, tmp_path: Path) -> Iterator[tuple[CronInstall, FakeBotApi]]:
+    """An install whose env file names a routes file and the fake Bot API, rendered."""
+    with FakeBotApi() as bot:
+        routes = tmp_path / "routes.toml"
+        routes.write_text(ROUTES)
+        env_file = tmp_path / "civicquant.env"
+        env_file.write_text(
+            f"DATABASE_URL={database_url}\nLOG_FORMAT=json\nCIVICQUANT_ROUTES={routes}\n"
+            f"TG_BOT_TOKEN={bot_api.TOKEN}\nTG_BOT_API_URL={bot.url}\n"
+            "DIGEST_PART_INTERVAL_SECONDS=0\n"
+        )
+        try:
+            yield render_install(env_file, tmp_path), bot
+        finally:
+            _stop_jobs_started_for(env_file)
+
+
+def route_runs(database_url: str) -> list[dict[str, Any]]:
+    with psycopg.connect(database_url, row_factory=dict_row) as conn:
+        return conn.execute(
+            "SELECT job_name, host, status, started_at, error FROM job_runs"
+            " WHERE job_name = ANY(%s) ORDER BY started_at",
+            (list(ROUTE_JOBS),),
+        ).fetchall()
+
+
+def publications(database_url: str) -> list[tuple[str, str, datetime, str]]:
+    with psycopg.connect(database_url, row_factory=dict_row) as conn:
+        rows = conn.execute(
+            "SELECT queue, chat_id, window_start, status FROM published_posts ORDER BY id"
+        ).fetchall()
+    return [(r["queue"], r["chat_id"], r["window_start"], r["status"]) for r in rows]
+
+
+def test_cron_publishes_two_routes_to_their_own_chats_once_each(
+    routed_install: tuple[CronInstall, FakeBotApi],
+    root_crontab: RootCrontab,
+    cron_daemon: int,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    install, bot = routed_install
+    ours = one_minute_crontab(install.rendered)
+    assert {" ".join(entry.split()[6:9]) for entry in job_lines(ours)} >= {
+        "digest --queue energy_desk",
+        "digest --queue crypto_desk",
+    }, ours
+
+    # The posts are stamped inside the next whole minute (the one after, close to a tick):
+    # extract's run at its start reads them, the digest runs at its end publish it, and
+    # the run a minute later finds its window empty.
+    now = datetime.now(UTC)
+    window = now.replace(second=0, microsecond=0) + timedelta(minutes=1 if now.second < 40 else 2)
+    with Database.connect(database_url) as db:
+        rawlog = RawLog(db, pipeline_version="v1")
+        rawlog.save_channel(Channel(1001, "wirewatch"))
+        rawlog.store(
+            1001,
+            [
+                RawPost(1001, i + 1, window + timedelta(seconds=5 + i), text=t)
+                for i, t in enumerate(POSTS)
+            ],
+            "live",
+        )
+    crontab_file = tmp_path / "routes.crontab"
+    crontab_file.write_text(ours)
+    clear_of_a_cron_tick()
+    root_crontab.install_file(crontab_file)
+
+    # Wait for the runs of both routes after the window's end and one more (an empty window).
+    after = window + timedelta(minutes=1)
+    deadline = time.monotonic() + (after - datetime.now(UTC)).total_seconds() + 150
+    finished: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        finished = [
+            run
+            for run in route_runs(database_url)
+            if run["started_at"] >= after and run["status"] != "running"
+        ]
+        if all(sum(r["job_name"] == job for r in finished) >= 2 for job in ROUTE_JOBS):
+            break
+        time.sleep(POLL_SECONDS)
+    root_crontab.restore()
+
+    assert all(sum(r["job_name"] == job for r in finished) >= 2 for job in ROUTE_JOBS), (
+        f"route runs: {route_runs(database_url)}; logs: {_logs(install.log_dir)}"
+    )
+    assert {run["status"] for run in finished} == {"success"}, finished
+    assert {run["host"] for run in finished} == {socket.gethostname()}
+
+    chats: dict[str, list[str]] = {}
+    for message in bot.sent_messages:
+        chats.setdefault(message.chat_id, []).append(message.text)
+    assert sorted(chats) == [ENERGY_CHAT, CRYPTO_CHAT], bot.sent_messages
+    [energy] = chats[ENERGY_CHAT]
+    [crypto] = chats[CRYPTO_CHAT]
+    assert "Energy desk" in energy
+    assert "Brent crude" in energy
+    assert "Bitcoin" not in energy
+    assert "Federal Reserve" not in energy
+    assert "Crypto desk" in crypto
+    assert "Bitcoin" in crypto
+    assert "Brent" not in crypto
+    assert "Federal Reserve" not in crypto
+    assert publications(database_url) == [
+        ("energy_desk", ENERGY_CHAT, window, "sent"),
+        ("crypto_desk", CRYPTO_CHAT, window, "sent"),
+    ] or publications(database_url) == [
+        ("crypto_desk", CRYPTO_CHAT, window, "sent"),
+        ("energy_desk", ENERGY_CHAT, window, "sent"),
+    ]

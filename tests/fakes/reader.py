@@ -209,7 +209,7 @@ class FakeReader:
         while scripts and scripts[0].after == yielded:
             scripted = scripts.pop(0)
             if scripted.kind == "flood_wait":
-                await self.flood.wait(scripted.seconds)
+                await self.flood.wait(scripted.seconds, method)
             else:
                 assert scripted.error is not None
                 raise scripted.error

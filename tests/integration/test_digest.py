@@ -50,6 +50,13 @@ def publishing(settings: Settings, bot: FakeBotApi, monkeypatch: pytest.MonkeyPa
     return load_settings()
 
 
+@pytest.fixture
+def uncapped(publishing: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Every event in the digest (DIGEST_MAX_EVENTS=0), so a long window takes several parts."""
+    monkeypatch.setenv("DIGEST_MAX_EVENTS", "0")
+    return load_settings()
+
+
 def seed_events(settings: Settings, db: Database, texts: list[str]) -> None:
     rawlog = RawLog(db, pipeline_version="v1")
     rawlog.save_channel(Channel(1001, "wirewatch"))
@@ -160,26 +167,26 @@ def long_stories(count: int) -> list[str]:
 
 
 def test_failed_multi_part_digest_is_sent_whole_by_the_next_run(
-    publishing: Settings, db: Database, bot: FakeBotApi
+    uncapped: Settings, db: Database, bot: FakeBotApi
 ) -> None:
-    seed_events(publishing, db, long_stories(60))
+    seed_events(uncapped, db, long_stories(60))
     bot.fail_next(bot_api.CHAT_NOT_FOUND)
     with pytest.raises(CivicquantError, match="chat not found"):
-        run_digest(publishing, db)
+        run_digest(uncapped, db)
     row = ledger(db)[0]
     assert len(row["parts"]) >= 2
     assert row["message_ids"] == []
-    run = run_digest(publishing, db)
+    run = run_digest(uncapped, db)
     assert run.notes["outcome"] == "sent"
     texts = [m.text for m in bot.sent_messages]
     assert texts == ledger(db)[0]["parts"]  # every part exactly once, in order
 
 
 def test_crash_between_parts_is_resumed_from_the_next_part(
-    publishing: Settings, db: Database, bot: FakeBotApi
+    uncapped: Settings, db: Database, bot: FakeBotApi
 ) -> None:
-    seed_events(publishing, db, long_stories(60))
-    run_digest(publishing, db)
+    seed_events(uncapped, db, long_stories(60))
+    run_digest(uncapped, db)
     parts = ledger(db)[0]["parts"]
     # Put the ledger back as a run killed after part 1 was accepted would have left it.
     first_id = ledger(db)[0]["message_ids"][0]
@@ -189,16 +196,16 @@ def test_crash_between_parts_is_resumed_from_the_next_part(
         (first_id,),
     )
     before = len(bot.sent_messages)
-    assert run_digest(publishing, db).notes["outcome"] == "sent"
+    assert run_digest(uncapped, db).notes["outcome"] == "sent"
     resent = [m.text for m in bot.sent_messages[before:]]
     assert resent == parts[1:]
 
 
 def test_crash_while_sending_a_part_is_left_for_force(
-    publishing: Settings, db: Database, bot: FakeBotApi
+    uncapped: Settings, db: Database, bot: FakeBotApi
 ) -> None:
-    seed_events(publishing, db, long_stories(60))
-    run_digest(publishing, db)
+    seed_events(uncapped, db, long_stories(60))
+    run_digest(uncapped, db)
     parts = ledger(db)[0]["parts"]
     first_id = ledger(db)[0]["message_ids"][0]
     db.connection.execute(
@@ -207,9 +214,9 @@ def test_crash_while_sending_a_part_is_left_for_force(
         (first_id,),
     )
     before = len(bot.sent_messages)
-    assert run_digest(publishing, db).notes["outcome"] == "in_doubt"
+    assert run_digest(uncapped, db).notes["outcome"] == "in_doubt"
     assert len(bot.sent_messages) == before
-    assert run_digest(publishing, db, force=True).notes["outcome"] == "sent"
+    assert run_digest(uncapped, db, force=True).notes["outcome"] == "sent"
     assert [m.text for m in bot.sent_messages[before:]] == parts[1:]
 
 

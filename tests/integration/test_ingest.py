@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,8 +20,10 @@ from civicquant.ingest import history, live
 from civicquant.ingest.channels import parse_channel_specs
 from civicquant.ingest.posts import Channel, RawPost
 from civicquant.ingest.rawlog import RawLog
-from civicquant.ingest.reader import DeletedPosts, EditedPost, NewPost, Update
+from civicquant.ingest.reader import DeletedPosts, EditedPost, FloodWaitPolicy, NewPost, Update
+from civicquant.ops import health
 from civicquant.runtime.context import JobContext
+from civicquant.runtime.runner import JobOutcome, run_job
 from civicquant.timeparse import Window
 from tests.fakes.reader import FakeReader
 
@@ -266,3 +270,57 @@ def test_disabled_queue_collects_raw_only(db: Database) -> None:
     result = raw_only.store(NEWS.channel_id, [post(1)], "live")
     assert (result.inserted, result.enqueued) == (1, 0)
     assert queue.counts(db) == {}
+
+
+class Opened:
+    """A reader factory over one FakeReader that counts how often a run connected."""
+
+    def __init__(self, reader: FakeReader) -> None:
+        self.reader = reader
+        self.times = 0
+
+    @contextlib.asynccontextmanager
+    async def __call__(
+        self, settings: Settings, flood: FloodWaitPolicy, *, recovery: bool = False
+    ) -> AsyncIterator[FakeReader]:
+        self.times += 1
+        self.reader.flood = flood  # the run's own policy, as the Telethon adapter gets it
+        yield self.reader
+
+
+def backfill_run(settings: Settings, opened: Opened) -> JobOutcome[None]:
+    return run_job(
+        settings,
+        "backfill",
+        lambda ctx: history.backfill_job(
+            ctx, SPECS, Window(T0), opened, max_messages=None, force_enqueue=False
+        ),
+    )
+
+
+def test_a_long_flood_wait_is_remembered_and_later_runs_skip_until_it_ends(
+    settings: Settings, db: Database
+) -> None:
+    flooded = FakeReader([post(i) for i in range(1, 4)], channels=[NEWS])
+    flooded.script_flood_wait("history", 3600, after=0)
+    with pytest.raises(FloodWaitTooLong):
+        backfill_run(settings, Opened(flooded))
+
+    # The next cron start does not reconnect into the same wait: it is skipped, saying why.
+    opened = Opened(FakeReader([post(i) for i in range(1, 4)], channels=[NEWS]))
+    outcome = backfill_run(settings, opened)
+    assert outcome.skipped
+    assert opened.times == 0
+    assert "s left) after history" in outcome.counts["skip_reason"]
+    assert 3500 < outcome.counts["flood_wait_seconds_left"] <= 3601
+    last = rows(db, "SELECT status FROM job_runs ORDER BY id DESC LIMIT 1")
+    assert last == [{"status": "skipped"}]
+    report = health.check(settings)
+    [waiting] = [c for c in report.checks if c.name.startswith("floodwait none")]
+    assert "after history in backfill" in waiting.detail
+
+    # Once the wait is over, the run connects and reads.
+    db.connection.execute("UPDATE flood_waits SET wait_until = now() - interval '1 second'")
+    assert not backfill_run(settings, opened).skipped
+    assert opened.times == 1
+    assert stored_ids(db) == [1, 2, 3]

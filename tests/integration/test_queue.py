@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+import pytest
 
 from civicquant import queue
 from civicquant.db import Database
+from civicquant.errors import UsageError
 from civicquant.ingest.posts import Channel, RawPost
 from civicquant.ingest.rawlog import RawLog
 
@@ -33,6 +35,42 @@ def jobs(db: Database) -> list[dict[str, Any]]:
         "SELECT j.id, m.message_id, j.status, j.attempts, j.leased_by FROM extraction_jobs j"
         " JOIN raw_messages m ON m.id = j.raw_message_id ORDER BY m.message_id"
     ).fetchall()
+
+
+def test_claims_take_the_highest_priority_first_and_fifo_within_it(db: Database) -> None:
+    rawlog = RawLog(db, pipeline_version="v1")
+    rawlog.save_channel(WIRE)
+    old = [RawPost(1001, i, T0 + timedelta(minutes=i), text=f"old {i}") for i in range(1, 6)]
+    rawlog.store(1001, old, "backfill")  # a week-long backfill, queued first
+    rawlog.store(1001, [RawPost(1001, 10, T0, text="backfill 10")], "backfill")
+    RawLog(db, pipeline_version="v1", priority=queue.PRIORITIES["reparse"]).store(
+        1001, [RawPost(1001, 11, T0, text="reparse 11")], "backfill"
+    )
+    rawlog.store(1001, [RawPost(1001, 20, T0 + timedelta(hours=1), text="new 20")], "live")
+    rawlog.store(1001, [RawPost(1001, 21, T0 + timedelta(hours=1), text="new 21")], "live")
+    # A claim's rows come back in no particular order: what matters is which were taken.
+    assert {row["text"] for row in queue.claim(db, "v1", "w1", 2, LEASE)} == {"new 20", "new 21"}
+    assert {row["text"] for row in queue.claim(db, "v1", "w1", 2, LEASE)} == {"old 1", "old 2"}
+    assert {row["text"] for row in queue.claim(db, "v1", "w1", 4, LEASE)} == {
+        "old 3",
+        "old 4",
+        "old 5",
+        "backfill 10",
+    }
+    assert [row["text"] for row in queue.claim(db, "v1", "w1", 4, LEASE)] == ["reparse 11"]
+
+
+def test_priority_names_and_numbers_parse() -> None:
+    assert [queue.parse_priority(p) for p in ("live", "Backfill", "reparse", "0", "100")] == [
+        30,
+        20,
+        10,
+        0,
+        100,
+    ]
+    for bad in ("urgent", "-1", "101", "1.5"):
+        with pytest.raises(UsageError, match="--priority"):
+            queue.parse_priority(bad)
 
 
 def test_complete_and_claim_completes_held_jobs_and_leases_the_next(db: Database) -> None:

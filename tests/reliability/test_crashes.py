@@ -89,6 +89,7 @@ def test_digest_killed_between_parts_is_finished_by_the_next_run_without_repeats
             TG_BOT_API_URL=bot.url,
             TG_VIP_CHAT_ID=CHAT,
             DIGEST_PART_INTERVAL_SECONDS="3",
+            DIGEST_MAX_EVENTS="0",  # every event: a digest of several parts
             LEASE_TTL_SECONDS="2",
         )
         extracted = procs.cli("extract", "--oneshot", env=env)
@@ -154,6 +155,7 @@ def test_digest_killed_while_a_part_is_in_flight_is_not_resent_without_force(
             TG_BOT_API_URL=bot.url,
             TG_VIP_CHAT_ID=CHAT,
             DIGEST_PART_INTERVAL_SECONDS="0",
+            DIGEST_MAX_EVENTS="0",  # every event: a digest of several parts
             LEASE_TTL_SECONDS="2",
         )
         assert procs.cli("extract", "--oneshot", env=env).returncode == 0

@@ -183,3 +183,50 @@ def test_every_valid_username_survives_a_round_trip_through_its_log_form(name: s
     (spec,) = parse_channel_specs(f"https://t.me/{name}")
     assert spec == ChannelSpec(username=name.lower())
     assert parse_channel_specs(str(spec)) == [spec]
+
+
+@pytest.mark.parametrize(
+    ("item", "spec"),
+    [
+        ("@reuters:2", ChannelSpec(username="reuters", weight=2.0)),
+        ("reuters:0.5", ChannelSpec(username="reuters", weight=0.5)),
+        ("https://t.me/reuters:3", ChannelSpec(username="reuters", weight=3.0)),
+        ("1878264527:2", ChannelSpec(channel_id=1878264527, weight=2.0)),
+        ("-1001878264527:1.5", ChannelSpec(channel_id=1878264527, weight=1.5)),
+        (" @reuters : 2 ", ChannelSpec(username="reuters", weight=2.0)),
+        ("@reuters:0", ChannelSpec(username="reuters", weight=0.0)),
+    ],
+)
+def test_a_weight_after_a_colon_is_parsed(item: str, spec: ChannelSpec) -> None:
+    assert parse_channel_spec(item) == spec
+
+
+def test_a_link_without_a_weight_is_not_read_as_one() -> None:
+    assert parse_channel_spec("https://t.me/reuters") == ChannelSpec(username="reuters")
+
+
+def test_channels_without_a_weight_get_the_default_weight() -> None:
+    specs = parse_channel_specs("@reuters:2,@bloomberg", default_weight=1.0)
+    assert [s.weight for s in specs] == [2.0, 1.0]
+    assert [s.weight for s in parse_channel_specs("@bloomberg")] == [None]
+
+
+@pytest.mark.parametrize("weight", ["x", "", "11", "-1", "2e3", "1.2.3", "nan", "10.5"])
+def test_a_bad_weight_is_one_line_naming_the_item_and_the_range(weight: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_channel_specs(f"@bloomberg,@reuters:{weight}")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"'@reuters:{weight}'" in message
+    assert "from 0 to 10" in message
+
+
+def test_a_channel_listed_twice_with_two_weights_is_refused() -> None:
+    with pytest.raises(UsageError, match="listed twice with different weights"):
+        parse_channel_specs("@reuters:2,@Reuters:3")
+
+
+def test_a_channel_listed_twice_with_one_weight_is_kept_once() -> None:
+    assert parse_channel_specs("@reuters:2,t.me/reuters:2") == [
+        ChannelSpec(username="reuters", weight=2.0)
+    ]

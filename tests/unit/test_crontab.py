@@ -1,7 +1,8 @@
 from pathlib import Path
 
-from civicquant.config import DEFAULT_JOB_INTERVALS
+from civicquant.config import DEFAULT_JOB_INTERVALS, Settings
 from civicquant.ops import crontab
+from civicquant.publish.routes import default_routes
 
 
 def test_rendered_crontab_has_absolute_paths_and_no_placeholders(tmp_path: Path) -> None:
@@ -17,11 +18,12 @@ def test_rendered_crontab_has_absolute_paths_and_no_placeholders(tmp_path: Path)
             assert Path(fields[5]).is_absolute(), line
 
 
-def test_crontab_schedules_every_monitored_job() -> None:
-    text = crontab.template()
+def test_crontab_schedules_every_monitored_job(tmp_path: Path) -> None:
+    text = crontab.render(env_file=Path("e"), log_dir=tmp_path, textfile=tmp_path / "p")
+    text = text.replace(str(crontab.executable()), "{civicquant}")
     assert "listen --duration" in text
     assert "extract --max-runtime" in text
-    for job in DEFAULT_JOB_INTERVALS:
+    for job in {**DEFAULT_JOB_INTERVALS, **default_routes(Settings()).job_intervals()}:
         if job.startswith("digest:"):
             assert f"digest --queue {job.split(':')[1]}" in text
         else:

@@ -120,10 +120,10 @@ CASES = [
         (("organisation", "Tesla"), ("figure", "10%"), ("person", "Elon Musk")),
     ),
     Case(
-        "en-all-caps-lead",
+        "en-all-caps-is-not-a-marker",
         "FED HOLDS RATES STEADY, SIGNALS TWO CUTS THIS YEAR",
         "macro",
-        "4h",
+        None,
         (("central_bank", "Federal Reserve"),),
     ),
     Case(
@@ -750,7 +750,7 @@ def test_valid_payload_validates() -> None:
         {"is_breaking": False},
         {"importance": 1.5},
         {"importance": -0.1},
-        {"topic": "sports"},
+        {"topic": "weather"},
         {"headline": "two\nlines"},
         {"headline": "x" * (HEADLINE_MAX_CHARS + 1)},
         {"language": "english"},

@@ -6,7 +6,9 @@ randomness, clock or hash-order dependence (sets are only ever used for membersh
 so stored extractions can be told apart from what the current rules would produce.
 
 The data (topic lexicons, entity tables, marker and stop words) lives in
-`civicquant.extract.rules.lexicon`; this module holds the regexes and the algorithm.
+`civicquant.extract.rules.lexicon`; this module holds the regexes and the algorithm. Which
+sentence is the headline is decided in `lead`, whether markers make a post breaking in
+`breaking`, both with their word lists in `lead_lexicon`.
 
 How a post is read:
 
@@ -14,17 +16,24 @@ How a post is read:
    line's marker emoji (🚨 ⚡ 🔴), replace links and emoji runs with spaces.
 2. Breaking markers are read off the headline's start (BREAKING, JUST IN, FLASH, URGENT,
    ALERT, DEVELOPING, UPDATE, СРОЧНО, ТЕРМІНОВО, МОЛНИЯ, БЛИСКАВКА: in capitals, or in any case when
-   followed by ':', '!', '.', a dash, '|' or nothing) and removed; marker emoji count on
-   the first line. An all-caps lead (three or more leading words in capitals, ten letters
-   or more) is a soft marker.
+   followed by ':', '!', '.', a dash, '|' or nothing) and removed, after a wire slug
+   ("UPDATE 1-", "REFILE-"), which is removed and is no marker; marker emoji count on the
+   first line. A marker flags the post only beside news content (`breaking`): a figure or
+   an entity in the headline, or a word of an event; advert, invitation and chatter cues
+   veto it. Capitals alone are no marker.
 3. Sentences: lines, then sentence ends followed by a capital, digit or opening quote (not
-   after abbreviations). The headline is the first non-empty cleaned sentence, the summary
-   the first three, each without links, edge hashtags and mentions, leading punctuation.
+   after abbreviations, inside parentheses closed on the line, or after a short
+   abbreviation before a figure: "(exp. 3.0%)"). The headline is the first informative
+   cleaned sentence (`lead`: greetings, salutations and religious formulas at its start
+   are dropped; greeting-only lines, decorations and one-word labels are passed over), the
+   summary the first three, each without links, edge hashtags and mentions, leading
+   punctuation. Sign-offs are left out, and a post that opens with one has no headline.
 4. One pass over word tokens matches, longest first, multi-word phrases, exact words and
    word stems (Russian and Ukrainian inflect) from the topic lexicons and the entity tables
-   (countries, central banks, institutions, known organisations). Each lexicon hit adds its
-   weight to its topic, doubled inside the headline; the highest score wins, ties go to the
-   earlier topic in `TOPIC_PRIORITY`, no hit at all gives `other`.
+   (countries, central banks, institutions, known organisations). Each hit is a cue for its
+   topics; `topics.py` picks the topic from the lead's cues (two distinct cues and a
+   minimum score, or one specific cue in the headline; generic words count only beside a
+   specific one), else `other`.
 5. People and organisations (English, Russian, Ukrainian only): runs of Capitalised words
    that are not a sentence start (unless a common given name), a title, a known place or
    entity; two or three words are a person, up to five ending in an organisation word
@@ -38,12 +47,13 @@ Importance, in thousandths so the sum is exact, capped at 1000:
     figures           50 each, at most 150
     countries         40 each, at most 120
     topic            macro/geopolitics 150, markets/energy 100, politics/companies 80,
-                     crypto 60, other 0
+                     crypto/society 60, technology 40, science 20, sports/entertainment/other 0
     length            50 at 100+ characters of cleaned text, 100 at 400+
 
+Urgency counts only for a post that `breaking` lets be breaking (news content, no veto).
 Breaking window: 15m for FLASH / МОЛНИЯ / БЛИСКАВКА, a siren with an urgent word, or a hard
 marker with importance >= 0.85; 1h for any other hard marker (words or emoji); 4h for soft
-markers alone (DEVELOPING, UPDATE, an all-caps lead).
+markers alone (DEVELOPING, UPDATE).
 """
 
 from __future__ import annotations
@@ -52,12 +62,14 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from civicquant.extract.rules import breaking
+from civicquant.extract.rules import lead as lead_rules
 from civicquant.extract.rules.lexicon import (
     ABBREVIATIONS,
     CENTRAL_BANKS,
     COUNTRIES,
+    COUNTRY_TOPICS,
     CRYPTO_TICKERS,
-    FLASH_WORDS,
     FOOTER_LABELS,
     FOOTER_WORDS,
     GIVEN_NAMES,
@@ -68,13 +80,10 @@ from civicquant.extract.rules.lexicon import (
     ORG_WORDS,
     ORGANISATIONS,
     PLACES,
-    SIREN,
-    SOFT_WORDS,
     TOPIC_LEXICON,
     TOPIC_POINTS,
-    TOPIC_PRIORITY,
-    URGENT_WORDS,
 )
+from civicquant.extract.rules.topics import TopicEvidence, pick_topic
 from civicquant.extraction import (
     ENTITIES_MAX,
     ENTITY_TEXT_MAX_CHARS,
@@ -90,7 +99,7 @@ from civicquant.extraction import (
 
 __all__ = ["RULES_VERSION", "extract"]
 
-RULES_VERSION = "rules-v1"
+RULES_VERSION = "rules-v2"
 
 # Only the beginning of a post is read; Telegram's own limit is 4096 characters.
 _MAX_CHARS = 6000
@@ -151,7 +160,6 @@ _DATELINE_RE = re.compile(
     r"^(?:[A-ZÀ-Ý][\w.'\- ]{0,40},?\s*)?"
     r"\((?:Reuters|AP|AFP|Bloomberg|Dow Jones|Interfax|TASS|Xinhua)\)\s*[-–—:]+\s*"
 )
-_CASED_WORD_RE = re.compile(r"[^\W\d_]+")
 
 _TAG_WORD_RE = re.compile(r"[,;|]*+(?:[#@][^\W_][\w.]*+[,;|]*+)++")
 _LEADING_JUNK_RE = re.compile(r"^[^\w$€£¥₽₴«\"“„'(\[]+")
@@ -179,8 +187,9 @@ _KEY_TABLE = str.maketrans({"’": "'", "ʼ": "'", "ё": "е", "Ё": "Е"})
 _NEEDS_KEY_TABLE_RE = re.compile("[’ʼёЁ]")
 
 _TOPIC_INDEX: dict[str, int] = {topic: index for index, topic in enumerate(TOPICS)}
-_OTHER = _TOPIC_INDEX["other"]
-_TOPIC_RANK = {_TOPIC_INDEX[topic]: rank for rank, topic in enumerate(TOPIC_PRIORITY)}
+# A cashtag ($AAPL, $BTC) names a security: a specific cue for markets or crypto (see
+# `topics.py`). Not measured: the labelled files of bench/topics.py carry no cashtags.
+_CASHTAG_WEIGHT = 2
 
 # Languages that capitalise names but not common nouns: the only ones where a run of
 # Capitalised words is read as a person or an organisation.
@@ -281,7 +290,7 @@ def _build_lexicon() -> _Lexicon:
                 raise ValueError(f"lexicon term {alias!r} is listed twice under {topic}")
             term.topics.append((index, int(weight) if weight else 1))
     for text, aliases in COUNTRIES:
-        _add_entity(lexicon, "country", text, aliases, "")
+        _add_entity(lexicon, "country", text, aliases, COUNTRY_TOPICS)
     for text, aliases in CENTRAL_BANKS:
         _add_entity(lexicon, "central_bank", text, aliases, "macro:3")
     for text, aliases, topics in INSTITUTIONS:
@@ -393,17 +402,21 @@ def extract(text: str) -> Extraction:
 
     language = _detect_language(body)
     scan = _scan(body, lead.headline_end, find_names=language in _NAME_LANGUAGES)
-    topic = _pick_topic(scan.scores)
+    topic = pick_topic(scan.topics)
 
-    markers = lead.markers
-    hard = bool(emoji_markers) or any(word not in SOFT_WORDS for word in markers)
-    flash = any(word in FLASH_WORDS for word in markers)
-    siren_urgent = SIREN in emoji_markers and any(word in URGENT_WORDS for word in markers)
-    soft = bool(markers) or _all_caps_lead(lead.sentences[0])
+    # Entities of the headline alone, read only when a marker asks whether it is news.
+    headline_entities = 0
+    if lead.markers or emoji_markers:
+        headline_scan = _scan(lead.sentences[0], 0, find_names=language in _NAME_LANGUAGES)
+        headline_entities = len(headline_scan.entities)
+    urgency = breaking.urgency(
+        lead.markers, emoji_markers, lead.sentences[0], " ".join(lead.sentences), headline_entities
+    )
+    flash, hard, soft = urgency.flash, urgency.hard, urgency.soft
     points = _importance_points(scan, topic, len(body), flash=flash, hard=hard, soft=soft)
 
     window: BreakingWindow | None = None
-    if flash or siren_urgent or (hard and points >= _FIFTEEN_MINUTE_IMPORTANCE):
+    if flash or urgency.siren_urgent or (hard and points >= _FIFTEEN_MINUTE_IMPORTANCE):
         window = "15m"
     elif hard:
         window = "1h"
@@ -453,20 +466,43 @@ class _Lead:
 
 
 def _read_lead(body: str) -> _Lead:
-    """The first three non-empty cleaned sentences; breaking markers come off the headline."""
+    """The first three informative cleaned sentences; markers come off the headline.
+
+    What is informative is `lead_rules`' call: greetings, formulas, decorations and labels
+    are passed over, sign-offs left out, and a post opening with a sign-off has no lead.
+    """
     lead = _Lead()
+    label: tuple[str, int] | None = None  # a one-word label: the headline if nothing else
     for start, end in _sentence_spans(body):
         sentence = _clean_sentence(body[start : min(end, start + _MAX_SENTENCE_CHARS)])
         if sentence and not lead.sentences:
-            sentence, markers = _strip_lead_markers(sentence)
+            sentence, markers = _strip_lead_markers(lead_rules.strip_wire_slug(sentence))
             lead.markers.extend(markers)
             sentence = _LEADING_JUNK_RE.sub("", _DATELINE_RE.sub("", sentence, count=1))
-            sentence = sentence if _CONTENT_RE.search(sentence) else ""
-            lead.headline_end = end
-        if sentence:
-            lead.sentences.append(sentence)
-            if len(lead.sentences) == _SUMMARY_SENTENCES:
-                break
+            sentence = lead_rules.strip_greeting(sentence)
+            if not _CONTENT_RE.search(sentence) or lead_rules.is_decoration(sentence):
+                continue
+            if lead_rules.is_sign_off(sentence):
+                return _Lead()
+            # a word and a dot inside a line is an abbreviation cut off ("Jos. A. Bank")
+            if lead_rules.is_label(sentence) and (sentence[-1] != "." or "\n" in body[start:end]):
+                label = label or (sentence, end)
+                continue
+            if label is not None and sentence[0].islower():
+                # the "label" was the start of a title that goes on: "Двоечницы\nпо физике"
+                lead.sentences.append(label[0])
+                lead.headline_end = label[1]
+                label = None
+            else:
+                lead.headline_end = end
+        elif not sentence or lead_rules.is_decoration(sentence) or lead_rules.is_sign_off(sentence):
+            continue
+        lead.sentences.append(sentence)
+        if len(lead.sentences) == _SUMMARY_SENTENCES:
+            break
+    if not lead.sentences and label is not None:
+        lead.sentences.append(label[0])
+        lead.headline_end = label[1]
     return lead
 
 
@@ -483,18 +519,6 @@ def _strip_lead_markers(sentence: str) -> tuple[str, list[str]]:
     return sentence, markers
 
 
-def _all_caps_lead(headline: str) -> bool:
-    """True when the headline opens with three or more words in capitals (10+ letters)."""
-    words = 0
-    letters = 0
-    for word in _CASED_WORD_RE.findall(headline[:160]):
-        if not word.isupper():
-            break
-        words += 1
-        letters += len(word)
-    return words >= 3 and letters >= 10
-
-
 def _sentence_spans(body: str) -> Iterator[tuple[int, int]]:
     """(start, end) of each sentence: line breaks, or ends followed by a capital or digit."""
     start = 0
@@ -504,10 +528,16 @@ def _sentence_spans(body: str) -> Iterator[tuple[int, int]]:
             following = body[match.end() : match.end() + 1]
             if not (following.isupper() or following.isdigit() or following in _SENTENCE_OPENERS):
                 continue
+            if not lead_rules.may_end_sentence(body, start, match.start()):
+                continue
             if end_text[0] == ".":
                 before = body[max(start, match.start() - 40) : match.start()].rsplit(None, 1)
                 word = before[-1] if before else ""
-                if "." in word or len(word) == 1 or word.lower() in ABBREVIATIONS:
+                if (
+                    ("." in word and not lead_rules.is_figure(word))
+                    or len(word) == 1
+                    or word.lower() in ABBREVIATIONS
+                ):
                     continue
         yield start, match.end()
         start = match.end()
@@ -537,19 +567,21 @@ def _is_footer(word: str) -> bool:
 
 
 def _trim(text: str, limit: int) -> str:
-    """`text` cut at a word boundary to at most `limit` characters, ending in '…'."""
+    """`text` cut at a word boundary to at most `limit` characters, ending in '…'; not
+    inside parentheses when what comes before them is at least half the limit."""
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
     space = cut.rfind(" ")
     if space >= limit // 2:
         cut = cut[:space]
+    cut = lead_rules.before_open_parenthesis(cut, limit // 2)
     return cut.rstrip(" ,;:|/-–—") + "…"
 
 
 @dataclass(slots=True)
 class _Scan:
-    scores: list[int]
+    topics: TopicEvidence
     entities: list[tuple[EntityKind, str]]
     central_banks: int = 0
     institutions: int = 0
@@ -596,7 +628,7 @@ def _scan(body: str, lead_end: int, *, find_names: bool) -> _Scan:
         for token in tokens
     ]
     breakers = [False] * len(tokens) if find_names else None
-    scores = [0] * len(TOPICS)
+    topics = TopicEvidence(lead_end)
     found: list[tuple[int, EntityKind, str]] = []
 
     count = len(tokens)
@@ -618,15 +650,12 @@ def _scan(body: str, lead_end: int, *, find_names: bool) -> _Scan:
                 term = lexicon.cased.get(_key_of_normalised(tokens[index]))
         if term is not None:
             start = spans[index][0]
-            weight = 2 if start < lead_end else 1
-            for topic_index, points in term.topics:
-                scores[topic_index] += points * weight
+            topics.add(id(term), term.topics, start)  # one cue per lexicon entry
             is_entity = term.entity_kind is not None and (
                 tokens[index][0].isupper() or not term.needs_capital
             )
             if is_entity and term.entity_kind is not None:
-                for topic_index, points in term.entity_topics:
-                    scores[topic_index] += points * weight
+                topics.add(term.entity_text, term.entity_topics, start)
                 text = term.entity_text
                 last_end = spans[index + size - 1][1]
                 if text == "OPEC" and normalised[last_end : last_end + 1] == "+":
@@ -642,7 +671,8 @@ def _scan(body: str, lead_end: int, *, find_names: bool) -> _Scan:
     for match in _CASHTAG_RE.finditer(body) if "$" in body else ():
         ticker = match.group(1).upper()
         found.append((match.start(), "ticker", ticker))
-        scores[_TOPIC_INDEX["crypto" if ticker in CRYPTO_TICKERS else "markets"]] += 1
+        topic_index = _TOPIC_INDEX["crypto" if ticker in CRYPTO_TICKERS else "markets"]
+        topics.add(ticker, ((topic_index, _CASHTAG_WEIGHT),), match.start())
     if _DIGIT_RE.search(body):
         for match in _FIGURE_RE.finditer(body):
             if match.group("cur") or match.group("scale") or match.group("unit"):
@@ -652,7 +682,7 @@ def _scan(body: str, lead_end: int, *, find_names: bool) -> _Scan:
             elif match.group("per"):
                 found.append((match.start(), "figure", match.group()))
 
-    return _collect(scores, found)
+    return _collect(topics, found)
 
 
 def _lookup_word(key: str) -> _Term | None:
@@ -761,10 +791,10 @@ def _name_kind(words: list[str]) -> EntityKind | None:
     return None
 
 
-def _collect(scores: list[int], found: list[tuple[int, EntityKind, str]]) -> _Scan:
+def _collect(topics: TopicEvidence, found: list[tuple[int, EntityKind, str]]) -> _Scan:
     found.sort(key=lambda item: item[0])
     seen: set[tuple[EntityKind, str]] = set()
-    scan = _Scan(scores=scores, entities=[])
+    scan = _Scan(topics=topics, entities=[])
     for _, kind, text in found:
         text = text[:ENTITY_TEXT_MAX_CHARS]
         if (kind, text) in seen or not text:
@@ -781,11 +811,6 @@ def _collect(scores: list[int], found: list[tuple[int, EntityKind, str]]) -> _Sc
         elif kind == "country":
             scan.countries += 1
     return scan
-
-
-def _pick_topic(scores: list[int]) -> Topic:
-    best = max(range(len(scores)), key=lambda i: (scores[i], -_TOPIC_RANK[i]))
-    return TOPICS[best] if scores[best] > 0 else TOPICS[_OTHER]
 
 
 def _importance_points(

@@ -154,22 +154,82 @@ WITH founded AS MATERIALIZED (
 SELECT id FROM founded;
 
 -- refresh_events --
--- Recompute events from their sources: importance rises with independent channels.
+-- Recompute events from their sources: importance from each channel's reading, its weight, its engagement, with diminishing returns for corroboration.
 -- The text is the lead source's: the most informative headline (the weight of its content
 -- terms), then the most important, then the earliest: one sort per event
 -- of source ids, and one extraction read per event for its text. Every table is read through
 -- an index by the ids at hand: as plain joins the planner may hash a whole table instead (it
 -- does while the tables have no statistics), a cost that grows with the table.
+--
+-- Importance (civicquant/events/importance.py has the formula and its constants):
+--   a source's reading x scaled as odds by k = channel weight * engagement,
+--   s = k x / (k x + 1 - x); engagement from views and forwards against the channel's own
+--   medians; each channel once, with its best source; the event
+--   1 - (1 - s_1) * prod over the other channels (1 - corroboration_share * s_c).
 WITH sources AS MATERIALIZED (
     SELECT es.event_id, es.pipeline_version, es.raw_message_id, es.channel_id, es.posted_at,
-           es.headline_score, x.importance, x.is_breaking, x.breaking_window
+           es.headline_score, x.importance, x.is_breaking, x.breaking_window,
+           c.weight, m.views, m.forwards
     FROM event_sources es
     CROSS JOIN LATERAL (
         SELECT importance, is_breaking, breaking_window FROM extractions x
         WHERE x.raw_message_id = es.raw_message_id AND x.pipeline_version = es.pipeline_version
         LIMIT 1
     ) AS x
+    CROSS JOIN LATERAL (
+        SELECT weight FROM channels c WHERE c.channel_id = es.channel_id
+    ) AS c
+    CROSS JOIN LATERAL (
+        SELECT views, forwards FROM raw_messages m WHERE m.id = es.raw_message_id
+    ) AS m
     WHERE es.event_id = ANY(%(event_ids)s::bigint[])
+), medians AS MATERIALIZED (
+    SELECT ch.channel_id, med.views, med.forwards, med.posts
+    FROM (SELECT channel_id, max(posted_at) AS until FROM sources GROUP BY channel_id) AS ch
+    CROSS JOIN LATERAL (
+        SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY m.views) AS views,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY coalesce(m.forwards, 0))
+                   AS forwards,
+               count(*) AS posts
+        FROM raw_messages m
+        WHERE m.channel_id = ch.channel_id
+          AND m.posted_at > ch.until - make_interval(days => %(engagement_days)s::integer)
+          AND m.posted_at <= ch.until
+          AND m.views IS NOT NULL
+    ) AS med
+), scored AS (
+    SELECT s.event_id, s.channel_id,
+           s.importance::float8 * s.weight
+               * CASE WHEN s.views IS NULL OR md.posts < %(engagement_min_posts)s::integer
+                      THEN 1.0
+                      ELSE exp(greatest(-%(engagement_cap)s::float8, least(
+                               %(engagement_cap)s::float8,
+                               %(views_exponent)s::float8
+                                   * ln((s.views + 1) / (md.views + 1))
+                               + %(forwards_exponent)s::float8
+                                   * ln((coalesce(s.forwards, 0) + 1) / (md.forwards + 1)))))
+                 END AS odds_scaled,
+           s.importance::float8 AS reading
+    FROM sources s
+    JOIN medians md ON md.channel_id = s.channel_id
+), per_channel AS (
+    SELECT event_id, channel_id,
+           max(CASE WHEN odds_scaled <= 0 THEN 0.0
+                    ELSE odds_scaled / (odds_scaled + 1.0 - reading) END) AS score
+    FROM scored
+    GROUP BY event_id, channel_id
+), ranked_channels AS (
+    SELECT event_id, score,
+           row_number() OVER (PARTITION BY event_id ORDER BY score DESC, channel_id) AS place
+    FROM per_channel
+), corroborated AS (
+    SELECT event_id,
+           1.0 - (1.0 - max(score))
+                 * exp(coalesce(sum(ln(1.0 - %(corroboration_share)s::float8 * score))
+                                FILTER (WHERE place > 1), 0.0))
+               AS importance
+    FROM ranked_channels
+    GROUP BY event_id
 ), summary AS (
     SELECT event_id,
            pipeline_version,
@@ -181,7 +241,6 @@ WITH sources AS MATERIALIZED (
                 CASE breaking_window WHEN '15m' THEN 1 WHEN '1h' THEN 2 ELSE 3 END)
                 FILTER (WHERE is_breaking AND breaking_window IS NOT NULL))[1]
                AS breaking_window,
-           max(importance) AS max_importance,
            (array_agg(raw_message_id
                       ORDER BY headline_score DESC, importance DESC, posted_at, raw_message_id))[1]
                AS lead_id
@@ -194,13 +253,14 @@ SET source_count = s.channels,
     last_seen_at = s.last_seen_at,
     is_breaking = s.is_breaking,
     breaking_window = s.breaking_window,
-    importance = least(1.0, s.max_importance + 0.1 * (s.channels - 1)),
+    importance = greatest(0.0, least(1.0, c.importance)),
     topic = lead.topic,
     headline = lead.headline,
     summary = lead.summary,
     entities = lead.entities,
     updated_at = now()
 FROM summary s
+JOIN corroborated c USING (event_id)
 CROSS JOIN LATERAL (
     SELECT topic, headline, summary, entities FROM extractions x
     WHERE x.raw_message_id = s.lead_id AND x.pipeline_version = s.pipeline_version

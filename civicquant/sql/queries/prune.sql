@@ -151,11 +151,14 @@ SELECT count(*) AS rows, max(id) AS last_key, 0::bigint AS revisions FROM delete
 -- Put archived publications back under their own ids; a row whose id or window/alert is present is skipped.
 INSERT INTO published_posts (id, queue, chat_id, window_start, window_end, event_id, item_key,
                              pipeline_version, content_sha256, parts, message_ids, sending_part,
-                             status, error, reserved_by, reserved_at, sent_at, updated_at)
+                             status, error, reserved_by, reserved_at, sent_at, updated_at,
+                             event_ids)
 OVERRIDING SYSTEM VALUE
 SELECT id, queue, chat_id, window_start, window_end, event_id, item_key, pipeline_version,
        content_sha256, parts, message_ids, sending_part, status, error, reserved_by, reserved_at,
-       sent_at, updated_at
+       sent_at, updated_at,
+       -- Archives written before 0007_importance have no event_ids.
+       coalesce(event_ids, '{}')
 FROM jsonb_populate_recordset(NULL::published_posts, %(rows)s::jsonb)
 ON CONFLICT DO NOTHING;
 

@@ -1,9 +1,11 @@
 -- reserve_publication --
 -- Reserve a window or an alert before the first send; returns the row only when this call created it.
 INSERT INTO published_posts (queue, chat_id, window_start, window_end, event_id, item_key,
-                             pipeline_version, content_sha256, parts, status, reserved_by)
+                             pipeline_version, content_sha256, parts, status, reserved_by,
+                             event_ids)
 VALUES (%(queue)s, %(chat_id)s, %(window_start)s, %(window_end)s, %(event_id)s, %(item_key)s,
-        %(pipeline_version)s, %(content_sha256)s, %(parts)s, 'reserved', %(reserved_by)s)
+        %(pipeline_version)s, %(content_sha256)s, %(parts)s, 'reserved', %(reserved_by)s,
+        %(event_ids)s::bigint[])
 ON CONFLICT (queue, chat_id, window_start, coalesce(event_id, 0), item_key) DO NOTHING
 RETURNING id, queue, chat_id, window_start, window_end, event_id, parts, message_ids,
           sending_part, status, error, reserved_at, sent_at;
@@ -64,9 +66,10 @@ SELECT queue, max(sent_at) AS last_sent_at FROM published_posts
 WHERE status = 'sent' GROUP BY queue ORDER BY queue;
 
 -- window_events --
--- Events first seen in a window, with their live sources, filtered for a digest queue.
-SELECT e.id, e.topic, e.headline, e.importance, e.first_seen_at, e.source_count,
-       e.is_breaking, e.breaking_window,
+-- Events first seen in a window, with their live sources, filtered for a digest route
+-- (its other filters, on language, channels and keywords, are applied to these rows).
+SELECT e.id, e.topic, e.headline, e.importance, e.first_seen_at, e.last_seen_at,
+       e.source_count, e.is_breaking, e.breaking_window, e.language, e.summary,
        coalesce(src.sources, '[]'::jsonb) AS sources
 FROM events e
 LEFT JOIN LATERAL (
@@ -83,22 +86,30 @@ WHERE e.pipeline_version = %(pipeline_version)s
   AND e.headline <> '' AND e.merged_into IS NULL
   AND (%(topics)s::text[] IS NULL OR e.topic = ANY(%(topics)s::text[]))
   AND NOT (e.topic = ANY(%(exclude_topics)s::text[]))
+  AND e.importance >= %(min_importance)s
   AND (%(breaking_window)s::text IS NULL
-       OR (e.is_breaking AND e.breaking_window = %(breaking_window)s::text
-           AND e.importance >= %(min_importance)s))
+       OR (e.is_breaking AND e.breaking_window = %(breaking_window)s::text))
   -- Nor is an event whose story was flashed under an event since merged into it.
   AND (%(skip_flashed_chat)s::text IS NULL OR NOT EXISTS (
         SELECT 1 FROM published_posts p
-        WHERE p.queue = 'flash' AND p.chat_id = %(skip_flashed_chat)s::text
+        WHERE p.queue = ANY(%(flash_queues)s::text[]) AND p.chat_id = %(skip_flashed_chat)s::text
           AND p.status = 'sent'
           AND (p.event_id = e.id
                OR p.event_id IN (SELECT m.id FROM events m WHERE m.merged_into = e.id))))
+  -- A breaking queue never shows an event again that it showed in another window, under
+  -- its id or under one merged into it since (a reserved or failed window may yet be sent).
+  AND (%(skip_published_queue)s::text IS NULL OR NOT EXISTS (
+        SELECT 1 FROM published_posts p
+        WHERE p.queue = %(skip_published_queue)s::text AND p.chat_id = %(chat_id)s::text
+          AND p.window_start <> %(window_start)s AND p.event_ids <> '{}'
+          AND p.event_ids && (ARRAY[e.id]
+                              || ARRAY(SELECT m.id FROM events m WHERE m.merged_into = e.id))))
 ORDER BY e.importance DESC, e.first_seen_at, e.id;
 
 -- flash_candidates --
--- Among events just touched, those breaking and important enough for an immediate alert.
+-- Among events just touched, those breaking and important enough for a flash route's alert.
 SELECT e.id, e.topic, e.headline, e.importance, e.first_seen_at, e.source_count,
-       e.is_breaking, e.breaking_window,
+       e.is_breaking, e.breaking_window, e.language, e.summary,
        coalesce(src.sources, '[]'::jsonb) AS sources
 FROM events e
 LEFT JOIN LATERAL (
@@ -115,7 +126,7 @@ WHERE e.id = ANY(%(event_ids)s::bigint[])
   -- Flashed once per story: also not when an event merged into it was flashed already.
   AND NOT EXISTS (
         SELECT 1 FROM published_posts p
-        WHERE p.queue = 'flash' AND p.chat_id = %(chat_id)s
+        WHERE p.queue = %(queue)s AND p.chat_id = %(chat_id)s
           AND (p.event_id = e.id
                OR p.event_id IN (SELECT m.id FROM events m WHERE m.merged_into = e.id)))
 ORDER BY e.importance DESC, e.id;

@@ -1,15 +1,16 @@
 -- enqueue_messages --
--- Add a pending job per raw message for a pipeline version; existing jobs are left alone.
-INSERT INTO extraction_jobs (raw_message_id, pipeline_version)
-SELECT unnest(%(raw_message_ids)s::bigint[]), %(pipeline_version)s
+-- Add a pending job per raw message for a pipeline version, at a priority; existing jobs are left alone.
+INSERT INTO extraction_jobs (raw_message_id, pipeline_version, priority)
+SELECT unnest(%(raw_message_ids)s::bigint[]), %(pipeline_version)s, %(priority)s
 ON CONFLICT (raw_message_id, pipeline_version) DO NOTHING;
 
 -- requeue_messages --
--- Add or reset to pending a job per raw message for a pipeline version.
-INSERT INTO extraction_jobs (raw_message_id, pipeline_version)
-SELECT unnest(%(raw_message_ids)s::bigint[]), %(pipeline_version)s
+-- Add or reset to pending a job per raw message for a pipeline version, at a priority.
+INSERT INTO extraction_jobs (raw_message_id, pipeline_version, priority)
+SELECT unnest(%(raw_message_ids)s::bigint[]), %(pipeline_version)s, %(priority)s
 ON CONFLICT (raw_message_id, pipeline_version) DO UPDATE
     SET status = 'pending', attempts = 0, available_at = now(), leased_by = NULL,
+        priority = EXCLUDED.priority,
         lease_expires_at = NULL, last_error = NULL, error_class = NULL,
         updated_at = now(), finished_at = NULL;
 
@@ -90,7 +91,7 @@ WITH finished AS (
             WHERE pipeline_version = %(pipeline_version)s
               AND status IN ('pending', 'failed')
               AND available_at <= now()
-            ORDER BY available_at, id
+            ORDER BY priority DESC, available_at, id
             LIMIT %(limit)s
             FOR UPDATE SKIP LOCKED))
       AND m.id = j.raw_message_id

@@ -1,10 +1,11 @@
 -- upsert_channel --
--- Record a channel, keeping a known username or title when the reader did not give one.
-INSERT INTO channels (channel_id, username, title)
-VALUES (%(channel_id)s, %(username)s, %(title)s)
+-- Record a channel, keeping a known username, title or weight when the caller did not give one.
+INSERT INTO channels (channel_id, username, title, weight)
+VALUES (%(channel_id)s, %(username)s, %(title)s, coalesce(%(weight)s::real, 1))
 ON CONFLICT (channel_id) DO UPDATE
     SET username = coalesce(EXCLUDED.username, channels.username),
         title = coalesce(EXCLUDED.title, channels.title),
+        weight = coalesce(%(weight)s::real, channels.weight),
         updated_at = now()
 RETURNING channel_id, username, title, last_message_id, last_message_at, last_parsed_at;
 
@@ -102,6 +103,7 @@ ORDER BY first_id;
 -- gap_counts --
 -- Missing ids per channel, for health: the id range minus what is stored or known missing (index-only counts, no per-row window).
 SELECT c.channel_id, c.username, c.title, c.last_message_id, c.last_message_at, c.last_parsed_at,
+       c.weight,
        coalesce(r.last_id - r.first_id + 1 - r.stored - coalesce(m.known_missing, 0), 0)::bigint
            AS missing_ids
 FROM channels c
@@ -121,8 +123,18 @@ SELECT %(channel_id)s, unnest(%(message_ids)s::bigint[])
 ON CONFLICT DO NOTHING;
 
 -- record_flood_wait --
--- Remember a FloodWait Telegram asked of us.
-INSERT INTO flood_waits (job_name, seconds, slept) VALUES (%(job_name)s, %(seconds)s, %(slept)s);
+-- Remember a FloodWait Telegram asked of us; one not slept keeps the moment it ends, per session and method.
+INSERT INTO flood_waits (job_name, seconds, slept, session, method, wait_until)
+VALUES (%(job_name)s, %(seconds)s, %(slept)s, %(session)s, %(method)s,
+        CASE WHEN %(slept)s THEN NULL ELSE now() + make_interval(secs => %(seconds)s) END);
+
+-- active_flood_waits --
+-- FloodWaits not yet over, the latest-ending first, per session and method (one session, or all when null).
+SELECT DISTINCT ON (session, method) session, job_name, method, wait_until,
+       extract(epoch FROM wait_until - now())::float8 AS seconds_left
+FROM flood_waits
+WHERE wait_until > now() AND (%(session)s::text IS NULL OR session = %(session)s::text)
+ORDER BY session, method, wait_until DESC;
 
 -- flood_waits_since --
 -- FloodWaits asked of us since a moment, per job, for health.

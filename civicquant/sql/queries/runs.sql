@@ -57,3 +57,29 @@ WHERE f.job_name = %(job_name)s AND f.status = 'failed' AND f.run_id <> %(run_id
         (SELECT max(s.started_at) FROM job_runs s
          WHERE s.job_name = %(job_name)s AND s.status = 'success' AND s.run_id <> %(run_id)s),
         '-infinity');
+
+-- pause_job --
+-- Pause a job (or change its pause): who, until when, why.
+INSERT INTO job_pauses (job_name, paused_by, until, reason)
+VALUES (%(job_name)s, %(paused_by)s, %(until)s, %(reason)s)
+ON CONFLICT (job_name) DO UPDATE
+    SET paused_by = EXCLUDED.paused_by, paused_at = now(), until = EXCLUDED.until,
+        reason = EXCLUDED.reason
+RETURNING job_name, paused_by, paused_at, until, reason, true AS active;
+
+-- resume_job --
+-- Lift a job's pause; returns it, if there was one.
+DELETE FROM job_pauses WHERE job_name = %(job_name)s
+RETURNING job_name, paused_by, paused_at, until, reason, (until IS NULL OR until > now()) AS active;
+
+-- job_pauses --
+-- Pauses of the given jobs (every job when null), with whether each still applies.
+SELECT job_name, paused_by, paused_at, until, reason, (until IS NULL OR until > now()) AS active
+FROM job_pauses
+WHERE %(jobs)s::text[] IS NULL OR job_name = ANY(%(jobs)s::text[])
+ORDER BY job_name;
+
+-- record_paused_run --
+-- Record a run that did nothing because its job is paused.
+INSERT INTO job_runs (run_id, job_name, host, pid, status, finished_at, counts)
+VALUES (%(run_id)s, %(job_name)s, %(host)s, %(pid)s, 'paused', now(), %(counts)s);
