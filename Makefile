@@ -30,7 +30,7 @@ test-reliability: install
 	$(BIN)/python -m pytest -q -m reliability tests/reliability
 
 # Three hosts made of network namespaces, PgBouncer on a fourth, one host cut off from the
-# database mid-run (root; skipped, saying why, where namespaces cannot be made). ~1 minute.
+# database mid-run (root; skipped, saying why, where namespaces cannot be made). 20-40 s.
 test-multihost: install
 	$(BIN)/python -m pytest -q -m multihost tests/multihost
 

@@ -5,7 +5,7 @@ Each namespace host (tests/multihost/network.py) runs what its crontab would: ev
 a fake, never-ending Telegram feed, tests/helpers/listen_process.py), started whether or
 not one is already running, as cron does; extra copies exit as `skipped`. The first host
 starts one tick early, so it holds both leases. While it is between two digest parts, its
-database link goes down (it still reaches Telegram); after more than a TTL it comes back.
+database link goes down (it still reaches Telegram); after five TTLs it comes back.
 
 What must hold: every digest part reached the chat exactly once; the raw log has every
 post of the feed once, without a hole; a standby took each lease within TTL + one tick of
