@@ -47,6 +47,19 @@ class Interrupted(CivicquantError):
         self.exit_code = 128 + signum
 
 
+class _Signalled(KeyboardInterrupt):
+    """A stop signal, raised by its handler; the runner turns it into Interrupted.
+
+    A KeyboardInterrupt, not an Exception: asyncio logs and drops an Exception raised inside
+    one of its callbacks (where a handler may run while `digest` publishes), which left the
+    process hung, and a body's `except Exception` would swallow it too.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 @dataclass(frozen=True)
 class JobOutcome(Generic[T]):
     """How a run ended well: its counts (as job_runs records them) and what the body returned.
@@ -149,6 +162,8 @@ def _run_body(ctx: JobContext, body: Callable[[JobContext], T], run: _Run) -> Jo
         log.error("job_failed", error=error, **ctx.summary())
         if isinstance(exc, CivicquantError):
             raise
+        if isinstance(exc, _Signalled):
+            raise Interrupted(exc.signum) from None
         if isinstance(exc, KeyboardInterrupt):
             raise Interrupted(signal.SIGINT) from None
         raise
@@ -214,6 +229,8 @@ def _release(db: Database, lease: str, holder: str) -> None:
 def _error_line(exc: BaseException) -> str:
     if isinstance(exc, CivicquantError):
         text = str(exc)
+    elif isinstance(exc, _Signalled):
+        text = f"interrupted by {signal.Signals(exc.signum).name}"
     elif isinstance(exc, KeyboardInterrupt):
         text = "interrupted by SIGINT"
     else:
@@ -233,7 +250,7 @@ def _install_signal_handlers(stop: threading.Event, cooperative: bool) -> dict[i
             log.info("job_stopping", signal=signal.Signals(signum).name)
             stop.set()
             return
-        raise Interrupted(signum)
+        raise _Signalled(signum)
 
     previous: dict[int, SignalHandler] = {}
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -165,6 +165,19 @@ def test_non_cooperative_job_interrupted_by_sigterm_is_recorded_failed(database_
     assert run["error"] == "interrupted by SIGTERM"
 
 
+def test_sigterm_while_asyncio_runs_a_step_still_ends_the_job(database_url: str) -> None:
+    # asyncio logs and drops an Exception raised inside a callback: the signal must not be one.
+    holder = spawn(database_url, "digest:vip", "--hold", "60", "--asyncio", ttl=30)
+    wait_for_line(holder, "holding")
+    assert holder.wait(timeout=20) == 128 + signal.SIGTERM
+    with Database.connect(database_url) as db:
+        assert leases.current(db, "digest:vip") is None
+        run = db.connection.execute("SELECT status, error FROM job_runs").fetchone()
+    assert run is not None
+    assert run["status"] == "failed"
+    assert run["error"] == "interrupted by SIGTERM"
+
+
 def test_heartbeat_keeps_a_lease_alive_past_its_ttl(database_url: str) -> None:
     holder = spawn(database_url, "listen", "--hold", "60", "--cooperative", ttl=1)
     wait_for_line(holder, "holding")
