@@ -60,8 +60,14 @@ class Database:
         prepared_statements: bool = True,
         application_name: str = "civicquant",
         connect_timeout: int = 10,
+        dead_server_seconds: float | None = None,
     ) -> Database:
-        """Open a connection, or raise DatabaseUnavailable naming the host."""
+        """Open a connection, or raise DatabaseUnavailable naming the host.
+
+        With `dead_server_seconds`, a TCP connection whose server stops answering (its
+        network path went away: a link down, a partition) fails after about that long
+        instead of blocking until the kernel gives up, some 15 minutes later.
+        """
         where = describe_url(url)
         if where == UNPARSABLE:
             # libpq would quote the bad URL, password and all, in its error: never pass it on.
@@ -75,6 +81,7 @@ class Database:
                 prepare_threshold=5 if prepared_statements else None,
                 application_name=application_name,
                 connect_timeout=connect_timeout,
+                **_dead_server_options(dead_server_seconds),
             )
         except psycopg.Error as exc:
             raise DatabaseUnavailable(
@@ -84,6 +91,7 @@ class Database:
             "url": url,
             "prepared_statements": prepared_statements,
             "connect_timeout": connect_timeout,
+            "dead_server_seconds": dead_server_seconds,
         }
         return cls(conn, where, options)
 
@@ -216,13 +224,41 @@ def database_url(settings: Settings) -> str:
 
 
 def open_database(settings: Settings, *, application_name: str = "civicquant") -> Database:
-    """Connect to the configured database (embedded when DATABASE_URL is unset)."""
+    """Connect to the configured database (embedded when DATABASE_URL is unset).
+
+    A connection gives up on a server that stops answering after half a lease TTL: a
+    lease holder cut off from the database must find within the TTL that it cannot renew
+    (its heartbeat then stops the job) and that its statements fail, not block in them
+    until the cut heals, holding its Telegram session while a standby opens the same one.
+    Half, because the kernel checks the limit only when it retransmits, with doubling
+    gaps: the error comes up to twice the limit after the last answer.
+    """
     return Database.connect(
         database_url(settings),
         prepared_statements=settings.db_prepared_statements,
         application_name=application_name,
         connect_timeout=settings.db_connect_timeout_seconds,
+        dead_server_seconds=settings.lease_ttl_seconds / 2,
     )
+
+
+def _dead_server_options(seconds: float | None) -> dict[str, Any]:
+    """libpq's TCP options that end a connection after `seconds` without an answer.
+
+    `tcp_user_timeout` bounds how long sent data may stay unacknowledged; keepalive probes
+    (a third of it apart) make it apply while waiting for a reply, too. A busy server still
+    acknowledges both, so a long statement is not cut short. Unix sockets ignore them.
+    """
+    if seconds is None:
+        return {}
+    probe = max(1, int(seconds // 3))
+    return {
+        "keepalives": 1,
+        "keepalives_idle": probe,
+        "keepalives_interval": probe,
+        "keepalives_count": 3,
+        "tcp_user_timeout": max(1000, int(seconds * 1000)),
+    }
 
 
 def hostname() -> str:

@@ -11,6 +11,9 @@ And each side effect (a digest part reserved or recorded, a listen batch stored)
 calls `Fence.check` in its own transaction: the lease must still be ours, at our
 generation, unexpired, and the row stays share-locked until that transaction commits. A
 holder that lost its lease stops before its next side effect, whatever its heartbeat says.
+That transaction may sit idle for at most a TTL (the server ends the session after that):
+a holder cut off from the database between the check and its commit would otherwise keep
+the row locked, and every standby's take-over waiting, for as long as the cut lasts.
 """
 
 from __future__ import annotations
@@ -52,12 +55,18 @@ class Fence:
     name: str
     holder: str
     generation: int
+    ttl_seconds: float
 
     def check(self, db: Database) -> None:
         """Raise LeaseLost unless the lease is still ours; call it inside a transaction."""
         row = db.fetch_one(
             "check_lease_fence",
-            {"name": self.name, "holder": self.holder, "generation": self.generation},
+            {
+                "name": self.name,
+                "holder": self.holder,
+                "generation": self.generation,
+                "idle_timeout": f"{max(1, round(self.ttl_seconds * 1000))}ms",
+            },
         )
         if row is None:
             raise LeaseLost(

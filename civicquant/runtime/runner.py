@@ -47,6 +47,19 @@ class Interrupted(CivicquantError):
         self.exit_code = 128 + signum
 
 
+class _Signalled(KeyboardInterrupt):
+    """A stop signal, raised by its handler; the runner turns it into Interrupted.
+
+    A KeyboardInterrupt, not an Exception: asyncio logs and drops an Exception raised inside
+    one of its callbacks (where a handler may run while `digest` publishes), which left the
+    process hung, and a body's `except Exception` would swallow it too.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 @dataclass(frozen=True)
 class JobOutcome(Generic[T]):
     """How a run ended well: its counts (as job_runs records them) and what the body returned.
@@ -110,7 +123,7 @@ def run_job(
                     expires_at=str(held["expires_at"]) if held else None,
                 )
                 return JobOutcome({"skipped": True, "lease_held_by": held_by})
-            fence = leases.Fence(lease, holder, taken.generation)
+            fence = leases.Fence(lease, holder, taken.generation, settings.lease_ttl_seconds)
         runs.start(db, job_name, run_id)
         run = _Run(lease, holder, cooperative, tuple(on_finish))
         ctx = JobContext(settings, db, job_name, run_id, threading.Event(), fence=fence)
@@ -153,6 +166,8 @@ def _run_body(ctx: JobContext, body: Callable[[JobContext], T], run: _Run) -> Jo
         log.error("job_failed", error=error, **ctx.summary())
         if isinstance(exc, CivicquantError):
             raise
+        if isinstance(exc, _Signalled):
+            raise Interrupted(exc.signum) from None
         if isinstance(exc, KeyboardInterrupt):
             raise Interrupted(signal.SIGINT) from None
         raise
@@ -218,6 +233,8 @@ def _release(db: Database, lease: str, holder: str) -> None:
 def _error_line(exc: BaseException) -> str:
     if isinstance(exc, CivicquantError):
         text = str(exc)
+    elif isinstance(exc, _Signalled):
+        text = f"interrupted by {signal.Signals(exc.signum).name}"
     elif isinstance(exc, KeyboardInterrupt):
         text = "interrupted by SIGINT"
     else:
@@ -237,7 +254,7 @@ def _install_signal_handlers(stop: threading.Event, cooperative: bool) -> dict[i
             log.info("job_stopping", signal=signal.Signals(signum).name)
             stop.set()
             return
-        raise Interrupted(signum)
+        raise _Signalled(signum)
 
     previous: dict[int, SignalHandler] = {}
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -1,6 +1,7 @@
 """FakeBotApi: a local HTTP server that answers the Telegram Bot API the way Telegram does.
 
-Real HTTP on 127.0.0.1 (a free port), a ThreadingHTTPServer in a background thread, so
+Real HTTP on 127.0.0.1 (a free port; `host=` picks another address, e.g. a bridge that
+network namespaces reach), a ThreadingHTTPServer in a background thread, so
 python-telegram-bot and httpx run unpatched against it. It serves `POST /bot<token>/<method>`
 with form or JSON bodies, implements `getMe` and `sendMessage`, and records every request.
 
@@ -163,6 +164,9 @@ class PostedMessage:
     parse_mode: str | None
     link_preview_options: dict[str, Any] | None
     disable_web_page_preview: bool | None
+    # Where it came from (the client's IP) and when it was accepted (time.time()).
+    peer: str = ""
+    accepted_at: float = 0.0
 
     @property
     def link_preview_disabled(self) -> bool:
@@ -295,8 +299,15 @@ class _State:
 class FakeBotApi:
     """The fake Bot API server; see the module docstring. Use it as a context manager."""
 
-    def __init__(self, token: str = TOKEN, *, bot_username: str = "civicquant_test_bot") -> None:
+    def __init__(
+        self,
+        token: str = TOKEN,
+        *,
+        bot_username: str = "civicquant_test_bot",
+        host: str = "127.0.0.1",
+    ) -> None:
         self.token = token
+        self.host = host
         self.bot_id = int(token.split(":", 1)[0])
         self.bot_username = bot_username
         self._state = _State()
@@ -305,7 +316,7 @@ class FakeBotApi:
 
     def __enter__(self) -> FakeBotApi:
         handler = type("_BoundHandler", (_Handler,), {"api": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = ThreadingHTTPServer((self.host, 0), handler)
         self._server.daemon_threads = True
         # A short poll interval: shutdown() waits for the loop's next poll.
         self._thread = threading.Thread(
@@ -385,7 +396,9 @@ class FakeBotApi:
 
     # --- request handling (server threads) ---------------------------------------------
 
-    def _handle(self, path: str, params: dict[str, Any]) -> tuple[int, bytes, LostAnswer | None]:
+    def _handle(
+        self, path: str, params: dict[str, Any], peer: str = ""
+    ) -> tuple[int, bytes, LostAnswer | None]:
         lost: LostAnswer | None = None
         match = re.fullmatch(r"/bot([^/]*)/([A-Za-z]+)", path)
         token, method = (match.group(1), match.group(2)) if match else ("", "")
@@ -413,7 +426,7 @@ class FakeBotApi:
             if method.lower() == "getme":
                 result: dict[str, Any] = self._get_me()
             elif method.lower() == "sendmessage":
-                result = self._send_message(params)
+                result = self._send_message(params, peer)
                 with self._state.lock:
                     lost = self._state.lost.popleft() if self._state.lost else None
             else:
@@ -439,7 +452,7 @@ class FakeBotApi:
             "supports_inline_queries": False,
         }
 
-    def _send_message(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _send_message(self, params: dict[str, Any], peer: str = "") -> dict[str, Any]:
         chat_id = str(params.get("chat_id", "")).strip()
         text = params.get("text")
         if not chat_id:
@@ -470,6 +483,8 @@ class FakeBotApi:
                     parse_mode=parse_mode if isinstance(parse_mode, str) else None,
                     link_preview_options=preview if isinstance(preview, dict) else None,
                     disable_web_page_preview=_flag(params.get("disable_web_page_preview")),
+                    peer=peer,
+                    accepted_at=time.time(),
                 )
             )
         return {"message_id": message_id, "date": int(time.time()), "chat": chat, "text": plain}
@@ -528,7 +543,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, params: dict[str, Any]) -> None:
         query = urlsplit(self.path).query
         status, body, lost = self.api._handle(
-            unquote(urlsplit(self.path).path), _form_fields(query) | params
+            unquote(urlsplit(self.path).path),
+            _form_fields(query) | params,
+            str(self.client_address[0]),
         )
         if lost is LostAnswer.RESET:
             # An RST instead of an answer: linger 0, then close.

@@ -7,6 +7,9 @@ lease and then waits (cooperatively, or not) for a signal or a timeout.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
+import signal
 import sys
 import time
 
@@ -17,6 +20,13 @@ from civicquant.runtime.context import JobContext
 from civicquant.runtime.runner import run_job
 
 
+async def hold_in_asyncio(seconds: float) -> None:
+    """A SIGTERM whose handler runs inside one of asyncio's callbacks, then a wait."""
+    # os.kill runs the handler before it returns, here inside the event loop's callback.
+    asyncio.get_running_loop().call_soon(os.kill, os.getpid(), signal.SIGTERM)
+    await asyncio.sleep(seconds)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("job")
@@ -24,6 +34,11 @@ def main() -> int:
     parser.add_argument("--cooperative", action="store_true")
     parser.add_argument("--fail", action="store_true")
     parser.add_argument("--start-at", type=float, default=0.0, help="unix time to start at")
+    parser.add_argument(
+        "--asyncio",
+        action="store_true",
+        help="hold inside asyncio.run, SIGTERMed inside an event loop callback (as digest can be)",
+    )
     args = parser.parse_args()
 
     settings = load_settings()
@@ -34,6 +49,9 @@ def main() -> int:
         ctx.count("ticks")
         if args.fail:
             raise CivicquantError("the body failed on purpose")
+        if args.asyncio:
+            asyncio.run(hold_in_asyncio(args.hold))
+            return
         deadline = time.monotonic() + args.hold
         while time.monotonic() < deadline and not ctx.stop.is_set():
             time.sleep(0.05)

@@ -97,6 +97,8 @@ def main() -> int:
             ctx.db,
             pipeline_version=ctx.settings.extraction_pipeline_version,
             enqueue=ctx.settings.extraction_queue_enabled,
+            # As `civicquant listen` (ingest.storing.rawlog_for): each batch checks the lease.
+            fence=ctx.fence,
             every=args.every,
         )
         state = rawlog.channel_state(channel.channel_id)

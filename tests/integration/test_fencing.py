@@ -36,7 +36,7 @@ def take_over(db: Database, name: str, by: str) -> leases.Lease:
 def fence_of(db: Database, name: str, holder: str) -> leases.Fence:
     held = leases.acquire(db, name, holder, 60)
     assert held is not None
-    return leases.Fence(name, holder, held.generation)
+    return leases.Fence(name, holder, held.generation, 60)
 
 
 def test_every_taking_of_a_lease_gets_a_new_generation(db: Database) -> None:

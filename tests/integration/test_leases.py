@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from civicquant.db import Database
+from civicquant.config import Settings
+from civicquant.db import Database, open_database
 from civicquant.runtime import leases
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -164,6 +165,19 @@ def test_non_cooperative_job_interrupted_by_sigterm_is_recorded_failed(database_
     assert run["error"] == "interrupted by SIGTERM"
 
 
+def test_sigterm_while_asyncio_runs_a_step_still_ends_the_job(database_url: str) -> None:
+    # asyncio logs and drops an Exception raised inside a callback: the signal must not be one.
+    holder = spawn(database_url, "digest:vip", "--hold", "60", "--asyncio", ttl=30)
+    wait_for_line(holder, "holding")
+    assert holder.wait(timeout=20) == 128 + signal.SIGTERM
+    with Database.connect(database_url) as db:
+        assert leases.current(db, "digest:vip") is None
+        run = db.connection.execute("SELECT status, error FROM job_runs").fetchone()
+    assert run is not None
+    assert run["status"] == "failed"
+    assert run["error"] == "interrupted by SIGTERM"
+
+
 def test_heartbeat_keeps_a_lease_alive_past_its_ttl(database_url: str) -> None:
     holder = spawn(database_url, "listen", "--hold", "60", "--cooperative", ttl=1)
     wait_for_line(holder, "holding")
@@ -172,3 +186,15 @@ def test_heartbeat_keeps_a_lease_alive_past_its_ttl(database_url: str) -> None:
         assert leases.acquire(db, "listen", "intruder", 30) is None
     holder.send_signal(signal.SIGTERM)
     holder.wait(timeout=20)
+
+
+def test_job_connections_give_up_on_a_silent_server_within_half_a_lease_ttl(
+    settings: Settings,
+) -> None:
+    # LEASE_TTL_SECONDS=5 (the fixture): the heartbeat's sibling connection inherits it.
+    with open_database(settings) as db, db.open_sibling("civicquant test lease") as sibling:
+        for conn in (db, sibling):
+            parameters = conn.connection.info.get_parameters()
+            assert parameters["tcp_user_timeout"] == "2500"
+            assert parameters["keepalives"] == "1"
+            assert parameters["keepalives_idle"] == "1"

@@ -63,9 +63,9 @@ def _sbin(name: str) -> str | None:
     return str(path) if path.is_file() and os.access(path, os.X_OK) else None
 
 
-def free_port() -> int:
+def free_port(address: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
+        probe.bind((address, 0))
         return int(probe.getsockname()[1])
 
 
@@ -76,13 +76,14 @@ class Bouncer:
     port: int
     log: Path
     version: str
+    host: str = "127.0.0.1"
 
     def url(self, server_url: str) -> str:
         """`server_url` (any database on the test server) rewritten to go through PgBouncer."""
         parts = conninfo_to_dict(server_url)
         return make_conninfo(
             "",
-            host="127.0.0.1",
+            host=self.host,
             port=str(self.port),
             dbname=str(parts.get("dbname") or "postgres"),
             user=str(parts.get("user") or "postgres"),
@@ -93,8 +94,11 @@ class Bouncer:
 
 
 @contextmanager
-def running(server_url: str) -> Iterator[Bouncer]:
-    """Start PgBouncer in front of the server of `server_url`; stop it on exit."""
+def running(server_url: str, listen_addr: str = "127.0.0.1") -> Iterator[Bouncer]:
+    """Start PgBouncer in front of the server of `server_url`; stop it on exit.
+
+    It listens on `listen_addr` (loopback unless told, e.g. a bridge's address that other
+    network namespaces reach)."""
     executable = find_or_install()
     version = subprocess.run(
         [executable, "--version"], capture_output=True, text=True, timeout=30, check=False
@@ -105,7 +109,7 @@ def running(server_url: str) -> Iterator[Bouncer]:
     target = [f"host={host}", f"port={server.get('port') or 5432}", f"user={user}"]
     if server.get("password"):
         target.append(f"password={server['password']}")
-    port = free_port()
+    port = free_port(listen_addr)
     workdir = Path(tempfile.mkdtemp(prefix="cq-pgbouncer-"))
     run_as = _run_as(host)
     ini = workdir / "pgbouncer.ini"
@@ -116,7 +120,7 @@ def running(server_url: str) -> Iterator[Bouncer]:
                 f"* = {' '.join(target)}",
                 "",
                 "[pgbouncer]",
-                "listen_addr = 127.0.0.1",
+                f"listen_addr = {listen_addr}",
                 f"listen_port = {port}",
                 "unix_socket_dir =",
                 "auth_type = any",
@@ -139,7 +143,7 @@ def running(server_url: str) -> Iterator[Bouncer]:
         proc = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
         )
-    bouncer = Bouncer(port, log, version[0] if version else "pgbouncer")
+    bouncer = Bouncer(port, log, version[0] if version else "pgbouncer", listen_addr)
     try:
         _wait_ready(proc, bouncer, server_url)
         yield bouncer

@@ -22,7 +22,10 @@ RETURNING expires_at;
 
 -- check_lease_fence --
 -- Inside a side effect's transaction: the lease is still ours, at our generation, unexpired; the row stays share-locked until commit, so no take-over commits in between.
-SELECT generation FROM leases
+-- The server ends the session if the transaction then sits idle for a lease TTL: a holder cut off mid-transaction would otherwise keep the lock, and every take-over waiting on it, until its network came back.
+SELECT generation,
+       set_config('idle_in_transaction_session_timeout', %(idle_timeout)s, true) AS idle_timeout
+FROM leases
 WHERE name = %(name)s AND holder = %(holder)s AND generation = %(generation)s
   AND expires_at > now()
 FOR SHARE;
