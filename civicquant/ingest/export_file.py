@@ -211,7 +211,7 @@ class ExportFile:
         if not isinstance(message, dict):
             raise _BadMessage("is not an object")
         message_id = message.get("id")
-        if not _is_id(message_id):
+        if not _is_message_id(message_id):
             raise _BadMessage("has no valid id")
         message_type = message.get("type")
         if not isinstance(message_type, str):
@@ -249,7 +249,7 @@ class ExportFile:
         """The replied-to message id if that message is in this channel (not in another chat)."""
         reply_to = message.get("reply_to_message_id")
         peer = message.get("reply_to_peer_id")
-        if not _is_id(reply_to):
+        if not _is_message_id(reply_to):
             return None
         if peer is not None and peer != f"channel{self.channel.channel_id}":
             return None
@@ -362,7 +362,7 @@ class _Walk:
     def message_id(self) -> int | None:
         current = self._current
         message_id = current.get("id") if isinstance(current, dict) else None
-        return message_id if _is_id(message_id) else None
+        return message_id if _is_message_id(message_id) else None
 
     def top_level(self, stream: _EscapeFilter) -> Iterator[tuple[str | None, str, Any]]:
         """(key, event, value) for the top object's keys (key None) and its values' first events.
@@ -583,6 +583,15 @@ def _reason(exc: Exception) -> str:
 
 def _is_id(value: object) -> TypeGuard[int]:
     return type(value) is int and 0 < value <= _MAX_ID
+
+
+def _is_message_id(value: object) -> TypeGuard[int]:
+    """A message id: positive, or negative for a supergroup's messages from its basic-group days.
+
+    Telegram Desktop writes the messages of the basic group a supergroup was upgraded from
+    (another peer's history) with negative ids, before the supergroup's own.
+    """
+    return type(value) is int and value != 0 and -_MAX_ID <= value <= _MAX_ID
 
 
 def _count(value: object) -> int | None:

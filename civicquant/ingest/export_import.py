@@ -69,10 +69,13 @@ def import_export(
     try:
         try:
             for batch in chunks(iter(export), batch_size):
-                if contiguous is None:
-                    contiguous = touches_mark(rawlog.channel_state(state.channel_id), batch[0])
+                # Negative ids (a supergroup's basic-group past, written first) are another
+                # peer's history: the mark, and whether the file meets it, go by the others.
+                first = next((post for post in batch if post.message_id > 0), None)
+                if contiguous is None and first is not None:
+                    contiguous = touches_mark(rawlog.channel_state(state.channel_id), first)
                 # Columns are built here: the writer threads only encode and wait.
-                storing.submit(post_columns(batch, "export"), advance_mark=contiguous)
+                storing.submit(post_columns(batch, "export"), advance_mark=bool(contiguous))
                 tracker.advance(len(batch), channel_name(state))
                 if ctx.stop.is_set():
                     break
@@ -120,6 +123,8 @@ class _Storing:
             advance_mark=False,
         )
         newest = columns.posts[-1] if advance_mark and columns.posts else None
+        if newest is not None and newest.message_id < 0:
+            newest = None  # the mark counts the channel's own (positive) ids only
         self._in_flight.append((future, rawlog, newest))
 
     def _add_connection(self) -> bool:

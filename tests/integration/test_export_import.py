@@ -168,3 +168,22 @@ def test_reimported_export_with_edited_text_adds_a_revision(
     current = one(db, "SELECT text FROM raw_messages_current")["text"]
     assert (original, current) == ("Rates held", "Rates cut by 25 bps")
     assert count(db, "SELECT count(*) AS n FROM raw_message_revisions") == 1
+
+
+MIGRATED_GROUP = Path(__file__).resolve().parents[1] / "unit" / "exports" / "migrated_group.json"
+
+
+def test_negative_ids_are_stored_and_never_move_the_mark_or_count_as_gaps(
+    ctx: JobContext, db: Database
+) -> None:
+    rawlog = RawLog(db, pipeline_version="v1")
+    export_import.import_export(ctx, rawlog, MIGRATED_GROUP, batch_size=2)
+    ids = db.connection.execute(
+        "SELECT message_id FROM raw_messages ORDER BY message_id"
+    ).fetchall()
+    assert [row["message_id"] for row in ids] == [-2, -1, 2, 4]
+    channel = one(db, "SELECT last_message_id FROM channels")
+    assert channel["last_message_id"] == 4
+    # -2..4 would count -1 to 1 and 3: only the positive range counts (3 is a service message).
+    assert rawlog.gaps(1234567891) == [(3, 3)]
+    assert rawlog.gap_counts()[0]["missing_ids"] == 1

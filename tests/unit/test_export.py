@@ -836,3 +836,21 @@ def test_real_export_edit_date_and_author(real_posts: dict[int, RawPost]) -> Non
 
     assert post.edit_date == datetime.fromtimestamp(1692980770, tz=UTC)
     assert post.author == "Daneel God"
+
+
+def test_supergroup_keeps_its_basic_group_messages_under_negative_ids() -> None:
+    export = ExportFile(EXPORTS / "migrated_group.json")
+    stored = {post.message_id: post for post in export}
+    assert sorted(stored) == [-2, -1, 2, 4]
+    assert stored[-1].reply_to == -2
+    assert stored[-2].text == "Basic group days"
+    assert export.stats.service_skipped == 3
+
+
+def test_negative_id_far_below_zero_is_read_and_zero_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "result.json"
+    path.write_text(HEADER + message_json(-(2**56) + 5) + "]}")
+    assert [post.message_id for post in ExportFile(path)] == [-(2**56) + 5]
+    path.write_text(HEADER + message_json(0) + "]}")
+    with pytest.raises(InputFormatError, match="message has no valid id"):
+        list(ExportFile(path))

@@ -88,11 +88,11 @@ WHERE channel_id = %(channel_id)s AND message_id = ANY(%(message_ids)s::bigint[]
   AND deleted_at IS NULL;
 
 -- channel_gaps --
--- Ranges of ids between a channel's first and last stored post that are neither stored nor known missing.
+-- Ranges of ids between a channel's first and last stored post that are neither stored nor known missing. Negative ids (a supergroup's basic-group past, from exports) are another peer's and Telegram cannot be asked for them: only positive ids count.
 WITH known AS (
-    SELECT message_id FROM raw_messages WHERE channel_id = %(channel_id)s
+    SELECT message_id FROM raw_messages WHERE channel_id = %(channel_id)s AND message_id > 0
     UNION ALL
-    SELECT message_id FROM missing_messages WHERE channel_id = %(channel_id)s
+    SELECT message_id FROM missing_messages WHERE channel_id = %(channel_id)s AND message_id > 0
 ), ordered AS (
     SELECT message_id, lead(message_id) OVER (ORDER BY message_id) AS next_id FROM known
 )
@@ -101,7 +101,7 @@ FROM ordered WHERE next_id > message_id + 1
 ORDER BY first_id;
 
 -- gap_counts --
--- Missing ids per channel, for health: the id range minus what is stored or known missing (index-only counts, no per-row window).
+-- Missing ids per channel, for health: the positive id range minus what is stored or known missing (index-only counts, no per-row window); negative ids are as in channel_gaps.
 SELECT c.channel_id, c.username, c.title, c.last_message_id, c.last_message_at, c.last_parsed_at,
        c.weight,
        coalesce(r.last_id - r.first_id + 1 - r.stored - coalesce(m.known_missing, 0), 0)::bigint
@@ -109,10 +109,11 @@ SELECT c.channel_id, c.username, c.title, c.last_message_id, c.last_message_at, 
 FROM channels c
 LEFT JOIN (
     SELECT channel_id, min(message_id) AS first_id, max(message_id) AS last_id, count(*) AS stored
-    FROM raw_messages GROUP BY channel_id
+    FROM raw_messages WHERE message_id > 0 GROUP BY channel_id
 ) r ON r.channel_id = c.channel_id
 LEFT JOIN (
-    SELECT channel_id, count(*) AS known_missing FROM missing_messages GROUP BY channel_id
+    SELECT channel_id, count(*) AS known_missing FROM missing_messages
+    WHERE message_id > 0 GROUP BY channel_id
 ) m ON m.channel_id = c.channel_id
 ORDER BY c.channel_id;
 
