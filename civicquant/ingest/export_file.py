@@ -19,7 +19,7 @@ import stat
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import IO, Any, TypeGuard
 
@@ -91,9 +91,18 @@ class ExportFile:
         export.stats.posts, export.stats.service_skipped
     """
 
-    def __init__(self, path: Path, *, stop: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        stop: threading.Event | None = None,
+        timezone: tzinfo | None = None,
+    ) -> None:
         self.path = Path(path)
         self.stats = ExportStats()
+        # Exports from before about 2021 have no `date_unixtime`, only `date`, the exporting
+        # machine's wall clock: read in this zone, and only for messages without the former.
+        self._timezone = timezone
         # A file whose id comes after its messages is read to the end for the header: `stop`
         # (set on SIGTERM or SIGINT) ends that within one read.
         self._stop = stop
@@ -128,6 +137,10 @@ class ExportFile:
                     try:
                         post = self._read_message(message)
                     except _BadMessage as bad:
+                        if not bad.positioned:
+                            raise InputFormatError(
+                                f"{self.path}: message {bad.message_id} {bad.problem}"
+                            ) from None
                         raise self._message_error(
                             index, stream, bad.problem, bad.message_id
                         ) from None
@@ -223,9 +236,7 @@ class ExportFile:
             else:
                 self.stats.unsupported_skipped += 1
             return None
-        posted_at = _timestamp(message.get("date_unixtime"))
-        if posted_at is None:
-            raise _BadMessage("has no valid date_unixtime", message_id)
+        posted_at = self._time(message, "date_unixtime", "date", message_id)
         parts = message.get("text", message.get("text_entities", ""))
         text_and_entities = _text_and_entities(parts)
         if text_and_entities is None:
@@ -241,9 +252,30 @@ class ExportFile:
             media=_media(message),
             reply_to=self._reply_to(message),
             forwarded_from=_text_or_none(message.get("forwarded_from")),
-            edit_date=_timestamp(message.get("edited_unixtime")),
+            edit_date=self._edit_time(message),
             author=_text_or_none(message.get("author")),
         )
+
+    def _time(
+        self, message: Mapping[str, Any], unixtime_key: str, local_key: str, message_id: int
+    ) -> datetime:
+        """The message's time: its Unix time, else (with a zone given) its local wall clock."""
+        if unixtime_key in message:
+            posted_at = _timestamp(message[unixtime_key])
+            if posted_at is None:
+                raise _BadMessage(f"has no valid {unixtime_key}", message_id)
+            return posted_at
+        if self._timezone is None:
+            raise _BadMessage(_NO_UNIXTIME, message_id, positioned=False)
+        posted_at = _local_time(message.get(local_key), self._timezone)
+        if posted_at is None:
+            raise _BadMessage(f"has neither {unixtime_key} nor a valid {local_key}", message_id)
+        return posted_at
+
+    def _edit_time(self, message: Mapping[str, Any]) -> datetime | None:
+        if "edited_unixtime" in message or self._timezone is None:
+            return _timestamp(message.get("edited_unixtime"))
+        return _local_time(message.get("edited"), self._timezone)
 
     def _reply_to(self, message: Mapping[str, Any]) -> int | None:
         """The replied-to message id if that message is in this channel (not in another chat)."""
@@ -318,12 +350,24 @@ class ExportFile:
 
 
 class _BadMessage(Exception):
-    """A message that is valid JSON but not a message Telegram Desktop writes."""
+    """A message that is valid JSON but not a message Telegram Desktop writes.
 
-    def __init__(self, problem: str, message_id: int | None = None) -> None:
+    `positioned` is False for a problem of the whole file, not of where the message sits.
+    """
+
+    def __init__(
+        self, problem: str, message_id: int | None = None, *, positioned: bool = True
+    ) -> None:
         super().__init__(problem)
         self.problem = problem
         self.message_id = message_id
+        self.positioned = positioned
+
+
+_NO_UNIXTIME = (
+    "has no date_unixtime (an export from before 2021): pass --timezone with the exporting"
+    " machine's zone, e.g. --timezone Europe/Moscow"
+)
 
 
 class _Stopped(Exception):
@@ -638,6 +682,23 @@ def _timestamp(value: object) -> datetime | None:
     else:
         return None
     return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def _local_time(value: object, zone: tzinfo) -> datetime | None:
+    """Telegram Desktop's `date` ("2019-05-01T12:34:56", the exporting machine's wall clock) in UTC.
+
+    A wall-clock time that a DST change repeats is read as its first occurrence (fold 0).
+    """
+    if type(value) is not str or not _LOCAL_DATE.fullmatch(value):
+        return None
+    try:
+        local = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return local.replace(tzinfo=zone).astimezone(UTC)
+
+
+_LOCAL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}")
 
 
 def _text_and_entities(parts: object) -> tuple[str, list[dict[str, Any]]] | None:

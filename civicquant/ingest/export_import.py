@@ -11,6 +11,7 @@ import contextvars
 import sys
 from collections import deque
 from concurrent.futures import Future
+from datetime import tzinfo
 from pathlib import Path
 
 from civicquant.db import Database
@@ -40,6 +41,7 @@ def import_export(
     path: Path,
     *,
     username: str | None = None,
+    timezone: tzinfo | None = None,
     batch_size: int = IMPORT_BATCH_SIZE,
     progress: ProgressCallback | None = None,
 ) -> None:
@@ -52,7 +54,7 @@ def import_export(
     """
     from civicquant.ingest.export_file import ExportFile
 
-    export = ExportFile(path, stop=ctx.stop)
+    export = ExportFile(path, stop=ctx.stop, timezone=timezone)
     channel = export.channel
     if username is not None:
         # Exports carry no @name; the operator may give it, for t.me links in digests.
@@ -182,8 +184,16 @@ def export_job(
     path: Path,
     *,
     username: str | None = None,
+    timezone: tzinfo | None = None,
     progress: ProgressCallback | None = None,
     priority: int | None = None,
 ) -> None:
     """`civicquant backfill --from-export`: no Telegram connection at all."""
-    import_export(ctx, rawlog_for(ctx, priority), path, username=username, progress=progress)
+    import_export(
+        ctx,
+        rawlog_for(ctx, priority),
+        path,
+        username=username,
+        timezone=timezone,
+        progress=progress,
+    )

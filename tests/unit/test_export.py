@@ -524,7 +524,7 @@ def test_json_error_is_one_line_chained_to_the_parser_error() -> None:
     assert isinstance(caught.value.__cause__, ijson.JSONError)
 
 
-def test_message_without_date_unixtime_names_message_and_position() -> None:
+def test_message_without_date_unixtime_asks_for_the_exporting_machines_zone() -> None:
     path = EXPORTS / "missing_date.json"
     export = ExportFile(path)
     seen: list[int] = []
@@ -533,10 +533,51 @@ def test_message_without_date_unixtime_names_message_and_position() -> None:
         seen.extend(post.message_id for post in export)  # keeps the ids read before the error
 
     assert seen == [110]
-    assert str(caught.value).startswith(
+    assert str(caught.value) == (
+        f"{path}: message 111 has no date_unixtime (an export from before 2021): pass"
+        " --timezone with the exporting machine's zone, e.g. --timezone Europe/Moscow"
+    )
+
+
+def test_message_with_an_invalid_date_unixtime_names_message_and_position(
+    tmp_path: Path,
+) -> None:
+    path = write_export(
+        tmp_path / "result.json", message_json(110), message_json(111, date_unixtime="soon")
+    )
+    assert format_error(path).startswith(
         f"{path}: message 111 has no valid date_unixtime"
         " (messages[1], after message 110, before byte"
     )
+
+
+def test_export_from_before_2021_reads_date_in_the_given_zone() -> None:
+    from zoneinfo import ZoneInfo
+
+    export = ExportFile(EXPORTS / "before_2021.json", timezone=ZoneInfo("Europe/Moscow"))
+    stored = {post.message_id: post for post in export}
+    assert stored[2].posted_at == datetime(2019, 5, 1, 9, 34, 56, tzinfo=UTC)
+    assert stored[2].edit_date == datetime(2019, 5, 1, 10, 0, 0, tzinfo=UTC)
+    assert stored[3].posted_at == datetime(2019, 12, 31, 20, 59, 59, tzinfo=UTC)
+    assert stored[3].text == "Plain and bold"
+    assert export.stats.service_skipped == 1
+
+
+def test_timezone_does_not_override_date_unixtime() -> None:
+    from zoneinfo import ZoneInfo
+
+    stored = list(ExportFile(EXPORTS / "plain_text.json", timezone=ZoneInfo("Asia/Tokyo")))
+    assert stored == list(ExportFile(EXPORTS / "plain_text.json"))
+
+
+def test_export_from_before_2021_with_a_bad_date_names_it(tmp_path: Path) -> None:
+    from zoneinfo import ZoneInfo
+
+    message = json.loads(message_json(5, date="1 May 2019"))
+    del message["date_unixtime"]
+    path = write_export(tmp_path / "result.json", json.dumps(message))
+    with pytest.raises(InputFormatError, match="message 5 has neither date_unixtime nor a valid"):
+        list(ExportFile(path, timezone=ZoneInfo("UTC")))
 
 
 def test_message_without_id_is_refused(tmp_path: Path) -> None:
