@@ -238,6 +238,13 @@ def backfill(
             " without date_unixtime (before 2021).",
         ),
     ] = None,
+    chat: Annotated[
+        str | None,
+        typer.Option(
+            "--chat",
+            help="With --from-export: the chat (name or id) to import from a whole-account export.",
+        ),
+    ] = None,
     priority: PriorityOption = None,
 ) -> None:
     """Read history into the raw log: a time window, an export file, or the gaps.
@@ -257,8 +264,9 @@ def backfill(
     ]
     if len(modes) != 1:
         raise UsageError("backfill needs exactly one of --since, --from-export or --gaps")
-    if timezone is not None and from_export is None:
-        raise UsageError("--timezone goes with --from-export only")
+    for option, given in (("--timezone", timezone), ("--chat", chat)):
+        if given is not None and from_export is None:
+            raise UsageError(f"{option} goes with --from-export only")
     zone = parse_zone(timezone, "--timezone") if timezone is not None else None
     level = _priority(priority)
     settings = _settings()
@@ -276,6 +284,7 @@ def backfill(
                     path,
                     username=username,
                     timezone=zone,
+                    chat=chat,
                     progress=progress.report,
                     priority=level,
                 ),

@@ -13,6 +13,7 @@ are written as `\\xNN`, which the reader rewrites to `\\u00NN` before parsing.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import stat
@@ -97,8 +98,13 @@ class ExportFile:
         *,
         stop: threading.Event | None = None,
         timezone: tzinfo | None = None,
+        chat: str | None = None,
     ) -> None:
         self.path = Path(path)
+        # A whole-account export holds every chat: `chat` (a name or an id) picks one, and
+        # `_account_chat` is where it sits (which list, which position), None in a chat export.
+        self._chat = chat
+        self._account_chat: tuple[str, int] | None = None
         self.stats = ExportStats()
         # Exports from before about 2021 have no `date_unixtime`, only `date`, the exporting
         # machine's wall clock: read in this zone, and only for messages without the former.
@@ -114,7 +120,8 @@ class ExportFile:
         with self._open() as raw:
             # Telegram Desktop's own layout is cut into messages and decoded in C; at the
             # first thing that does not fit, the streaming parser takes over where it stopped.
-            laid_out = Messages(raw)
+            # A whole-account export nests its chats deeper: the streaming parser reads it all.
+            laid_out = Messages(raw if self._account_chat is None else io.BytesIO())
             for message in laid_out:
                 try:
                     post = self._read_message(message)
@@ -124,7 +131,7 @@ class ExportFile:
                 if post is not None:
                     self.stats.posts += 1
                     yield post
-            if laid_out.complete:
+            if laid_out.complete and self._account_chat is None:
                 return
             raw.seek(0)
             # The messages the fast path took are parsed again, unseen by the caller: a stop
@@ -190,28 +197,74 @@ class ExportFile:
                 raise self._json_error(exc, stream) from exc
             except OSError as exc:
                 raise self._read_error(exc) from exc
+        if not saw_messages and saw_chats:
+            return self._account_header()
         if not saw_messages:
-            if saw_chats:
-                raise InputFormatError(
-                    f"{self.path}: an export of a whole account; export one channel with"
-                    ' "Export chat history" (format JSON)'
-                )
             raise InputFormatError(
                 f'{self.path}: not a Telegram Desktop chat export (no top-level "messages" list)'
             )
+        if self._chat is not None:
+            raise InputFormatError(
+                f"{self.path}: an export of one chat, not of a whole account; leave out --chat"
+            )
         if not _is_id(channel_id):
             raise InputFormatError(f'{self.path}: no valid channel "id" at the top level')
+        return self._channel(name, chat_type, channel_id, "an export of a {}, not of a channel")
+
+    def _channel(self, name: object, chat_type: object, channel_id: int, refusal: str) -> Channel:
         if chat_type in _NOT_CHANNELS:
-            raise InputFormatError(f"{self.path}: an export of a {chat_type}, not of a channel")
-        title = _text_or_none(name)
-        return Channel(channel_id=channel_id, username=None, title=title)
+            raise InputFormatError(f"{self.path}: {refusal.format(chat_type)}")
+        return Channel(channel_id=channel_id, username=None, title=_text_or_none(name))
+
+    def _account_header(self) -> Channel:
+        """The chat `--chat` picks from a whole-account export; InputFormatError naming them all.
+
+        A second pass over the file lists its chats (`chats` and `left_chats`), keeping only
+        each one's name, type and id.
+        """
+        chats: list[_AccountChat] = []
+        with self._open() as raw:
+            stream = _EscapeFilter(raw, stop=self._stop)
+            walk = _Walk()
+            try:
+                chats.extend(walk.account_chats(stream))
+            except _TooLarge as large:
+                raise self._limit_error(walk, stream, large) from None
+            except _Stopped:
+                raise CivicquantError(
+                    f"{self.path}: stopped by a signal while listing its chats; nothing imported"
+                ) from None
+            except (ijson.JSONError, ValueError) as exc:
+                raise self._json_error(exc, stream) from exc
+            except OSError as exc:
+                raise self._read_error(exc) from exc
+        if self._chat is None:
+            raise InputFormatError(
+                f"{self.path}: an export of a whole account ({_listed(chats)}); pick one"
+                " with --chat NAME or --chat ID"
+            )
+        picked = _pick_chat(chats, self._chat)
+        if len(picked) != 1:
+            found = "no chat" if not picked else f"{len(picked)} chats"
+            hint = "give its id" if picked else "the export has"
+            raise InputFormatError(
+                f"{self.path}: --chat {self._chat!r} matches {found}; {hint}:"
+                f" {_listed(picked or chats)}"
+            )
+        [chat] = picked
+        self._account_chat = (chat.list_key, chat.index)
+        refusal = f"--chat {self._chat!r} is a {{}}, not a channel or supergroup"
+        return self._channel(chat.name, chat.chat_type, chat.chat_id, refusal)
 
     # --- the messages --------------------------------------------------------------------------
 
     def _messages(self, stream: _EscapeFilter) -> Iterator[Any]:
         walk = _Walk()
         try:
-            yield from walk.messages(stream)
+            if self._account_chat is None:
+                yield from walk.messages(stream)
+            else:
+                yield from walk.chat_messages(stream, *self._account_chat)
         except _TooLarge as large:
             raise self._limit_error(walk, stream, large) from None
         except (ijson.JSONError, ValueError) as exc:
@@ -388,6 +441,46 @@ _TOO_LONG = f"holds a string or value longer than {MAX_TOKEN_BYTES} bytes"
 _STARTS = frozenset({"start_map", "start_array"})
 _ENDS = frozenset({"end_map", "end_array"})
 _ACCOUNT_KEYS = frozenset({"chats", "left_chats"})
+# In a whole-account export a message sits in `messages` in a chat in `list` in `chats`.
+_ACCOUNT_DEPTH = MAX_DEPTH + 5
+_MAX_CHATS_LISTED = 40  # an error line names at most this many chats
+
+
+@dataclass(frozen=True, slots=True)
+class _AccountChat:
+    """One chat of a whole-account export: where it sits, and what it is."""
+
+    list_key: str  # "chats" or "left_chats"
+    index: int
+    name: object
+    chat_type: object
+    chat_id: int
+
+    def shown(self) -> str:
+        name = self.name if isinstance(self.name, str) else "(no name)"
+        return f"{_storable(name)} ({self.chat_type}, {self.chat_id})"
+
+
+def _listed(chats: list[_AccountChat]) -> str:
+    """The chats as `name (type, id)`, at most _MAX_CHATS_LISTED of them."""
+    if not chats:
+        return "no chats"
+    shown = "; ".join(chat.shown() for chat in chats[:_MAX_CHATS_LISTED])
+    more = len(chats) - _MAX_CHATS_LISTED
+    counted = "1 chat" if len(chats) == 1 else f"{len(chats)} chats"
+    return f"{counted}: {shown}" + (f"; and {more} more" if more > 0 else "")
+
+
+def _pick_chat(chats: list[_AccountChat], wanted: str) -> list[_AccountChat]:
+    """The chats `--chat` names: by id if it is a number, else by name (exact, then any case)."""
+    text = wanted.strip()
+    if text.lstrip("-").isdigit():
+        return [chat for chat in chats if chat.chat_id == int(text)]
+    exact = [chat for chat in chats if chat.name == text]
+    if exact:
+        return exact
+    folded = text.casefold()
+    return [chat for chat in chats if isinstance(chat.name, str) and chat.name.casefold() == folded]
 
 
 class _Walk:
@@ -456,6 +549,78 @@ class _Walk:
                 depth -= 1
             elif event == "map_key" and depth == 1:
                 key = value
+
+    def account_chats(self, stream: _EscapeFilter) -> Iterator[_AccountChat]:
+        """Each chat of a whole-account export's `chats` and `left_chats` lists, in file order."""
+        for list_key, index, fields, _events in self._account_walk(stream, None):
+            chat_id = fields.get("id")
+            if _is_id(chat_id):
+                yield _AccountChat(list_key, index, fields.get("name"), fields.get("type"), chat_id)
+
+    def chat_messages(self, stream: _EscapeFilter, list_key: str, index: int) -> Iterator[Any]:
+        """The messages of the chat at `index` in a whole-account export's `list_key` list."""
+        for _key, _index, _fields, events in self._account_walk(stream, (list_key, index)):
+            yield from self._items(events)
+            self.index = None
+
+    def _account_walk(
+        self, stream: _EscapeFilter, target: tuple[str, int] | None
+    ) -> Iterator[tuple[str, int, dict[str, Any], Iterator[tuple[str, Any]]]]:
+        """(list, index, fields, events) per chat: at its end, or at the start of its messages.
+
+        Without a `target`, every chat is yielded once it ends, with its name, type and id;
+        with one, only that chat, as its `messages` list opens, the caller reading the list
+        from `events` to its end.
+        """
+        events = ijson.basic_parse(stream, buf_size=_READ_SIZE)
+        depth = 0
+        top_key: str | None = None  # depth 1: chats, left_chats, ...
+        inner_key: str | None = None  # depth 2: about, list
+        chat_key: str | None = None  # depth 4: a chat's name, type, id, messages
+        index = -1
+        fields: dict[str, Any] = {}
+        in_list = in_chat = False
+        for event, value in events:
+            if event in _STARTS:
+                depth += 1
+                if depth > _ACCOUNT_DEPTH:
+                    raise _TooLarge(_TOO_DEEP)
+                if depth == 3:
+                    in_list = (
+                        top_key in _ACCOUNT_KEYS and inner_key == "list" and event == "start_array"
+                    )
+                    index = -1
+                elif depth == 4 and in_list:
+                    index += 1
+                    fields = {}
+                    in_chat = event == "start_map"
+                elif (
+                    depth == 5
+                    and in_chat
+                    and chat_key == "messages"
+                    and event == "start_array"
+                    and target == (top_key, index)
+                ):
+                    assert top_key is not None
+                    yield top_key, index, fields, events
+                    return
+            elif event in _ENDS:
+                if depth == 4 and in_chat:
+                    in_chat = False
+                    if target is None and top_key is not None:
+                        yield top_key, index, fields, events
+                elif depth == 3:
+                    in_list = False
+                depth -= 1
+            elif event == "map_key":
+                if depth == 1:
+                    top_key, inner_key = value, None
+                elif depth == 2:
+                    inner_key = value
+                elif depth == 4 and in_chat:
+                    chat_key = value
+            elif depth == 4 and in_chat and chat_key in ("name", "type", "id"):
+                fields[chat_key] = value
 
     def _items(self, events: Iterator[tuple[str, Any]]) -> Iterator[Any]:
         # Depth 2 is the list; a message object is depth 3.

@@ -42,6 +42,7 @@ def import_export(
     *,
     username: str | None = None,
     timezone: tzinfo | None = None,
+    chat: str | None = None,
     batch_size: int = IMPORT_BATCH_SIZE,
     progress: ProgressCallback | None = None,
 ) -> None:
@@ -54,7 +55,7 @@ def import_export(
     """
     from civicquant.ingest.export_file import ExportFile
 
-    export = ExportFile(path, stop=ctx.stop, timezone=timezone)
+    export = ExportFile(path, stop=ctx.stop, timezone=timezone, chat=chat)
     channel = export.channel
     if username is not None:
         # Exports carry no @name; the operator may give it, for t.me links in digests.
@@ -185,6 +186,7 @@ def export_job(
     *,
     username: str | None = None,
     timezone: tzinfo | None = None,
+    chat: str | None = None,
     progress: ProgressCallback | None = None,
     priority: int | None = None,
 ) -> None:
@@ -195,5 +197,6 @@ def export_job(
         path,
         username=username,
         timezone=timezone,
+        chat=chat,
         progress=progress,
     )

@@ -79,6 +79,7 @@ def test_a_file_that_is_not_an_export_is_one_line_and_exit_2(
         (("enqueue", "--priority", "urgent"), "--priority 'urgent': expected one of live"),
         (("backfill", "--gaps", "--priority", "101"), "a number from 0 to 100"),
         (("backfill", "--gaps", "--timezone", "UTC"), "--timezone goes with --from-export"),
+        (("backfill", "--gaps", "--chat", "Wire"), "--chat goes with --from-export"),
         (
             ("backfill", "--from-export", "x.json", "--timezone", "Mars/Olympus"),
             "--timezone 'Mars/Olympus' is not an IANA time zone name",
@@ -156,3 +157,24 @@ def test_export_from_before_2021_needs_the_timezone_and_imports_with_it(
         ).fetchone()
     assert row is not None
     assert row["posted_at"].isoformat() == "2019-05-01T09:34:56+00:00"
+
+
+def test_whole_account_export_lists_its_chats_then_imports_the_one_chat_names(
+    database_url: str,
+) -> None:
+    env = {"DATABASE_URL": database_url}
+    account = EXPORTS / "whole_account.json"
+    refused = run_cli("backfill", "--from-export", str(account), env=env)
+    assert refused.returncode == 2
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("civicquant:")]
+    assert len(errors) == 1, refused.stderr
+    assert "an export of a whole account (4 chats: Bob Roe (personal_chat, 222);" in errors[0]
+    assert "pick one with --chat NAME or --chat ID" in errors[0]
+    assert "Traceback" not in refused.stderr
+
+    imported = run_cli("backfill", "--from-export", str(account), "--chat", "Test Group", env=env)
+    assert imported.returncode == 0, imported.stderr
+    assert "inserted=1" in imported.stdout
+    with Database.connect(database_url) as db:
+        rows = db.connection.execute("SELECT channel_id, message_id FROM raw_messages").fetchall()
+    assert [(r["channel_id"], r["message_id"]) for r in rows] == [(1234567891, 7)]

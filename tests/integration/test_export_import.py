@@ -187,3 +187,23 @@ def test_negative_ids_are_stored_and_never_move_the_mark_or_count_as_gaps(
     # -2..4 would count -1 to 1 and 3: only the positive range counts (3 is a service message).
     assert rawlog.gaps(1234567891) == [(3, 3)]
     assert rawlog.gap_counts()[0]["missing_ids"] == 1
+
+
+WHOLE_ACCOUNT = Path(__file__).resolve().parents[1] / "unit" / "exports" / "whole_account.json"
+
+
+def test_one_chat_of_a_whole_account_export_is_imported_and_no_other(
+    ctx: JobContext, db: Database
+) -> None:
+    rawlog = RawLog(db, pipeline_version="v1")
+    export_import.import_export(ctx, rawlog, WHOLE_ACCOUNT, chat="Test Channel")
+    rows = db.connection.execute("SELECT channel_id, message_id, text FROM raw_messages").fetchall()
+    assert [(r["channel_id"], r["message_id"], r["text"]) for r in rows] == [
+        (1234567890, 2, "Channel post")
+    ]
+    channel = one(db, "SELECT channel_id, title, last_message_id FROM channels")
+    assert (channel["channel_id"], channel["title"], channel["last_message_id"]) == (
+        1234567890,
+        "Test Channel",
+        2,
+    )

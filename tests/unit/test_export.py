@@ -449,9 +449,63 @@ def test_json_without_messages_is_not_an_export() -> None:
         ExportFile(EXPORTS / "not_export.json")
 
 
-def test_whole_account_export_asks_for_a_single_channel_export() -> None:
-    with pytest.raises(InputFormatError, match="whole account"):
+def test_whole_account_export_without_chat_lists_its_chats() -> None:
+    path = EXPORTS / "whole_account.json"
+    with pytest.raises(InputFormatError) as caught:
+        ExportFile(path)
+    assert str(caught.value) == (
+        f"{path}: an export of a whole account (4 chats: Bob Roe (personal_chat, 222);"
+        " Test Channel (public_channel, 1234567890); Test Group (private_supergroup,"
+        " 1234567891); Old Wire (public_channel, 1111111111)); pick one with --chat NAME or"
+        " --chat ID"
+    )
+
+
+def test_whole_account_export_with_one_channel_still_asks_for_chat() -> None:
+    with pytest.raises(InputFormatError, match=r"whole account \(1 chat: Test Channel"):
         ExportFile(EXPORTS / "account_export.json")
+
+
+@pytest.mark.parametrize("chat", ["Test Channel", "test channel", "1234567890"])
+def test_chat_picks_one_channel_of_a_whole_account_export_by_name_or_id(chat: str) -> None:
+    export = ExportFile(EXPORTS / "whole_account.json", chat=chat)
+    assert export.channel == Channel(1234567890, None, "Test Channel")
+    assert [(post.channel_id, post.message_id, post.text) for post in export] == [
+        (1234567890, 2, "Channel post")
+    ]
+    assert export.stats.service_skipped == 1
+
+
+def test_chat_picks_a_supergroup_or_a_left_channel_too() -> None:
+    group = ExportFile(EXPORTS / "whole_account.json", chat="Test Group")
+    assert [(post.message_id, post.reply_to) for post in group] == [(7, 6)]
+    left = ExportFile(EXPORTS / "whole_account.json", chat="1111111111")
+    assert [post.text for post in left] == ["Left behind"]
+
+
+def test_chat_that_is_a_personal_chat_is_refused() -> None:
+    with pytest.raises(
+        InputFormatError, match="--chat 'Bob Roe' is a personal_chat, not a channel"
+    ):
+        ExportFile(EXPORTS / "whole_account.json", chat="Bob Roe")
+
+
+def test_chat_that_matches_nothing_lists_the_chats() -> None:
+    with pytest.raises(InputFormatError, match="--chat 'Nope' matches no chat; the export has: 4"):
+        ExportFile(EXPORTS / "whole_account.json", chat="Nope")
+
+
+def test_chat_with_a_single_chat_export_is_refused() -> None:
+    with pytest.raises(InputFormatError, match="an export of one chat"):
+        ExportFile(EXPORTS / "plain_text.json", chat="Test Channel")
+
+
+def test_chat_with_a_bad_message_names_it_and_keeps_what_came_before(tmp_path: Path) -> None:
+    text = (EXPORTS / "whole_account.json").read_text(encoding="utf-8")
+    path = tmp_path / "result.json"
+    path.write_text(text.replace('"id": 2,', '"id": "two",'), encoding="utf-8")
+    with pytest.raises(InputFormatError, match=r"message has no valid id \(messages\[1\]"):
+        list(ExportFile(path, chat="Test Channel"))
 
 
 def test_messages_that_are_not_a_list_are_refused(tmp_path: Path) -> None:
