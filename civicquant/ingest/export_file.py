@@ -296,6 +296,7 @@ class ExportFile:
             raise _BadMessage("has malformed text", message_id)
         text, entities = text_and_entities
         self.stats.last_message_id = message_id
+        sender, sender_id = self._sender(message)
         return RawPost(
             channel_id=self.channel.channel_id,
             message_id=message_id,
@@ -307,6 +308,8 @@ class ExportFile:
             forwarded_from=_text_or_none(message.get("forwarded_from")),
             edit_date=self._edit_time(message),
             author=_text_or_none(message.get("author")),
+            sender=sender,
+            sender_id=sender_id,
         )
 
     def _time(
@@ -329,6 +332,13 @@ class ExportFile:
         if "edited_unixtime" in message or self._timezone is None:
             return _timestamp(message.get("edited_unixtime"))
         return _local_time(message.get("edited"), self._timezone)
+
+    def _sender(self, message: Mapping[str, Any]) -> tuple[str | None, str | None]:
+        """The sender's name and id from `from` and `from_id`; both None for the chat itself."""
+        sender_id = _text_or_none(message.get("from_id"))
+        if sender_id is None or sender_id == f"channel{self.channel.channel_id}":
+            return None, None
+        return _text_or_none(message.get("from")), sender_id
 
     def _reply_to(self, message: Mapping[str, Any]) -> int | None:
         """The replied-to message id if that message is in this channel (not in another chat)."""

@@ -182,6 +182,15 @@ def test_negative_ids_are_stored_and_never_move_the_mark_or_count_as_gaps(
         "SELECT message_id FROM raw_messages ORDER BY message_id"
     ).fetchall()
     assert [row["message_id"] for row in ids] == [-2, -1, 2, 4]
+    senders = db.connection.execute(
+        "SELECT sender, sender_id FROM raw_messages ORDER BY message_id"
+    ).fetchall()
+    assert [(r["sender"], r["sender_id"]) for r in senders] == [
+        ("Ann Lee", "user111"),
+        ("Bob Roe", "user222"),
+        ("Ann Lee", "user111"),
+        (None, None),
+    ]
     channel = one(db, "SELECT last_message_id FROM channels")
     assert channel["last_message_id"] == 4
     # -2..4 would count -1 to 1 and 3: only the positive range counts (3 is a service message).

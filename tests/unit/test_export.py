@@ -949,3 +949,11 @@ def test_negative_id_far_below_zero_is_read_and_zero_is_refused(tmp_path: Path) 
     path.write_text(HEADER + message_json(0) + "]}")
     with pytest.raises(InputFormatError, match="message has no valid id"):
         list(ExportFile(path))
+
+
+def test_group_posts_keep_their_sender_and_the_chats_own_posts_have_none() -> None:
+    stored = by_id("migrated_group.json")
+    assert (stored[-2].sender, stored[-2].sender_id) == ("Ann Lee", "user111")
+    assert (stored[-1].sender, stored[-1].sender_id) == ("Bob Roe", "user222")
+    assert (stored[4].sender, stored[4].sender_id) == (None, None)  # posted as the group
+    assert {post.sender for post in posts("plain_text.json")} == {None}

@@ -32,13 +32,14 @@ FROM channels ORDER BY channel_id;
 WITH inserted AS (
     INSERT INTO raw_messages (channel_id, message_id, text, entities, media, views, forwards,
                               reply_to, grouped_id, forwarded_from, author, posted_at,
-                              edit_date, content_sha256, source)
+                              edit_date, content_sha256, source, sender, sender_id)
     SELECT * FROM unnest(
         %(channel_id)s::bigint[], %(message_id)s::bigint[], %(text)s::text[],
         %(entities)s::jsonb[], %(media)s::jsonb[], %(views)s::integer[], %(forwards)s::integer[],
         %(reply_to)s::bigint[], %(grouped_id)s::bigint[], %(forwarded_from)s::text[],
         %(author)s::text[], %(posted_at)s::timestamptz[], %(edit_date)s::timestamptz[],
-        %(content_sha256)s::text[], %(source)s::text[])
+        %(content_sha256)s::text[], %(source)s::text[], %(sender)s::text[],
+        %(sender_id)s::text[])
     ON CONFLICT (channel_id, message_id) DO NOTHING
     RETURNING id, message_id, text <> '' AS has_text
 ), mark AS (

@@ -1,0 +1,5 @@
+-- Group posts keep their sender. In a supergroup every member posts, and Telegram Desktop's
+-- export writes who as `from` (the name shown) and `from_id` (the peer: "user123",
+-- "channel456"). A post by the chat itself (every channel post, an anonymous admin's group
+-- post) leaves both NULL: the channel is its sender. `author` stays the post's signature.
+ALTER TABLE raw_messages ADD COLUMN sender text, ADD COLUMN sender_id text;
