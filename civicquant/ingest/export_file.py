@@ -18,7 +18,7 @@ import os
 import re
 import stat
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -99,8 +99,13 @@ class ExportFile:
         stop: threading.Event | None = None,
         timezone: tzinfo | None = None,
         chat: str | None = None,
+        on_service_ids: Callable[[list[int]], None] | None = None,
     ) -> None:
         self.path = Path(path)
+        # Service messages' ids are handed out in lists of at most _SERVICE_IDS_HELD (memory
+        # stays bounded however many there are), the rest by flush_service_ids.
+        self._on_service_ids = on_service_ids
+        self._service_ids: list[int] = []
         # A whole-account export holds every chat: `chat` (a name or an id) picks one, and
         # `_account_chat` is where it sits (which list, which position), None in a chat export.
         self._chat = chat
@@ -114,8 +119,15 @@ class ExportFile:
         self._stop = stop
         self.channel = self._read_header()
 
+    def flush_service_ids(self) -> None:
+        """Hand `on_service_ids` the service messages' ids read since it was last called."""
+        ids, self._service_ids = self._service_ids, []
+        if ids and self._on_service_ids is not None:
+            self._on_service_ids(ids)
+
     def __iter__(self) -> Iterator[RawPost]:
         self.stats = ExportStats()
+        self._service_ids = []
         taken = 0  # messages read by the fast path
         with self._open() as raw:
             # Telegram Desktop's own layout is cut into messages and decoded in C; at the
@@ -286,6 +298,9 @@ class ExportFile:
             self.stats.last_message_id = message_id
             if message_type == "service":
                 self.stats.service_skipped += 1
+                self._service_ids.append(message_id)
+                if len(self._service_ids) >= _SERVICE_IDS_HELD:
+                    self.flush_service_ids()
             else:
                 self.stats.unsupported_skipped += 1
             return None
@@ -451,6 +466,7 @@ _TOO_LONG = f"holds a string or value longer than {MAX_TOKEN_BYTES} bytes"
 _STARTS = frozenset({"start_map", "start_array"})
 _ENDS = frozenset({"end_map", "end_array"})
 _ACCOUNT_KEYS = frozenset({"chats", "left_chats"})
+_SERVICE_IDS_HELD = 2000  # as many as an import stores posts in one batch
 # In a whole-account export a message sits in `messages` in a chat in `list` in `chats`.
 _ACCOUNT_DEPTH = MAX_DEPTH + 5
 _MAX_CHATS_LISTED = 40  # an error line names at most this many chats

@@ -55,7 +55,17 @@ def import_export(
     """
     from civicquant.ingest.export_file import ExportFile
 
-    export = ExportFile(path, stop=ctx.stop, timezone=timezone, chat=chat)
+    storing: _Storing | None = None
+
+    def record_service_ids(ids: list[int]) -> None:
+        # A service message (a pin, a join) has an id but is no post: recorded as a known
+        # gap, so health and `backfill --gaps` do not count it missing.
+        assert storing is not None
+        storing.record_known_missing(ids)
+
+    export = ExportFile(
+        path, stop=ctx.stop, timezone=timezone, chat=chat, on_service_ids=record_service_ids
+    )
     channel = export.channel
     if username is not None:
         # Exports carry no @name; the operator may give it, for t.me links in digests.
@@ -83,7 +93,10 @@ def import_export(
                 if ctx.stop.is_set():
                     break
         finally:
-            storing.close()  # the batches before a fault or a stop are kept all the same
+            try:
+                export.flush_service_ids()
+            finally:
+                storing.close()  # the batches before a fault or a stop are kept all the same
     finally:
         sys.setswitchinterval(switch_interval)
         ctx.count("posts", export.stats.posts)
@@ -129,6 +142,20 @@ class _Storing:
         if newest is not None and newest.message_id < 0:
             newest = None  # the mark counts the channel's own (positive) ids only
         self._in_flight.append((future, rawlog, newest))
+
+    def record_known_missing(self, message_ids: list[int]) -> None:
+        """Record ids that hold no post on an idle connection, like a batch; no mark moves."""
+        if not self._idle and not self._add_connection():
+            self._finish_oldest()
+        rawlog = self._idle.pop()
+        future = self._pool.submit(
+            contextvars.copy_context().run,
+            _record_missing,
+            rawlog,
+            self._channel_id,
+            message_ids,
+        )
+        self._in_flight.append((future, rawlog, None))
 
     def _add_connection(self) -> bool:
         """Open the second connection, once; False if there is none to be had."""
@@ -178,6 +205,11 @@ class _Storing:
         tally(self._ctx, result)
         if newest is not None and not self._failed:
             rawlog.advance_mark(self._channel_id, newest.message_id, newest.posted_at)
+
+
+def _record_missing(rawlog: RawLog, channel_id: int, message_ids: list[int]) -> StoreResult:
+    rawlog.record_missing(channel_id, message_ids)
+    return StoreResult()
 
 
 def export_job(

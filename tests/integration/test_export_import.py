@@ -193,8 +193,37 @@ def test_negative_ids_are_stored_and_never_move_the_mark_or_count_as_gaps(
     ]
     channel = one(db, "SELECT last_message_id FROM channels")
     assert channel["last_message_id"] == 4
-    # -2..4 would count -1 to 1 and 3: only the positive range counts (3 is a service message).
-    assert rawlog.gaps(1234567891) == [(3, 3)]
+    # -2..4 would count -1 to 1 and 3: only the positive range counts, and 3 is a service
+    # message, a known gap.
+    assert rawlog.gaps(1234567891) == []
+    assert rawlog.gap_counts()[0]["missing_ids"] == 0
+    known = db.connection.execute(
+        "SELECT message_id FROM missing_messages ORDER BY message_id"
+    ).fetchall()
+    assert [row["message_id"] for row in known] == [-3, 1, 3]
+
+
+def test_service_ids_are_known_gaps_and_only_real_holes_count_as_missing(
+    ctx: JobContext, db: Database, tmp_path: Path
+) -> None:
+    def message(message_id: int, kind: str) -> dict[str, Any]:
+        return {
+            "id": message_id,
+            "type": kind,
+            "date_unixtime": str(1763600000 + message_id),
+            "text": "" if kind == "service" else f"post {message_id}",
+        }
+
+    # 1 and 2 are service messages before the first post; 5 to 7 too; 9 is a real hole.
+    kinds = {1: "service", 2: "service", 5: "service", 6: "service", 7: "service"}
+    messages = [message(i, kinds.get(i, "message")) for i in range(1, 12) if i != 9]
+    path = tmp_path / "result.json"
+    path.write_text(
+        json.dumps({"name": "G", "type": "public_supergroup", "id": 77, "messages": messages})
+    )
+    rawlog = RawLog(db, pipeline_version="v1")
+    export_import.import_export(ctx, rawlog, path, batch_size=2)
+    assert rawlog.gaps(77) == [(9, 9)]
     assert rawlog.gap_counts()[0]["missing_ids"] == 1
 
 
