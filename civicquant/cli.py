@@ -285,6 +285,7 @@ def backfill(
                     username=username,
                     timezone=zone,
                     chat=chat,
+                    max_posts=max_messages,
                     progress=progress.report,
                     priority=level,
                 ),

@@ -12,6 +12,7 @@ import sys
 from collections import deque
 from concurrent.futures import Future
 from datetime import tzinfo
+from itertools import islice
 from pathlib import Path
 
 from civicquant.db import Database
@@ -43,6 +44,7 @@ def import_export(
     username: str | None = None,
     timezone: tzinfo | None = None,
     chat: str | None = None,
+    max_posts: int | None = None,
     batch_size: int = IMPORT_BATCH_SIZE,
     progress: ProgressCallback | None = None,
 ) -> None:
@@ -66,11 +68,9 @@ def import_export(
     export = ExportFile(
         path, stop=ctx.stop, timezone=timezone, chat=chat, on_service_ids=record_service_ids
     )
-    channel = export.channel
-    if username is not None:
-        # Exports carry no @name; the operator may give it, for t.me links in digests.
-        channel = Channel(channel.channel_id, username, channel.title)
-    state = rawlog.save_channel(channel)
+    # Exports carry no @name; the operator may give it, for t.me links in digests. It is
+    # recorded only once the whole file is stored: a failed import renames nothing.
+    state = rawlog.save_channel(export.channel)
     ctx.notes["channel"] = channel_name(state)
     tracker = ProgressTracker(f"import {path.name}", progress)
     contiguous: bool | None = None
@@ -81,7 +81,7 @@ def import_export(
     storing = _Storing(ctx, rawlog, state.channel_id)
     try:
         try:
-            for batch in chunks(iter(export), batch_size):
+            for batch in chunks(islice(export, max_posts), batch_size):
                 # Negative ids (a supergroup's basic-group past, written first) are another
                 # peer's history: the mark, and whether the file meets it, go by the others.
                 first = next((post for post in batch if post.message_id > 0), None)
@@ -97,6 +97,9 @@ def import_export(
                 export.flush_service_ids()
             finally:
                 storing.close()  # the batches before a fault or a stop are kept all the same
+        if username is not None and not ctx.stop.is_set():
+            state = rawlog.save_channel(Channel(state.channel_id, username, state.title))
+            ctx.notes["channel"] = channel_name(state)
     finally:
         sys.setswitchinterval(switch_interval)
         ctx.count("posts", export.stats.posts)
@@ -219,6 +222,7 @@ def export_job(
     username: str | None = None,
     timezone: tzinfo | None = None,
     chat: str | None = None,
+    max_posts: int | None = None,
     progress: ProgressCallback | None = None,
     priority: int | None = None,
 ) -> None:
@@ -230,5 +234,6 @@ def export_job(
         username=username,
         timezone=timezone,
         chat=chat,
+        max_posts=max_posts,
         progress=progress,
     )

@@ -178,3 +178,13 @@ def test_whole_account_export_lists_its_chats_then_imports_the_one_chat_names(
     with Database.connect(database_url) as db:
         rows = db.connection.execute("SELECT channel_id, message_id FROM raw_messages").fetchall()
     assert [(r["channel_id"], r["message_id"]) for r in rows] == [(1234567891, 7)]
+
+
+def test_max_messages_is_honoured_with_from_export(database_url: str) -> None:
+    env = {"DATABASE_URL": database_url}
+    result = run_cli(
+        "backfill", "--from-export", str(EXPORTS / "service.json"), "--max-messages", "1", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert "inserted=1" in result.stdout
+    assert "posts=1" in result.stdout

@@ -245,3 +245,27 @@ def test_one_chat_of_a_whole_account_export_is_imported_and_no_other(
         "Test Channel",
         2,
     )
+
+
+EXPORTS = Path(__file__).resolve().parents[1] / "unit" / "exports"
+
+
+def test_a_failed_import_renames_nothing(ctx: JobContext, db: Database) -> None:
+    rawlog = RawLog(db, pipeline_version="v1")
+    with pytest.raises(InputFormatError):
+        export_import.import_export(ctx, rawlog, EXPORTS / "truncated.json", username="wire")
+    assert one(db, "SELECT username FROM channels")["username"] is None
+
+    again = JobContext(ctx.settings, db, "backfill", ctx.run_id, threading.Event())
+    export_import.import_export(again, rawlog, EXPORTS / "plain_text.json", username="wire")
+    assert one(db, "SELECT username FROM channels")["username"] == "wire"
+
+
+def test_max_posts_stores_the_first_posts_of_the_file_and_moves_the_mark_over_them(
+    ctx: JobContext, db: Database
+) -> None:
+    rawlog = RawLog(db, pipeline_version="v1")
+    export_import.import_export(ctx, rawlog, EXPORTS / "service.json", max_posts=1)
+    assert count(db, "SELECT count(*) AS n FROM raw_messages") == 1
+    assert one(db, "SELECT last_message_id FROM channels")["last_message_id"] == 3
+    assert ctx.counts["posts"] == 1
