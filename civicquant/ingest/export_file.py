@@ -13,7 +13,6 @@ are written as `\\xNN`, which the reader rewrites to `\\u00NN` before parsing.
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import stat
@@ -133,8 +132,8 @@ class ExportFile:
             # Telegram Desktop's own layout is cut into messages and decoded in C; at the
             # first thing that does not fit, the streaming parser takes over where it stopped.
             # A whole-account export nests its chats deeper: the streaming parser reads it all.
-            laid_out = Messages(raw if self._account_chat is None else io.BytesIO())
-            for message in laid_out:
+            laid_out = Messages(raw)
+            for message in laid_out if self._account_chat is None else ():
                 try:
                     post = self._read_message(message)
                 except _BadMessage:
@@ -143,7 +142,7 @@ class ExportFile:
                 if post is not None:
                     self.stats.posts += 1
                     yield post
-            if laid_out.complete and self._account_chat is None:
+            if laid_out.complete:
                 return
             raw.seek(0)
             # The messages the fast path took are parsed again, unseen by the caller: a stop
@@ -537,7 +536,9 @@ class _Walk:
         for event, value in ijson.basic_parse(stream, buf_size=_READ_SIZE):
             if event in _STARTS:
                 depth += 1
-                if depth > _FILE_DEPTH:
+                # A whole-account export's chats are checked by the pass over them, which
+                # can name the message (this pass keeps only a count, whatever the depth).
+                if depth > _FILE_DEPTH and key not in _ACCOUNT_KEYS:
                     raise _TooLarge(_TOO_DEEP)
                 if depth == 2:
                     self.index = -1 if key == "messages" and event == "start_array" else None
@@ -620,18 +621,19 @@ class _Walk:
                     index += 1
                     fields = {}
                     in_chat = event == "start_map"
-                elif (
-                    depth == 5
-                    and in_chat
-                    and chat_key == "messages"
-                    and event == "start_array"
-                    and target == (top_key, index)
-                ):
-                    assert top_key is not None
-                    yield top_key, index, fields, events
-                    return
+                elif depth == 5 and in_chat and chat_key == "messages" and event == "start_array":
+                    if target == (top_key, index):
+                        assert top_key is not None
+                        yield top_key, index, fields, events
+                        return
+                    self.index = -1  # another chat's messages: counted, for errors
+                elif depth == 6 and self.index is not None:
+                    self.index += 1
+                    self._current = None
             elif event in _ENDS:
-                if depth == 4 and in_chat:
+                if depth == 5:
+                    self.index = None
+                elif depth == 4 and in_chat:
                     in_chat = False
                     if target is None and top_key is not None:
                         yield top_key, index, fields, events
@@ -647,6 +649,8 @@ class _Walk:
                     chat_key = value
             elif depth == 4 and in_chat and chat_key in ("name", "type", "id"):
                 fields[chat_key] = value
+            elif depth == 5 and self.index is not None:
+                self.index += 1
 
     def _items(self, events: Iterator[tuple[str, Any]]) -> Iterator[Any]:
         # Depth 2 is the list; a message object is depth 3.

@@ -957,3 +957,35 @@ def test_group_posts_keep_their_sender_and_the_chats_own_posts_have_none() -> No
     assert (stored[-1].sender, stored[-1].sender_id) == ("Bob Roe", "user222")
     assert (stored[4].sender, stored[4].sender_id) == (None, None)  # posted as the group
     assert {post.sender for post in posts("plain_text.json")} == {None}
+
+
+def account_export(chat_messages: str, personal: str = "{}") -> str:
+    return (
+        '{"about": "x", "personal_information": ' + personal + ', "chats": {"about": "y",'
+        ' "list": [{"name": "Wire", "type": "public_channel", "id": 5, "messages": ['
+        + chat_messages
+        + "]}]}}"
+    )
+
+
+def test_whole_account_export_keeps_the_depth_cap(tmp_path: Path) -> None:
+    from civicquant.ingest.export_layout import MAX_DEPTH
+
+    path = tmp_path / "result.json"
+    deep = "[" * (MAX_DEPTH + 10) + "]" * (MAX_DEPTH + 10)
+    path.write_text(account_export(message_json(1), personal=deep), encoding="utf-8")
+    with pytest.raises(InputFormatError, match=f"nests deeper than {MAX_DEPTH} levels"):
+        ExportFile(path, chat="Wire")
+    deep_message = message_json(1)[:-1] + ', "reactions": ' + deep + "}"
+    path.write_text(account_export(deep_message), encoding="utf-8")
+    with pytest.raises(InputFormatError, match=r"message nests deeper .* \(messages\[0\]"):
+        list(ExportFile(path, chat="Wire"))
+
+
+def test_whole_account_export_keeps_the_string_cap(tmp_path: Path) -> None:
+    from civicquant.ingest.export_layout import MAX_TOKEN_BYTES
+
+    path = tmp_path / "result.json"
+    path.write_text(account_export(message_json(1, "x" * (MAX_TOKEN_BYTES + 10))))
+    with pytest.raises(InputFormatError, match="longer than"):
+        list(ExportFile(path, chat="Wire"))
