@@ -7,8 +7,12 @@ apart by Telegram Desktop's own layout and decoded by orjson where the file has 
 The format is what Telegram Desktop's `export_output_json.cpp` writes: a top-level object
 with `name`, `type` and `id` before `messages`; each message has `id`, `type` ("message", "service"
 or "unsupported"), `date_unixtime` as a decimal string, `text` as a string or a list of strings and
-entity objects, and optional media fields. One quirk is not JSON: control characters inside strings
-are written as `\\xNN`, which the reader rewrites to `\\u00NN` before parsing.
+entity objects, and optional media fields. Three other layouts are read too: a whole-account
+export (`chats.list` and `left_chats.list`, each chat an object like the above; `--chat` picks
+one), an export from before about 2021 (no `date_unixtime`: `date` is read in the zone given),
+and a supergroup once a basic group (that group's messages first, with negative ids).
+One quirk is not JSON: control characters inside strings are written as `\\xNN`, which the
+reader rewrites to `\\u00NN` before parsing.
 """
 
 from __future__ import annotations
@@ -349,7 +353,9 @@ class ExportFile:
 
     def _sender(self, message: Mapping[str, Any]) -> tuple[str | None, str | None]:
         """The sender's name and id from `from` and `from_id`; both None for the chat itself."""
-        sender_id = _text_or_none(message.get("from_id"))
+        raw_id = message.get("from_id")
+        # Exports from before about 2021 write a sender (a user then) as a bare number.
+        sender_id = f"user{raw_id}" if _is_id(raw_id) else _text_or_none(raw_id)
         if sender_id is None or sender_id == f"channel{self.channel.channel_id}":
             return None, None
         return _text_or_none(message.get("from")), sender_id

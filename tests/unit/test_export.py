@@ -989,3 +989,9 @@ def test_whole_account_export_keeps_the_string_cap(tmp_path: Path) -> None:
     path.write_text(account_export(message_json(1, "x" * (MAX_TOKEN_BYTES + 10))))
     with pytest.raises(InputFormatError, match="longer than"):
         list(ExportFile(path, chat="Wire"))
+
+
+def test_a_sender_written_as_a_bare_number_is_a_user(tmp_path: Path) -> None:
+    path = write_export(tmp_path / "result.json", message_json(5, from_id=42, **{"from": "Ann"}))
+    [post] = ExportFile(path)
+    assert (post.sender, post.sender_id) == ("Ann", "user42")
