@@ -121,6 +121,7 @@ class ExportFile:
         # (set on SIGTERM or SIGINT) ends that within one read.
         self._stop = stop
         self.channel = self._read_header()
+        self._own_peer = f"channel{self.channel.channel_id}"  # how `from_id` names the chat
 
     def flush_service_ids(self) -> None:
         """Hand `on_service_ids` the service messages' ids read since it was last called."""
@@ -307,7 +308,10 @@ class ExportFile:
             else:
                 self.stats.unsupported_skipped += 1
             return None
-        posted_at = self._time(message, "date_unixtime", "date", message_id)
+        # Nearly every message has a valid Unix time: only the others pay for a method call.
+        posted_at = _timestamp(message.get("date_unixtime"))
+        if posted_at is None:
+            posted_at = self._time(message, "date_unixtime", "date", message_id)
         parts = message.get("text", message.get("text_entities", ""))
         text_and_entities = _text_and_entities(parts)
         if text_and_entities is None:
@@ -324,7 +328,11 @@ class ExportFile:
             media=_media(message),
             reply_to=self._reply_to(message),
             forwarded_from=_text_or_none(message.get("forwarded_from")),
-            edit_date=self._edit_time(message),
+            edit_date=(
+                self._edit_time(message)
+                if self._timezone
+                else _timestamp(message.get("edited_unixtime"))
+            ),
             author=_text_or_none(message.get("author")),
             sender=sender,
             sender_id=sender_id,
@@ -354,9 +362,11 @@ class ExportFile:
     def _sender(self, message: Mapping[str, Any]) -> tuple[str | None, str | None]:
         """The sender's name and id from `from` and `from_id`; both None for the chat itself."""
         raw_id = message.get("from_id")
+        if raw_id is None or raw_id == self._own_peer:
+            return None, None
         # Exports from before about 2021 write a sender (a user then) as a bare number.
         sender_id = f"user{raw_id}" if _is_id(raw_id) else _text_or_none(raw_id)
-        if sender_id is None or sender_id == f"channel{self.channel.channel_id}":
+        if sender_id is None:
             return None, None
         return _text_or_none(message.get("from")), sender_id
 
