@@ -230,6 +230,21 @@ def backfill(
     gaps: Annotated[
         bool, typer.Option("--gaps", help="Fetch the ids missing inside each channel's range.")
     ] = False,
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            "--timezone",
+            help="With --from-export: the exporting machine's IANA zone, for an export"
+            " without date_unixtime (before 2021).",
+        ),
+    ] = None,
+    chat: Annotated[
+        str | None,
+        typer.Option(
+            "--chat",
+            help="With --from-export: the chat (name or id) to import from a whole-account export.",
+        ),
+    ] = None,
     priority: PriorityOption = None,
 ) -> None:
     """Read history into the raw log: a time window, an export file, or the gaps.
@@ -240,7 +255,7 @@ def backfill(
     from civicquant.errors import UsageError
     from civicquant.ingest import export_import, history
     from civicquant.telegram import sessions
-    from civicquant.timeparse import parse_window
+    from civicquant.timeparse import parse_window, parse_zone
 
     modes = [
         name
@@ -249,6 +264,10 @@ def backfill(
     ]
     if len(modes) != 1:
         raise UsageError("backfill needs exactly one of --since, --from-export or --gaps")
+    for option, given in (("--timezone", timezone), ("--chat", chat)):
+        if given is not None and from_export is None:
+            raise UsageError(f"{option} goes with --from-export only")
+    zone = parse_zone(timezone, "--timezone") if timezone is not None else None
     level = _priority(priority)
     settings = _settings()
     reader = wiring.telegram_reader
@@ -261,7 +280,14 @@ def backfill(
                 settings,
                 "backfill",
                 lambda ctx: export_import.export_job(
-                    ctx, path, username=username, progress=progress.report, priority=level
+                    ctx,
+                    path,
+                    username=username,
+                    timezone=zone,
+                    chat=chat,
+                    max_posts=max_messages,
+                    progress=progress.report,
+                    priority=level,
                 ),
                 cooperative=True,
             )

@@ -6,6 +6,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from civicquant.errors import UsageError
 
@@ -53,6 +54,16 @@ def parse_instant(value: str, option: str) -> datetime:
     if instant is None or not _EARLIEST <= instant < _LATEST:
         raise UsageError(f"{option} {_shown(value)} is out of range (1970 to 9000)")
     return instant
+
+
+def parse_zone(value: str, option: str) -> ZoneInfo:
+    """An IANA time zone by name (`Europe/Moscow`, `UTC`), from the system's or tzdata's files."""
+    try:
+        return ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise UsageError(
+            f"{option} {_shown(value)} is not an IANA time zone name (e.g. Europe/Moscow, UTC)"
+        ) from None
 
 
 def _shown(value: str, limit: int = 60) -> str:

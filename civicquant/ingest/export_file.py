@@ -7,8 +7,12 @@ apart by Telegram Desktop's own layout and decoded by orjson where the file has 
 The format is what Telegram Desktop's `export_output_json.cpp` writes: a top-level object
 with `name`, `type` and `id` before `messages`; each message has `id`, `type` ("message", "service"
 or "unsupported"), `date_unixtime` as a decimal string, `text` as a string or a list of strings and
-entity objects, and optional media fields. One quirk is not JSON: control characters inside strings
-are written as `\\xNN`, which the reader rewrites to `\\u00NN` before parsing.
+entity objects, and optional media fields. Three other layouts are read too: a whole-account
+export (`chats.list` and `left_chats.list`, each chat an object like the above; `--chat` picks
+one), an export from before about 2021 (no `date_unixtime`: `date` is read in the zone given),
+and a supergroup once a basic group (that group's messages first, with negative ids).
+One quirk is not JSON: control characters inside strings are written as `\\xNN`, which the
+reader rewrites to `\\u00NN` before parsing.
 """
 
 from __future__ import annotations
@@ -17,9 +21,9 @@ import os
 import re
 import stat
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import IO, Any, TypeGuard
 
@@ -91,22 +95,50 @@ class ExportFile:
         export.stats.posts, export.stats.service_skipped
     """
 
-    def __init__(self, path: Path, *, stop: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        stop: threading.Event | None = None,
+        timezone: tzinfo | None = None,
+        chat: str | None = None,
+        on_service_ids: Callable[[list[int]], None] | None = None,
+    ) -> None:
         self.path = Path(path)
+        # Service messages' ids are handed out in lists of at most _SERVICE_IDS_HELD (memory
+        # stays bounded however many there are), the rest by flush_service_ids.
+        self._on_service_ids = on_service_ids
+        self._service_ids: list[int] = []
+        # A whole-account export holds every chat: `chat` (a name or an id) picks one, and
+        # `_account_chat` is where it sits (which list, which position), None in a chat export.
+        self._chat = chat
+        self._account_chat: tuple[str, int] | None = None
         self.stats = ExportStats()
+        # Exports from before about 2021 have no `date_unixtime`, only `date`, the exporting
+        # machine's wall clock: read in this zone, and only for messages without the former.
+        self._timezone = timezone
         # A file whose id comes after its messages is read to the end for the header: `stop`
         # (set on SIGTERM or SIGINT) ends that within one read.
         self._stop = stop
         self.channel = self._read_header()
+        self._own_peer = f"channel{self.channel.channel_id}"  # how `from_id` names the chat
+
+    def flush_service_ids(self) -> None:
+        """Hand `on_service_ids` the service messages' ids read since it was last called."""
+        ids, self._service_ids = self._service_ids, []
+        if ids and self._on_service_ids is not None:
+            self._on_service_ids(ids)
 
     def __iter__(self) -> Iterator[RawPost]:
         self.stats = ExportStats()
+        self._service_ids = []
         taken = 0  # messages read by the fast path
         with self._open() as raw:
             # Telegram Desktop's own layout is cut into messages and decoded in C; at the
             # first thing that does not fit, the streaming parser takes over where it stopped.
+            # A whole-account export nests its chats deeper: the streaming parser reads it all.
             laid_out = Messages(raw)
-            for message in laid_out:
+            for message in laid_out if self._account_chat is None else ():
                 try:
                     post = self._read_message(message)
                 except _BadMessage:
@@ -128,6 +160,10 @@ class ExportFile:
                     try:
                         post = self._read_message(message)
                     except _BadMessage as bad:
+                        if not bad.positioned:
+                            raise InputFormatError(
+                                f"{self.path}: message {bad.message_id} {bad.problem}"
+                            ) from None
                         raise self._message_error(
                             index, stream, bad.problem, bad.message_id
                         ) from None
@@ -177,28 +213,74 @@ class ExportFile:
                 raise self._json_error(exc, stream) from exc
             except OSError as exc:
                 raise self._read_error(exc) from exc
+        if not saw_messages and saw_chats:
+            return self._account_header()
         if not saw_messages:
-            if saw_chats:
-                raise InputFormatError(
-                    f"{self.path}: an export of a whole account; export one channel with"
-                    ' "Export chat history" (format JSON)'
-                )
             raise InputFormatError(
                 f'{self.path}: not a Telegram Desktop chat export (no top-level "messages" list)'
             )
+        if self._chat is not None:
+            raise InputFormatError(
+                f"{self.path}: an export of one chat, not of a whole account; leave out --chat"
+            )
         if not _is_id(channel_id):
             raise InputFormatError(f'{self.path}: no valid channel "id" at the top level')
+        return self._channel(name, chat_type, channel_id, "an export of a {}, not of a channel")
+
+    def _channel(self, name: object, chat_type: object, channel_id: int, refusal: str) -> Channel:
         if chat_type in _NOT_CHANNELS:
-            raise InputFormatError(f"{self.path}: an export of a {chat_type}, not of a channel")
-        title = _text_or_none(name)
-        return Channel(channel_id=channel_id, username=None, title=title)
+            raise InputFormatError(f"{self.path}: {refusal.format(chat_type)}")
+        return Channel(channel_id=channel_id, username=None, title=_text_or_none(name))
+
+    def _account_header(self) -> Channel:
+        """The chat `--chat` picks from a whole-account export; InputFormatError naming them all.
+
+        A second pass over the file lists its chats (`chats` and `left_chats`), keeping only
+        each one's name, type and id.
+        """
+        chats: list[_AccountChat] = []
+        with self._open() as raw:
+            stream = _EscapeFilter(raw, stop=self._stop)
+            walk = _Walk()
+            try:
+                chats.extend(walk.account_chats(stream))
+            except _TooLarge as large:
+                raise self._limit_error(walk, stream, large) from None
+            except _Stopped:
+                raise CivicquantError(
+                    f"{self.path}: stopped by a signal while listing its chats; nothing imported"
+                ) from None
+            except (ijson.JSONError, ValueError) as exc:
+                raise self._json_error(exc, stream) from exc
+            except OSError as exc:
+                raise self._read_error(exc) from exc
+        if self._chat is None:
+            raise InputFormatError(
+                f"{self.path}: an export of a whole account ({_listed(chats)}); pick one"
+                " with --chat NAME or --chat ID"
+            )
+        picked = _pick_chat(chats, self._chat)
+        if len(picked) != 1:
+            found = "no chat" if not picked else f"{len(picked)} chats"
+            hint = "give its id" if picked else "the export has"
+            raise InputFormatError(
+                f"{self.path}: --chat {self._chat!r} matches {found}; {hint}:"
+                f" {_listed(picked or chats)}"
+            )
+        [chat] = picked
+        self._account_chat = (chat.list_key, chat.index)
+        refusal = f"--chat {self._chat!r} is a {{}}, not a channel or supergroup"
+        return self._channel(chat.name, chat.chat_type, chat.chat_id, refusal)
 
     # --- the messages --------------------------------------------------------------------------
 
     def _messages(self, stream: _EscapeFilter) -> Iterator[Any]:
         walk = _Walk()
         try:
-            yield from walk.messages(stream)
+            if self._account_chat is None:
+                yield from walk.messages(stream)
+            else:
+                yield from walk.chat_messages(stream, *self._account_chat)
         except _TooLarge as large:
             raise self._limit_error(walk, stream, large) from None
         except (ijson.JSONError, ValueError) as exc:
@@ -211,7 +293,7 @@ class ExportFile:
         if not isinstance(message, dict):
             raise _BadMessage("is not an object")
         message_id = message.get("id")
-        if not _is_id(message_id):
+        if not _is_message_id(message_id):
             raise _BadMessage("has no valid id")
         message_type = message.get("type")
         if not isinstance(message_type, str):
@@ -220,18 +302,23 @@ class ExportFile:
             self.stats.last_message_id = message_id
             if message_type == "service":
                 self.stats.service_skipped += 1
+                self._service_ids.append(message_id)
+                if len(self._service_ids) >= _SERVICE_IDS_HELD:
+                    self.flush_service_ids()
             else:
                 self.stats.unsupported_skipped += 1
             return None
+        # Nearly every message has a valid Unix time: only the others pay for a method call.
         posted_at = _timestamp(message.get("date_unixtime"))
         if posted_at is None:
-            raise _BadMessage("has no valid date_unixtime", message_id)
+            posted_at = self._time(message, "date_unixtime", "date", message_id)
         parts = message.get("text", message.get("text_entities", ""))
         text_and_entities = _text_and_entities(parts)
         if text_and_entities is None:
             raise _BadMessage("has malformed text", message_id)
         text, entities = text_and_entities
         self.stats.last_message_id = message_id
+        sender, sender_id = self._sender(message)
         return RawPost(
             channel_id=self.channel.channel_id,
             message_id=message_id,
@@ -241,15 +328,53 @@ class ExportFile:
             media=_media(message),
             reply_to=self._reply_to(message),
             forwarded_from=_text_or_none(message.get("forwarded_from")),
-            edit_date=_timestamp(message.get("edited_unixtime")),
+            edit_date=(
+                self._edit_time(message)
+                if self._timezone
+                else _timestamp(message.get("edited_unixtime"))
+            ),
             author=_text_or_none(message.get("author")),
+            sender=sender,
+            sender_id=sender_id,
         )
+
+    def _time(
+        self, message: Mapping[str, Any], unixtime_key: str, local_key: str, message_id: int
+    ) -> datetime:
+        """The message's time: its Unix time, else (with a zone given) its local wall clock."""
+        if unixtime_key in message:
+            posted_at = _timestamp(message[unixtime_key])
+            if posted_at is None:
+                raise _BadMessage(f"has no valid {unixtime_key}", message_id)
+            return posted_at
+        if self._timezone is None:
+            raise _BadMessage(_NO_UNIXTIME, message_id, positioned=False)
+        posted_at = _local_time(message.get(local_key), self._timezone)
+        if posted_at is None:
+            raise _BadMessage(f"has neither {unixtime_key} nor a valid {local_key}", message_id)
+        return posted_at
+
+    def _edit_time(self, message: Mapping[str, Any]) -> datetime | None:
+        if "edited_unixtime" in message or self._timezone is None:
+            return _timestamp(message.get("edited_unixtime"))
+        return _local_time(message.get("edited"), self._timezone)
+
+    def _sender(self, message: Mapping[str, Any]) -> tuple[str | None, str | None]:
+        """The sender's name and id from `from` and `from_id`; both None for the chat itself."""
+        raw_id = message.get("from_id")
+        if raw_id is None or raw_id == self._own_peer:
+            return None, None
+        # Exports from before about 2021 write a sender (a user then) as a bare number.
+        sender_id = f"user{raw_id}" if _is_id(raw_id) else _text_or_none(raw_id)
+        if sender_id is None:
+            return None, None
+        return _text_or_none(message.get("from")), sender_id
 
     def _reply_to(self, message: Mapping[str, Any]) -> int | None:
         """The replied-to message id if that message is in this channel (not in another chat)."""
         reply_to = message.get("reply_to_message_id")
         peer = message.get("reply_to_peer_id")
-        if not _is_id(reply_to):
+        if not _is_message_id(reply_to):
             return None
         if peer is not None and peer != f"channel{self.channel.channel_id}":
             return None
@@ -318,12 +443,24 @@ class ExportFile:
 
 
 class _BadMessage(Exception):
-    """A message that is valid JSON but not a message Telegram Desktop writes."""
+    """A message that is valid JSON but not a message Telegram Desktop writes.
 
-    def __init__(self, problem: str, message_id: int | None = None) -> None:
+    `positioned` is False for a problem of the whole file, not of where the message sits.
+    """
+
+    def __init__(
+        self, problem: str, message_id: int | None = None, *, positioned: bool = True
+    ) -> None:
         super().__init__(problem)
         self.problem = problem
         self.message_id = message_id
+        self.positioned = positioned
+
+
+_NO_UNIXTIME = (
+    "has no date_unixtime (an export from before 2021): pass --timezone with the exporting"
+    " machine's zone, e.g. --timezone Europe/Moscow"
+)
 
 
 class _Stopped(Exception):
@@ -344,6 +481,47 @@ _TOO_LONG = f"holds a string or value longer than {MAX_TOKEN_BYTES} bytes"
 _STARTS = frozenset({"start_map", "start_array"})
 _ENDS = frozenset({"end_map", "end_array"})
 _ACCOUNT_KEYS = frozenset({"chats", "left_chats"})
+_SERVICE_IDS_HELD = 2000  # as many as an import stores posts in one batch
+# In a whole-account export a message sits in `messages` in a chat in `list` in `chats`.
+_ACCOUNT_DEPTH = MAX_DEPTH + 5
+_MAX_CHATS_LISTED = 40  # an error line names at most this many chats
+
+
+@dataclass(frozen=True, slots=True)
+class _AccountChat:
+    """One chat of a whole-account export: where it sits, and what it is."""
+
+    list_key: str  # "chats" or "left_chats"
+    index: int
+    name: object
+    chat_type: object
+    chat_id: int
+
+    def shown(self) -> str:
+        name = self.name if isinstance(self.name, str) else "(no name)"
+        return f"{_storable(name)} ({self.chat_type}, {self.chat_id})"
+
+
+def _listed(chats: list[_AccountChat]) -> str:
+    """The chats as `name (type, id)`, at most _MAX_CHATS_LISTED of them."""
+    if not chats:
+        return "no chats"
+    shown = "; ".join(chat.shown() for chat in chats[:_MAX_CHATS_LISTED])
+    more = len(chats) - _MAX_CHATS_LISTED
+    counted = "1 chat" if len(chats) == 1 else f"{len(chats)} chats"
+    return f"{counted}: {shown}" + (f"; and {more} more" if more > 0 else "")
+
+
+def _pick_chat(chats: list[_AccountChat], wanted: str) -> list[_AccountChat]:
+    """The chats `--chat` names: by id if it is a number, else by name (exact, then any case)."""
+    text = wanted.strip()
+    if text.lstrip("-").isdigit():
+        return [chat for chat in chats if chat.chat_id == int(text)]
+    exact = [chat for chat in chats if chat.name == text]
+    if exact:
+        return exact
+    folded = text.casefold()
+    return [chat for chat in chats if isinstance(chat.name, str) and chat.name.casefold() == folded]
 
 
 class _Walk:
@@ -362,7 +540,7 @@ class _Walk:
     def message_id(self) -> int | None:
         current = self._current
         message_id = current.get("id") if isinstance(current, dict) else None
-        return message_id if _is_id(message_id) else None
+        return message_id if _is_message_id(message_id) else None
 
     def top_level(self, stream: _EscapeFilter) -> Iterator[tuple[str | None, str, Any]]:
         """(key, event, value) for the top object's keys (key None) and its values' first events.
@@ -374,7 +552,9 @@ class _Walk:
         for event, value in ijson.basic_parse(stream, buf_size=_READ_SIZE):
             if event in _STARTS:
                 depth += 1
-                if depth > _FILE_DEPTH:
+                # A whole-account export's chats are checked by the pass over them, which
+                # can name the message (this pass keeps only a count, whatever the depth).
+                if depth > _FILE_DEPTH and key not in _ACCOUNT_KEYS:
                     raise _TooLarge(_TOO_DEEP)
                 if depth == 2:
                     self.index = -1 if key == "messages" and event == "start_array" else None
@@ -412,6 +592,81 @@ class _Walk:
                 depth -= 1
             elif event == "map_key" and depth == 1:
                 key = value
+
+    def account_chats(self, stream: _EscapeFilter) -> Iterator[_AccountChat]:
+        """Each chat of a whole-account export's `chats` and `left_chats` lists, in file order."""
+        for list_key, index, fields, _events in self._account_walk(stream, None):
+            chat_id = fields.get("id")
+            if _is_id(chat_id):
+                yield _AccountChat(list_key, index, fields.get("name"), fields.get("type"), chat_id)
+
+    def chat_messages(self, stream: _EscapeFilter, list_key: str, index: int) -> Iterator[Any]:
+        """The messages of the chat at `index` in a whole-account export's `list_key` list."""
+        for _key, _index, _fields, events in self._account_walk(stream, (list_key, index)):
+            yield from self._items(events)
+            self.index = None
+
+    def _account_walk(
+        self, stream: _EscapeFilter, target: tuple[str, int] | None
+    ) -> Iterator[tuple[str, int, dict[str, Any], Iterator[tuple[str, Any]]]]:
+        """(list, index, fields, events) per chat: at its end, or at the start of its messages.
+
+        Without a `target`, every chat is yielded once it ends, with its name, type and id;
+        with one, only that chat, as its `messages` list opens, the caller reading the list
+        from `events` to its end.
+        """
+        events = ijson.basic_parse(stream, buf_size=_READ_SIZE)
+        depth = 0
+        top_key: str | None = None  # depth 1: chats, left_chats, ...
+        inner_key: str | None = None  # depth 2: about, list
+        chat_key: str | None = None  # depth 4: a chat's name, type, id, messages
+        index = -1
+        fields: dict[str, Any] = {}
+        in_list = in_chat = False
+        for event, value in events:
+            if event in _STARTS:
+                depth += 1
+                if depth > _ACCOUNT_DEPTH:
+                    raise _TooLarge(_TOO_DEEP)
+                if depth == 3:
+                    in_list = (
+                        top_key in _ACCOUNT_KEYS and inner_key == "list" and event == "start_array"
+                    )
+                    index = -1
+                elif depth == 4 and in_list:
+                    index += 1
+                    fields = {}
+                    in_chat = event == "start_map"
+                elif depth == 5 and in_chat and chat_key == "messages" and event == "start_array":
+                    if target == (top_key, index):
+                        assert top_key is not None
+                        yield top_key, index, fields, events
+                        return
+                    self.index = -1  # another chat's messages: counted, for errors
+                elif depth == 6 and self.index is not None:
+                    self.index += 1
+                    self._current = None
+            elif event in _ENDS:
+                if depth == 5:
+                    self.index = None
+                elif depth == 4 and in_chat:
+                    in_chat = False
+                    if target is None and top_key is not None:
+                        yield top_key, index, fields, events
+                elif depth == 3:
+                    in_list = False
+                depth -= 1
+            elif event == "map_key":
+                if depth == 1:
+                    top_key, inner_key = value, None
+                elif depth == 2:
+                    inner_key = value
+                elif depth == 4 and in_chat:
+                    chat_key = value
+            elif depth == 4 and in_chat and chat_key in ("name", "type", "id"):
+                fields[chat_key] = value
+            elif depth == 5 and self.index is not None:
+                self.index += 1
 
     def _items(self, events: Iterator[tuple[str, Any]]) -> Iterator[Any]:
         # Depth 2 is the list; a message object is depth 3.
@@ -585,6 +840,15 @@ def _is_id(value: object) -> TypeGuard[int]:
     return type(value) is int and 0 < value <= _MAX_ID
 
 
+def _is_message_id(value: object) -> TypeGuard[int]:
+    """A message id: positive, or negative for a supergroup's messages from its basic-group days.
+
+    Telegram Desktop writes the messages of the basic group a supergroup was upgraded from
+    (another peer's history) with negative ids, before the supergroup's own.
+    """
+    return type(value) is int and value != 0 and -_MAX_ID <= value <= _MAX_ID
+
+
 def _count(value: object) -> int | None:
     return value if type(value) is int and 0 <= value <= _MAX_ID else None
 
@@ -629,6 +893,23 @@ def _timestamp(value: object) -> datetime | None:
     else:
         return None
     return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def _local_time(value: object, zone: tzinfo) -> datetime | None:
+    """Telegram Desktop's `date` ("2019-05-01T12:34:56", the exporting machine's wall clock) in UTC.
+
+    A wall-clock time that a DST change repeats is read as its first occurrence (fold 0).
+    """
+    if type(value) is not str or not _LOCAL_DATE.fullmatch(value):
+        return None
+    try:
+        local = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return local.replace(tzinfo=zone).astimezone(UTC)
+
+
+_LOCAL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}")
 
 
 def _text_and_entities(parts: object) -> tuple[str, list[dict[str, Any]]] | None:

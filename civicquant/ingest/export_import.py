@@ -11,6 +11,8 @@ import contextvars
 import sys
 from collections import deque
 from concurrent.futures import Future
+from datetime import tzinfo
+from itertools import islice
 from pathlib import Path
 
 from civicquant.db import Database
@@ -40,6 +42,9 @@ def import_export(
     path: Path,
     *,
     username: str | None = None,
+    timezone: tzinfo | None = None,
+    chat: str | None = None,
+    max_posts: int | None = None,
     batch_size: int = IMPORT_BATCH_SIZE,
     progress: ProgressCallback | None = None,
 ) -> None:
@@ -52,12 +57,20 @@ def import_export(
     """
     from civicquant.ingest.export_file import ExportFile
 
-    export = ExportFile(path, stop=ctx.stop)
-    channel = export.channel
-    if username is not None:
-        # Exports carry no @name; the operator may give it, for t.me links in digests.
-        channel = Channel(channel.channel_id, username, channel.title)
-    state = rawlog.save_channel(channel)
+    storing: _Storing | None = None
+
+    def record_service_ids(ids: list[int]) -> None:
+        # A service message (a pin, a join) has an id but is no post: recorded as a known
+        # gap, so health and `backfill --gaps` do not count it missing.
+        assert storing is not None
+        storing.record_known_missing(ids)
+
+    export = ExportFile(
+        path, stop=ctx.stop, timezone=timezone, chat=chat, on_service_ids=record_service_ids
+    )
+    # Exports carry no @name; the operator may give it, for t.me links in digests. It is
+    # recorded only once the whole file is stored: a failed import renames nothing.
+    state = rawlog.save_channel(export.channel)
     ctx.notes["channel"] = channel_name(state)
     tracker = ProgressTracker(f"import {path.name}", progress)
     contiguous: bool | None = None
@@ -68,16 +81,25 @@ def import_export(
     storing = _Storing(ctx, rawlog, state.channel_id)
     try:
         try:
-            for batch in chunks(iter(export), batch_size):
-                if contiguous is None:
-                    contiguous = touches_mark(rawlog.channel_state(state.channel_id), batch[0])
+            for batch in chunks(islice(export, max_posts), batch_size):
+                # Negative ids (a supergroup's basic-group past, written first) are another
+                # peer's history: the mark, and whether the file meets it, go by the others.
+                first = next((post for post in batch if post.message_id > 0), None)
+                if contiguous is None and first is not None:
+                    contiguous = touches_mark(rawlog.channel_state(state.channel_id), first)
                 # Columns are built here: the writer threads only encode and wait.
-                storing.submit(post_columns(batch, "export"), advance_mark=contiguous)
+                storing.submit(post_columns(batch, "export"), advance_mark=bool(contiguous))
                 tracker.advance(len(batch), channel_name(state))
                 if ctx.stop.is_set():
                     break
         finally:
-            storing.close()  # the batches before a fault or a stop are kept all the same
+            try:
+                export.flush_service_ids()
+            finally:
+                storing.close()  # the batches before a fault or a stop are kept all the same
+        if username is not None and not ctx.stop.is_set():
+            state = rawlog.save_channel(Channel(state.channel_id, username, state.title))
+            ctx.notes["channel"] = channel_name(state)
     finally:
         sys.setswitchinterval(switch_interval)
         ctx.count("posts", export.stats.posts)
@@ -120,7 +142,23 @@ class _Storing:
             advance_mark=False,
         )
         newest = columns.posts[-1] if advance_mark and columns.posts else None
+        if newest is not None and newest.message_id < 0:
+            newest = None  # the mark counts the channel's own (positive) ids only
         self._in_flight.append((future, rawlog, newest))
+
+    def record_known_missing(self, message_ids: list[int]) -> None:
+        """Record ids that hold no post on an idle connection, like a batch; no mark moves."""
+        if not self._idle and not self._add_connection():
+            self._finish_oldest()
+        rawlog = self._idle.pop()
+        future = self._pool.submit(
+            contextvars.copy_context().run,
+            _record_missing,
+            rawlog,
+            self._channel_id,
+            message_ids,
+        )
+        self._in_flight.append((future, rawlog, None))
 
     def _add_connection(self) -> bool:
         """Open the second connection, once; False if there is none to be had."""
@@ -172,13 +210,30 @@ class _Storing:
             rawlog.advance_mark(self._channel_id, newest.message_id, newest.posted_at)
 
 
+def _record_missing(rawlog: RawLog, channel_id: int, message_ids: list[int]) -> StoreResult:
+    rawlog.record_missing(channel_id, message_ids)
+    return StoreResult()
+
+
 def export_job(
     ctx: JobContext,
     path: Path,
     *,
     username: str | None = None,
+    timezone: tzinfo | None = None,
+    chat: str | None = None,
+    max_posts: int | None = None,
     progress: ProgressCallback | None = None,
     priority: int | None = None,
 ) -> None:
     """`civicquant backfill --from-export`: no Telegram connection at all."""
-    import_export(ctx, rawlog_for(ctx, priority), path, username=username, progress=progress)
+    import_export(
+        ctx,
+        rawlog_for(ctx, priority),
+        path,
+        username=username,
+        timezone=timezone,
+        chat=chat,
+        max_posts=max_posts,
+        progress=progress,
+    )

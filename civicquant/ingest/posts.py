@@ -67,6 +67,10 @@ class RawPost:
     forwarded_from: str | None = None
     edit_date: datetime | None = None
     author: str | None = None
+    # Who posted it in a group (the export's `from` and `from_id`, e.g. "user123"); None for
+    # a post by the chat itself, as every channel post is.
+    sender: str | None = None
+    sender_id: str | None = None
 
     def content_hash(self) -> str:
         """SHA-256 over what a reader sees: text, entities and the media summary."""

@@ -387,4 +387,6 @@ def _columns(posts: Sequence[RawPost], source: Source) -> dict[str, list[Any]]:
         "edit_date": [post.edit_date for post in posts],
         "content_sha256": [form.content_sha256 for form in stored],
         "source": [source] * len(posts),
+        "sender": [post.sender for post in posts],
+        "sender_id": [post.sender_id for post in posts],
     }

@@ -13,6 +13,7 @@ SHARED_EXPORT = (
     Path(__file__).resolve().parents[3] / "shared" / "data" / "trantor_library_result.json"
 )
 SAMPLES = Path(__file__).resolve().parents[2] / "civicquant" / "samples"
+EXPORTS = Path(__file__).resolve().parents[1] / "unit" / "exports"
 
 
 def test_export_import_then_reimport_then_enqueue_a_new_version(database_url: str) -> None:
@@ -77,6 +78,12 @@ def test_a_file_that_is_not_an_export_is_one_line_and_exit_2(
         (("listen", "--channels", "t.me/+AbCdEf"), "invite"),
         (("enqueue", "--priority", "urgent"), "--priority 'urgent': expected one of live"),
         (("backfill", "--gaps", "--priority", "101"), "a number from 0 to 100"),
+        (("backfill", "--gaps", "--timezone", "UTC"), "--timezone goes with --from-export"),
+        (("backfill", "--gaps", "--chat", "Wire"), "--chat goes with --from-export"),
+        (
+            ("backfill", "--from-export", "x.json", "--timezone", "Mars/Olympus"),
+            "--timezone 'Mars/Olympus' is not an IANA time zone name",
+        ),
     ],
 )
 def test_bad_command_line_input_is_one_line_and_exit_2(
@@ -123,3 +130,61 @@ def test_listen_without_telegram_credentials_fails_cleanly_and_records_the_run(
     assert (run["job_name"], run["status"]) == ("listen", "failed")
     assert leases is not None
     assert leases["n"] == 0
+
+
+def test_export_from_before_2021_needs_the_timezone_and_imports_with_it(
+    database_url: str,
+) -> None:
+    env = {"DATABASE_URL": database_url}
+    old = EXPORTS / "before_2021.json"
+    refused = run_cli("backfill", "--from-export", str(old), env=env)
+    assert refused.returncode == 2
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("civicquant:")]
+    assert errors == [
+        f"civicquant: error: {old}: message 2 has no date_unixtime (an export from before 2021): pass"
+        " --timezone with the exporting machine's zone, e.g. --timezone Europe/Moscow"
+    ], refused.stderr
+    assert "Traceback" not in refused.stderr
+
+    imported = run_cli(
+        "backfill", "--from-export", str(old), "--timezone", "Europe/Moscow", env=env
+    )
+    assert imported.returncode == 0, imported.stderr
+    assert "inserted=2" in imported.stdout
+    with Database.connect(database_url) as db:
+        row = db.connection.execute(
+            "SELECT posted_at FROM raw_messages WHERE message_id = 2"
+        ).fetchone()
+    assert row is not None
+    assert row["posted_at"].isoformat() == "2019-05-01T09:34:56+00:00"
+
+
+def test_whole_account_export_lists_its_chats_then_imports_the_one_chat_names(
+    database_url: str,
+) -> None:
+    env = {"DATABASE_URL": database_url}
+    account = EXPORTS / "whole_account.json"
+    refused = run_cli("backfill", "--from-export", str(account), env=env)
+    assert refused.returncode == 2
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("civicquant:")]
+    assert len(errors) == 1, refused.stderr
+    assert "an export of a whole account (4 chats: Bob Roe (personal_chat, 222);" in errors[0]
+    assert "pick one with --chat NAME or --chat ID" in errors[0]
+    assert "Traceback" not in refused.stderr
+
+    imported = run_cli("backfill", "--from-export", str(account), "--chat", "Test Group", env=env)
+    assert imported.returncode == 0, imported.stderr
+    assert "inserted=1" in imported.stdout
+    with Database.connect(database_url) as db:
+        rows = db.connection.execute("SELECT channel_id, message_id FROM raw_messages").fetchall()
+    assert [(r["channel_id"], r["message_id"]) for r in rows] == [(1234567891, 7)]
+
+
+def test_max_messages_is_honoured_with_from_export(database_url: str) -> None:
+    env = {"DATABASE_URL": database_url}
+    result = run_cli(
+        "backfill", "--from-export", str(EXPORTS / "service.json"), "--max-messages", "1", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert "inserted=1" in result.stdout
+    assert "posts=1" in result.stdout

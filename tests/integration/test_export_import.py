@@ -168,3 +168,104 @@ def test_reimported_export_with_edited_text_adds_a_revision(
     current = one(db, "SELECT text FROM raw_messages_current")["text"]
     assert (original, current) == ("Rates held", "Rates cut by 25 bps")
     assert count(db, "SELECT count(*) AS n FROM raw_message_revisions") == 1
+
+
+MIGRATED_GROUP = Path(__file__).resolve().parents[1] / "unit" / "exports" / "migrated_group.json"
+
+
+def test_negative_ids_are_stored_and_never_move_the_mark_or_count_as_gaps(
+    ctx: JobContext, db: Database
+) -> None:
+    rawlog = RawLog(db, pipeline_version="v1")
+    export_import.import_export(ctx, rawlog, MIGRATED_GROUP, batch_size=2)
+    ids = db.connection.execute(
+        "SELECT message_id FROM raw_messages ORDER BY message_id"
+    ).fetchall()
+    assert [row["message_id"] for row in ids] == [-2, -1, 2, 4]
+    senders = db.connection.execute(
+        "SELECT sender, sender_id FROM raw_messages ORDER BY message_id"
+    ).fetchall()
+    assert [(r["sender"], r["sender_id"]) for r in senders] == [
+        ("Ann Lee", "user111"),
+        ("Bob Roe", "user222"),
+        ("Ann Lee", "user111"),
+        (None, None),
+    ]
+    channel = one(db, "SELECT last_message_id FROM channels")
+    assert channel["last_message_id"] == 4
+    # -2..4 would count -1 to 1 and 3: only the positive range counts, and 3 is a service
+    # message, a known gap.
+    assert rawlog.gaps(1234567891) == []
+    assert rawlog.gap_counts()[0]["missing_ids"] == 0
+    known = db.connection.execute(
+        "SELECT message_id FROM missing_messages ORDER BY message_id"
+    ).fetchall()
+    assert [row["message_id"] for row in known] == [-3, 1, 3]
+
+
+def test_service_ids_are_known_gaps_and_only_real_holes_count_as_missing(
+    ctx: JobContext, db: Database, tmp_path: Path
+) -> None:
+    def message(message_id: int, kind: str) -> dict[str, Any]:
+        return {
+            "id": message_id,
+            "type": kind,
+            "date_unixtime": str(1763600000 + message_id),
+            "text": "" if kind == "service" else f"post {message_id}",
+        }
+
+    # 1 and 2 are service messages before the first post; 5 to 7 too; 9 is a real hole.
+    kinds = {1: "service", 2: "service", 5: "service", 6: "service", 7: "service"}
+    messages = [message(i, kinds.get(i, "message")) for i in range(1, 12) if i != 9]
+    path = tmp_path / "result.json"
+    path.write_text(
+        json.dumps({"name": "G", "type": "public_supergroup", "id": 77, "messages": messages})
+    )
+    rawlog = RawLog(db, pipeline_version="v1")
+    export_import.import_export(ctx, rawlog, path, batch_size=2)
+    assert rawlog.gaps(77) == [(9, 9)]
+    assert rawlog.gap_counts()[0]["missing_ids"] == 1
+
+
+WHOLE_ACCOUNT = Path(__file__).resolve().parents[1] / "unit" / "exports" / "whole_account.json"
+
+
+def test_one_chat_of_a_whole_account_export_is_imported_and_no_other(
+    ctx: JobContext, db: Database
+) -> None:
+    rawlog = RawLog(db, pipeline_version="v1")
+    export_import.import_export(ctx, rawlog, WHOLE_ACCOUNT, chat="Test Channel")
+    rows = db.connection.execute("SELECT channel_id, message_id, text FROM raw_messages").fetchall()
+    assert [(r["channel_id"], r["message_id"], r["text"]) for r in rows] == [
+        (1234567890, 2, "Channel post")
+    ]
+    channel = one(db, "SELECT channel_id, title, last_message_id FROM channels")
+    assert (channel["channel_id"], channel["title"], channel["last_message_id"]) == (
+        1234567890,
+        "Test Channel",
+        2,
+    )
+
+
+EXPORTS = Path(__file__).resolve().parents[1] / "unit" / "exports"
+
+
+def test_a_failed_import_renames_nothing(ctx: JobContext, db: Database) -> None:
+    rawlog = RawLog(db, pipeline_version="v1")
+    with pytest.raises(InputFormatError):
+        export_import.import_export(ctx, rawlog, EXPORTS / "truncated.json", username="wire")
+    assert one(db, "SELECT username FROM channels")["username"] is None
+
+    again = JobContext(ctx.settings, db, "backfill", ctx.run_id, threading.Event())
+    export_import.import_export(again, rawlog, EXPORTS / "plain_text.json", username="wire")
+    assert one(db, "SELECT username FROM channels")["username"] == "wire"
+
+
+def test_max_posts_stores_the_first_posts_of_the_file_and_moves_the_mark_over_them(
+    ctx: JobContext, db: Database
+) -> None:
+    rawlog = RawLog(db, pipeline_version="v1")
+    export_import.import_export(ctx, rawlog, EXPORTS / "service.json", max_posts=1)
+    assert count(db, "SELECT count(*) AS n FROM raw_messages") == 1
+    assert one(db, "SELECT last_message_id FROM channels")["last_message_id"] == 3
+    assert ctx.counts["posts"] == 1

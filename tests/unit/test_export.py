@@ -449,9 +449,63 @@ def test_json_without_messages_is_not_an_export() -> None:
         ExportFile(EXPORTS / "not_export.json")
 
 
-def test_whole_account_export_asks_for_a_single_channel_export() -> None:
-    with pytest.raises(InputFormatError, match="whole account"):
+def test_whole_account_export_without_chat_lists_its_chats() -> None:
+    path = EXPORTS / "whole_account.json"
+    with pytest.raises(InputFormatError) as caught:
+        ExportFile(path)
+    assert str(caught.value) == (
+        f"{path}: an export of a whole account (4 chats: Bob Roe (personal_chat, 222);"
+        " Test Channel (public_channel, 1234567890); Test Group (private_supergroup,"
+        " 1234567891); Old Wire (public_channel, 1111111111)); pick one with --chat NAME or"
+        " --chat ID"
+    )
+
+
+def test_whole_account_export_with_one_channel_still_asks_for_chat() -> None:
+    with pytest.raises(InputFormatError, match=r"whole account \(1 chat: Test Channel"):
         ExportFile(EXPORTS / "account_export.json")
+
+
+@pytest.mark.parametrize("chat", ["Test Channel", "test channel", "1234567890"])
+def test_chat_picks_one_channel_of_a_whole_account_export_by_name_or_id(chat: str) -> None:
+    export = ExportFile(EXPORTS / "whole_account.json", chat=chat)
+    assert export.channel == Channel(1234567890, None, "Test Channel")
+    assert [(post.channel_id, post.message_id, post.text) for post in export] == [
+        (1234567890, 2, "Channel post")
+    ]
+    assert export.stats.service_skipped == 1
+
+
+def test_chat_picks_a_supergroup_or_a_left_channel_too() -> None:
+    group = ExportFile(EXPORTS / "whole_account.json", chat="Test Group")
+    assert [(post.message_id, post.reply_to) for post in group] == [(7, 6)]
+    left = ExportFile(EXPORTS / "whole_account.json", chat="1111111111")
+    assert [post.text for post in left] == ["Left behind"]
+
+
+def test_chat_that_is_a_personal_chat_is_refused() -> None:
+    with pytest.raises(
+        InputFormatError, match="--chat 'Bob Roe' is a personal_chat, not a channel"
+    ):
+        ExportFile(EXPORTS / "whole_account.json", chat="Bob Roe")
+
+
+def test_chat_that_matches_nothing_lists_the_chats() -> None:
+    with pytest.raises(InputFormatError, match="--chat 'Nope' matches no chat; the export has: 4"):
+        ExportFile(EXPORTS / "whole_account.json", chat="Nope")
+
+
+def test_chat_with_a_single_chat_export_is_refused() -> None:
+    with pytest.raises(InputFormatError, match="an export of one chat"):
+        ExportFile(EXPORTS / "plain_text.json", chat="Test Channel")
+
+
+def test_chat_with_a_bad_message_names_it_and_keeps_what_came_before(tmp_path: Path) -> None:
+    text = (EXPORTS / "whole_account.json").read_text(encoding="utf-8")
+    path = tmp_path / "result.json"
+    path.write_text(text.replace('"id": 2,', '"id": "two",'), encoding="utf-8")
+    with pytest.raises(InputFormatError, match=r"message has no valid id \(messages\[1\]"):
+        list(ExportFile(path, chat="Test Channel"))
 
 
 def test_messages_that_are_not_a_list_are_refused(tmp_path: Path) -> None:
@@ -524,7 +578,7 @@ def test_json_error_is_one_line_chained_to_the_parser_error() -> None:
     assert isinstance(caught.value.__cause__, ijson.JSONError)
 
 
-def test_message_without_date_unixtime_names_message_and_position() -> None:
+def test_message_without_date_unixtime_asks_for_the_exporting_machines_zone() -> None:
     path = EXPORTS / "missing_date.json"
     export = ExportFile(path)
     seen: list[int] = []
@@ -533,10 +587,51 @@ def test_message_without_date_unixtime_names_message_and_position() -> None:
         seen.extend(post.message_id for post in export)  # keeps the ids read before the error
 
     assert seen == [110]
-    assert str(caught.value).startswith(
+    assert str(caught.value) == (
+        f"{path}: message 111 has no date_unixtime (an export from before 2021): pass"
+        " --timezone with the exporting machine's zone, e.g. --timezone Europe/Moscow"
+    )
+
+
+def test_message_with_an_invalid_date_unixtime_names_message_and_position(
+    tmp_path: Path,
+) -> None:
+    path = write_export(
+        tmp_path / "result.json", message_json(110), message_json(111, date_unixtime="soon")
+    )
+    assert format_error(path).startswith(
         f"{path}: message 111 has no valid date_unixtime"
         " (messages[1], after message 110, before byte"
     )
+
+
+def test_export_from_before_2021_reads_date_in_the_given_zone() -> None:
+    from zoneinfo import ZoneInfo
+
+    export = ExportFile(EXPORTS / "before_2021.json", timezone=ZoneInfo("Europe/Moscow"))
+    stored = {post.message_id: post for post in export}
+    assert stored[2].posted_at == datetime(2019, 5, 1, 9, 34, 56, tzinfo=UTC)
+    assert stored[2].edit_date == datetime(2019, 5, 1, 10, 0, 0, tzinfo=UTC)
+    assert stored[3].posted_at == datetime(2019, 12, 31, 20, 59, 59, tzinfo=UTC)
+    assert stored[3].text == "Plain and bold"
+    assert export.stats.service_skipped == 1
+
+
+def test_timezone_does_not_override_date_unixtime() -> None:
+    from zoneinfo import ZoneInfo
+
+    stored = list(ExportFile(EXPORTS / "plain_text.json", timezone=ZoneInfo("Asia/Tokyo")))
+    assert stored == list(ExportFile(EXPORTS / "plain_text.json"))
+
+
+def test_export_from_before_2021_with_a_bad_date_names_it(tmp_path: Path) -> None:
+    from zoneinfo import ZoneInfo
+
+    message = json.loads(message_json(5, date="1 May 2019"))
+    del message["date_unixtime"]
+    path = write_export(tmp_path / "result.json", json.dumps(message))
+    with pytest.raises(InputFormatError, match="message 5 has neither date_unixtime nor a valid"):
+        list(ExportFile(path, timezone=ZoneInfo("UTC")))
 
 
 def test_message_without_id_is_refused(tmp_path: Path) -> None:
@@ -836,3 +931,67 @@ def test_real_export_edit_date_and_author(real_posts: dict[int, RawPost]) -> Non
 
     assert post.edit_date == datetime.fromtimestamp(1692980770, tz=UTC)
     assert post.author == "Daneel God"
+
+
+def test_supergroup_keeps_its_basic_group_messages_under_negative_ids() -> None:
+    export = ExportFile(EXPORTS / "migrated_group.json")
+    stored = {post.message_id: post for post in export}
+    assert sorted(stored) == [-2, -1, 2, 4]
+    assert stored[-1].reply_to == -2
+    assert stored[-2].text == "Basic group days"
+    assert export.stats.service_skipped == 3
+
+
+def test_negative_id_far_below_zero_is_read_and_zero_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "result.json"
+    path.write_text(HEADER + message_json(-(2**56) + 5) + "]}")
+    assert [post.message_id for post in ExportFile(path)] == [-(2**56) + 5]
+    path.write_text(HEADER + message_json(0) + "]}")
+    with pytest.raises(InputFormatError, match="message has no valid id"):
+        list(ExportFile(path))
+
+
+def test_group_posts_keep_their_sender_and_the_chats_own_posts_have_none() -> None:
+    stored = by_id("migrated_group.json")
+    assert (stored[-2].sender, stored[-2].sender_id) == ("Ann Lee", "user111")
+    assert (stored[-1].sender, stored[-1].sender_id) == ("Bob Roe", "user222")
+    assert (stored[4].sender, stored[4].sender_id) == (None, None)  # posted as the group
+    assert {post.sender for post in posts("plain_text.json")} == {None}
+
+
+def account_export(chat_messages: str, personal: str = "{}") -> str:
+    return (
+        '{"about": "x", "personal_information": ' + personal + ', "chats": {"about": "y",'
+        ' "list": [{"name": "Wire", "type": "public_channel", "id": 5, "messages": ['
+        + chat_messages
+        + "]}]}}"
+    )
+
+
+def test_whole_account_export_keeps_the_depth_cap(tmp_path: Path) -> None:
+    from civicquant.ingest.export_layout import MAX_DEPTH
+
+    path = tmp_path / "result.json"
+    deep = "[" * (MAX_DEPTH + 10) + "]" * (MAX_DEPTH + 10)
+    path.write_text(account_export(message_json(1), personal=deep), encoding="utf-8")
+    with pytest.raises(InputFormatError, match=f"nests deeper than {MAX_DEPTH} levels"):
+        ExportFile(path, chat="Wire")
+    deep_message = message_json(1)[:-1] + ', "reactions": ' + deep + "}"
+    path.write_text(account_export(deep_message), encoding="utf-8")
+    with pytest.raises(InputFormatError, match=r"message nests deeper .* \(messages\[0\]"):
+        list(ExportFile(path, chat="Wire"))
+
+
+def test_whole_account_export_keeps_the_string_cap(tmp_path: Path) -> None:
+    from civicquant.ingest.export_layout import MAX_TOKEN_BYTES
+
+    path = tmp_path / "result.json"
+    path.write_text(account_export(message_json(1, "x" * (MAX_TOKEN_BYTES + 10))))
+    with pytest.raises(InputFormatError, match="longer than"):
+        list(ExportFile(path, chat="Wire"))
+
+
+def test_a_sender_written_as_a_bare_number_is_a_user(tmp_path: Path) -> None:
+    path = write_export(tmp_path / "result.json", message_json(5, from_id=42, **{"from": "Ann"}))
+    [post] = ExportFile(path)
+    assert (post.sender, post.sender_id) == ("Ann", "user42")

@@ -84,7 +84,7 @@ def test_a_bad_message_in_the_middle_is_reported_as_the_streaming_parser_reports
     tmp_path: Path,
 ) -> None:
     messages = [message(i) for i in range(1, 7)] + [
-        {"id": 7, "type": "message", "text": "no date"},
+        {"id": 7, "type": "message", "date_unixtime": "soon", "text": "bad date"},
         message(8),
     ]
     posts, counts, error = read(tmp_path / "a.json", laid_out(messages))

@@ -248,11 +248,11 @@ FROM deleted;
 -- Put archived posts back under their own ids; a post whose id or (channel, message id) is present is skipped.
 INSERT INTO raw_messages (id, channel_id, message_id, text, entities, media, views, forwards,
                           reply_to, grouped_id, forwarded_from, author, posted_at, edit_date,
-                          content_sha256, source, ingested_at, deleted_at)
+                          content_sha256, source, ingested_at, deleted_at, sender, sender_id)
 OVERRIDING SYSTEM VALUE
 SELECT id, channel_id, message_id, text, entities, media, views, forwards, reply_to, grouped_id,
        forwarded_from, author, posted_at, edit_date, content_sha256, source, ingested_at,
-       deleted_at
+       deleted_at, sender, sender_id
 FROM jsonb_populate_recordset(NULL::raw_messages, %(rows)s::jsonb)
 ON CONFLICT DO NOTHING
 RETURNING id;

@@ -32,13 +32,14 @@ FROM channels ORDER BY channel_id;
 WITH inserted AS (
     INSERT INTO raw_messages (channel_id, message_id, text, entities, media, views, forwards,
                               reply_to, grouped_id, forwarded_from, author, posted_at,
-                              edit_date, content_sha256, source)
+                              edit_date, content_sha256, source, sender, sender_id)
     SELECT * FROM unnest(
         %(channel_id)s::bigint[], %(message_id)s::bigint[], %(text)s::text[],
         %(entities)s::jsonb[], %(media)s::jsonb[], %(views)s::integer[], %(forwards)s::integer[],
         %(reply_to)s::bigint[], %(grouped_id)s::bigint[], %(forwarded_from)s::text[],
         %(author)s::text[], %(posted_at)s::timestamptz[], %(edit_date)s::timestamptz[],
-        %(content_sha256)s::text[], %(source)s::text[])
+        %(content_sha256)s::text[], %(source)s::text[], %(sender)s::text[],
+        %(sender_id)s::text[])
     ON CONFLICT (channel_id, message_id) DO NOTHING
     RETURNING id, message_id, text <> '' AS has_text
 ), mark AS (
@@ -88,11 +89,16 @@ WHERE channel_id = %(channel_id)s AND message_id = ANY(%(message_ids)s::bigint[]
   AND deleted_at IS NULL;
 
 -- channel_gaps --
--- Ranges of ids between a channel's first and last stored post that are neither stored nor known missing.
-WITH known AS (
-    SELECT message_id FROM raw_messages WHERE channel_id = %(channel_id)s
+-- Ranges of ids between a channel's first and last stored post that are neither stored nor known missing. Negative ids (a supergroup's basic-group past, from exports) are another peer's and Telegram cannot be asked for them: only positive ids count. Known ids outside the stored range (a service message before the first post) do not widen it.
+WITH stored AS (
+    SELECT message_id FROM raw_messages WHERE channel_id = %(channel_id)s AND message_id > 0
+), bounds AS (
+    SELECT min(message_id) AS first_id, max(message_id) AS last_id FROM stored
+), known AS (
+    SELECT message_id FROM stored
     UNION ALL
-    SELECT message_id FROM missing_messages WHERE channel_id = %(channel_id)s
+    SELECT m.message_id FROM missing_messages m, bounds b
+    WHERE m.channel_id = %(channel_id)s AND m.message_id BETWEEN b.first_id AND b.last_id
 ), ordered AS (
     SELECT message_id, lead(message_id) OVER (ORDER BY message_id) AS next_id FROM known
 )
@@ -101,7 +107,7 @@ FROM ordered WHERE next_id > message_id + 1
 ORDER BY first_id;
 
 -- gap_counts --
--- Missing ids per channel, for health: the id range minus what is stored or known missing (index-only counts, no per-row window).
+-- Missing ids per channel, for health: the positive id range between the first and last stored post minus what is stored or known missing inside it (index-only counts, no per-row window); negative ids are as in channel_gaps.
 SELECT c.channel_id, c.username, c.title, c.last_message_id, c.last_message_at, c.last_parsed_at,
        c.weight,
        coalesce(r.last_id - r.first_id + 1 - r.stored - coalesce(m.known_missing, 0), 0)::bigint
@@ -109,15 +115,16 @@ SELECT c.channel_id, c.username, c.title, c.last_message_id, c.last_message_at, 
 FROM channels c
 LEFT JOIN (
     SELECT channel_id, min(message_id) AS first_id, max(message_id) AS last_id, count(*) AS stored
-    FROM raw_messages GROUP BY channel_id
+    FROM raw_messages WHERE message_id > 0 GROUP BY channel_id
 ) r ON r.channel_id = c.channel_id
-LEFT JOIN (
-    SELECT channel_id, count(*) AS known_missing FROM missing_messages GROUP BY channel_id
-) m ON m.channel_id = c.channel_id
+LEFT JOIN LATERAL (
+    SELECT count(*) AS known_missing FROM missing_messages mm
+    WHERE mm.channel_id = c.channel_id AND mm.message_id BETWEEN r.first_id AND r.last_id
+) m ON true
 ORDER BY c.channel_id;
 
 -- record_missing --
--- Remember ids that were asked for and do not exist.
+-- Remember ids that hold no post: asked for and not there, or an export's service messages.
 INSERT INTO missing_messages (channel_id, message_id)
 SELECT %(channel_id)s, unnest(%(message_ids)s::bigint[])
 ON CONFLICT DO NOTHING;
