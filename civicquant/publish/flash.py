@@ -3,9 +3,13 @@
 The extract worker calls this after each committed batch (an `AfterCommit` hook wired in by
 `civicquant.wiring`). Each alert goes through the publication ledger, so it is posted once
 however many workers or retries see it. Sending never fails the batch: a problem is logged.
+An alert that failed before it was sent is tried again with later batches (for
+RETRY_FAILED_FOR); one whose answer was lost is in doubt and never resent by itself.
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
@@ -19,6 +23,11 @@ from civicquant.publish.render import render_alert
 from civicquant.publish.routes import Route, load_routes
 
 log = structlog.get_logger("civicquant.publish.flash")
+
+# An alert that failed before it was sent (Telegram refused it or stayed unreachable) is
+# tried again with later batches for this long; older, it is no longer flash news (the
+# breaking digests still carry the event).
+RETRY_FAILED_FOR = timedelta(hours=1)
 
 
 class FlashAlerts:
@@ -67,6 +76,7 @@ class FlashAlerts:
                 "min_importance": route.min_importance,
                 "queue": route.name,
                 "chat_id": route.chat_id,
+                "retry_since": datetime.now(UTC) - RETRY_FAILED_FOR,
             },
         )
         for row in route.select(rows):

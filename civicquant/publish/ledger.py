@@ -111,7 +111,8 @@ async def publish_once(
     if row is None:
         row = db.fetch_one("find_publication", item.key())
         assert row is not None, "a conflicting publication vanished"
-        if row["status"] == "sent" or not exclusive:
+        if row["status"] == "sent" or (not exclusive and row["status"] != "failed"):
+            # Without the lease, a reserved row is another worker's (or in doubt): leave it.
             return "already_sent", row
         in_doubt = row["status"] == "reserved" and row["sending_part"] is not None
         crashed_between_parts = row["status"] == "reserved" and row["sending_part"] is None
@@ -126,7 +127,9 @@ async def publish_once(
                 hint="a crash happened while sending this part; --force resends it",
             )
             return "in_doubt", row
-        statuses = ["failed", "reserved"] if (force or crashed_between_parts) else ["failed"]
+        statuses = (
+            ["failed", "reserved"] if exclusive and (force or crashed_between_parts) else ["failed"]
+        )
         with _fenced(db, fence):
             taken = db.fetch_one(
                 "take_over_publication",

@@ -180,3 +180,20 @@ def _live_events(db: Database) -> int:
     ).fetchone()
     assert row is not None
     return int(row["n"])
+
+
+def test_an_alert_that_failed_before_it_was_sent_is_sent_by_a_later_batch(
+    publishing: Settings, db: Database, bot: FakeBotApi
+) -> None:
+    bot.fail_next(bot_api.BOT_KICKED)  # refused: nothing reached the chat
+    extract(publishing, db, [FLASH])
+    assert bot.sent_messages == []
+    [row] = db.connection.execute(
+        "SELECT status FROM published_posts WHERE queue = 'flash'"
+    ).fetchall()
+    assert row["status"] == "failed"
+    extract(publishing, db, [CALM])  # the next batch, about another story
+    [alert] = bot.sent_messages
+    assert "Ras Tanura" in alert.text
+    extract(publishing, db, [CALM + " (more)"])
+    assert len(bot.sent_messages) == 1

@@ -162,13 +162,18 @@ LEFT JOIN LATERAL (
     JOIN channels c ON c.channel_id = s.channel_id
     WHERE s.event_id = e.id
 ) src ON true
-WHERE e.id = ANY(%(event_ids)s::bigint[])
+WHERE (e.id = ANY(%(event_ids)s::bigint[])
+       -- An alert that failed before it was sent is tried again by a later batch.
+       OR e.id IN (SELECT p.event_id FROM published_posts p
+                   WHERE p.queue = %(queue)s AND p.chat_id = %(chat_id)s
+                     AND p.status = 'failed' AND p.reserved_at > %(retry_since)s))
   AND e.is_breaking AND e.importance >= %(min_importance)s AND e.headline <> ''
   AND e.merged_into IS NULL
-  -- Flashed once per story: also not when an event merged into it was flashed already.
+  -- Flashed once per story: also not when an event merged into it was flashed already
+  -- (or is being flashed, or may have been); only a failed alert is a candidate again.
   AND NOT EXISTS (
         SELECT 1 FROM published_posts p
-        WHERE p.queue = %(queue)s AND p.chat_id = %(chat_id)s
+        WHERE p.queue = %(queue)s AND p.chat_id = %(chat_id)s AND p.status <> 'failed'
           AND (p.event_id = e.id
                OR p.event_id IN (SELECT m.id FROM events m WHERE m.merged_into = e.id)))
 ORDER BY e.importance DESC, e.id;
