@@ -706,7 +706,8 @@ class _TerminalProgress:
 
 def _print_counts(job: str, counts: dict[str, Any]) -> None:
     if counts.get("skipped"):
-        typer.echo(f"{job}: skipped, lease held by {counts.get('lease_held_by')}")
+        reason = counts.get("skip_reason") or f"lease held by {counts.get('lease_held_by')}"
+        typer.echo(f"{job}: skipped, {reason}")
         return
     shown = ", ".join(f"{key}={value}" for key, value in counts.items() if value not in (0, None))
     typer.echo(f"{job}: {shown or 'nothing to do'}")

@@ -8,11 +8,16 @@ Telethon, so commands that only read the database start fast.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import random
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 import structlog
@@ -26,19 +31,63 @@ log = structlog.stdlib.get_logger(__name__)
 
 
 def session_key(settings: Settings, *, recovery: bool = False) -> str:
-    """Which Telegram session a command reads with, named without its secret.
+    """Which Telegram login a command reads with, named without its secret.
 
-    A session file by its path; TG_SESSION_STRING by the first 16 hex digits of its SHA-256
-    (the string itself is the account's login key and is never stored).
+    A login is its auth key, whether it is held in TG_SESSION_STRING or in a session file:
+    `key:` and the first 16 hex digits of the key's SHA-256, so a copy of one login on
+    another host, or as a string beside a file, is the same session. Where the key cannot
+    be read (a session file not yet logged in), the file's path, or the string's SHA-256
+    (`string:`). Neither the key nor the string is ever stored.
     """
     if recovery and settings.tg_session_recovery:
-        return f"file:{settings.tg_session_recovery.expanduser()}"
+        return _file_key(settings.tg_session_recovery.expanduser())
     if settings.tg_session_string:
-        secret = settings.tg_session_string.get_secret_value().encode()
-        return f"string:{hashlib.sha256(secret).hexdigest()[:16]}"
+        secret = settings.tg_session_string.get_secret_value()
+        key = _string_auth_key(secret)
+        if key is not None:
+            return _auth_key_name(key)
+        return f"string:{hashlib.sha256(secret.encode()).hexdigest()[:16]}"
     if settings.tg_session:
-        return f"file:{settings.tg_session.expanduser()}"
+        return _file_key(settings.tg_session.expanduser())
     return "none"
+
+
+def _auth_key_name(auth_key: bytes) -> str:
+    return f"key:{hashlib.sha256(auth_key).hexdigest()[:16]}"
+
+
+# Telethon's StringSession: "1" and the URL-safe base64 of the data centre (1 byte), its
+# address (4 or 16 bytes), its port (2 bytes) and the 256-byte auth key.
+AUTH_KEY_BYTES = 256
+
+
+def _string_auth_key(session_string: str) -> bytes | None:
+    if not session_string.startswith("1"):
+        return None
+    try:
+        data = base64.urlsafe_b64decode(session_string[1:] + "=" * (-len(session_string[1:]) % 4))
+    except (ValueError, binascii.Error):
+        return None
+    if len(data) not in (1 + 4 + 2 + AUTH_KEY_BYTES, 1 + 16 + 2 + AUTH_KEY_BYTES):
+        return None
+    return data[-AUTH_KEY_BYTES:]
+
+
+def _file_key(session_path: Path) -> str:
+    """A session file by its auth key (Telethon's SQLite `sessions` table), else its path."""
+    filename = session_path
+    if not filename.name.endswith(".session"):
+        filename = filename.with_name(filename.name + ".session")
+    try:
+        # Read-only, and never created: the file is Telethon's, opened by it later.
+        uri = f"{filename.resolve().as_uri()}?mode=ro"
+        with closing(sqlite3.connect(uri, uri=True)) as conn:
+            row = conn.execute("SELECT auth_key FROM sessions LIMIT 1").fetchone()
+    except (sqlite3.Error, ValueError):
+        row = None
+    if row and isinstance(row[0], bytes) and len(row[0]) == AUTH_KEY_BYTES:
+        return _auth_key_name(row[0])
+    return f"file:{session_path}"
 
 
 # Telegram's FloodWait is a floor, not an appointment: clients that all retry at the

@@ -10,7 +10,7 @@ bookkeeping around a Telegram session.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, contextmanager
 from typing import Protocol, TypeVar
 
 import structlog
@@ -21,6 +21,7 @@ from civicquant.ingest.channels import ChannelSpec
 from civicquant.ingest.posts import Channel, RawPost, Source
 from civicquant.ingest.rawlog import ChannelState, RawLog, StoreResult
 from civicquant.ingest.reader import ChannelReader, FloodWaitPolicy, session_key
+from civicquant.runtime import leases
 from civicquant.runtime.context import JobContext
 
 log = structlog.get_logger("civicquant.ingest")
@@ -220,12 +221,43 @@ async def with_reader(
     rawlog = rawlog_for(ctx, priority)
     session = session_key(ctx.settings, recovery=recovery)
     skip_while_flood_waiting(rawlog, session)
-    flood = FloodWaitPolicy(ctx.settings.floodwait_max_seconds)
-    try:
-        async with open_reader(ctx.settings, flood, recovery=recovery) as reader:
-            await work(reader, rawlog)
-    except FloodWaitTooLong as exc:
-        flood_wait_too_long(ctx, rawlog, exc, session)
-        raise
-    finally:
-        record_flood_waits(ctx, rawlog, flood.waits, flood.total_seconds, session)
+    with session_lock(ctx, session):
+        flood = FloodWaitPolicy(ctx.settings.floodwait_max_seconds)
+        try:
+            async with open_reader(ctx.settings, flood, recovery=recovery) as reader:
+                await work(reader, rawlog)
+        except FloodWaitTooLong as exc:
+            flood_wait_too_long(ctx, rawlog, exc, session)
+            raise
+        finally:
+            record_flood_waits(ctx, rawlog, flood.waits, flood.total_seconds, session)
+
+
+SESSION_LEASE_PREFIX = "telegram-session:"
+
+
+@contextmanager
+def session_lock(ctx: JobContext, session: str) -> Iterator[None]:
+    """Hold the lease of the Telegram login a job reads with, for as long as it reads.
+
+    One login serving two processes at once makes Telegram revoke it (AUTH_KEY_DUPLICATED).
+    A job's own lease keeps two listeners apart; this one keeps apart any two jobs, on any
+    host sharing the database, that read with one login: a session string copied into two
+    installations' env files, or a file and a string of the same login. The second exits
+    as `skipped`, naming the holder.
+    """
+    if session == "none":
+        yield
+        return
+    name = SESSION_LEASE_PREFIX + session
+    holder = ctx.fence.holder if ctx.fence is not None else f"{ctx.job_name}:{ctx.run_id[:8]}"
+    with leases.held(ctx.db, name, holder, ctx.settings.lease_ttl_seconds, ctx.stop) as taken:
+        if taken is None:
+            held = leases.current(ctx.db, name)
+            held_by = str(held["holder"]) if held else "unknown"
+            raise JobSkipped(
+                f"the Telegram session ({session}) is in use by {held_by}; "
+                "one login serves one process at a time",
+                lease_held_by=held_by,
+            )
+        yield

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -152,3 +154,30 @@ class Heartbeat:
                 self._on_lost.set()
                 return
             renewed = time.monotonic()
+
+
+@contextmanager
+def held(
+    db: Database, name: str, holder: str, ttl_seconds: float, on_lost: threading.Event
+) -> Iterator[Lease | None]:
+    """Hold a second lease for a block: taken, renewed by a heartbeat, released after.
+
+    Yields None (and holds nothing) when another holder has it. Losing it sets `on_lost`
+    (the job's stop flag), like the job's own lease.
+    """
+    taken = acquire(db, name, holder, ttl_seconds)
+    if taken is None:
+        yield None
+        return
+    heartbeat = Heartbeat(
+        db.open_sibling(f"civicquant lease {name}"), name, holder, ttl_seconds, on_lost
+    )
+    heartbeat.start()
+    try:
+        yield taken
+    finally:
+        heartbeat.stop()
+        try:
+            release(db, name, holder)
+        except CivicquantError as exc:  # it expires by itself
+            log.warning("lease_release_failed", lease=name, error=str(exc))

@@ -272,3 +272,61 @@ def test_fake_live_stream_waits_for_pushed_updates() -> None:
         return received
 
     assert run(scenario()) == [NewPost(post(1))]
+
+
+# -- which login a command reads with ---------------------------------------------------
+
+
+def _login(tmp_path: Any, monkeypatch: pytest.MonkeyPatch, auth_key: bytes) -> tuple[str, Any]:
+    """A real StringSession and a real SQLiteSession file of one login."""
+    from telethon.crypto import AuthKey
+    from telethon.sessions import SQLiteSession, StringSession
+
+    string_session = StringSession()
+    string_session.set_dc(2, "149.154.167.51", 443)
+    string_session.auth_key = AuthKey(auth_key)
+    path = tmp_path / "copy.session"
+    file_session = SQLiteSession(str(path))
+    file_session.set_dc(4, "2001:67c:4e8:f004::a", 443)
+    file_session.auth_key = AuthKey(auth_key)
+    file_session.save()
+    file_session.close()
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    return str(string_session.save()), path
+
+
+def test_a_login_is_one_session_whether_a_string_or_a_file(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from civicquant.config import load_settings
+    from civicquant.ingest.reader import session_key
+
+    auth_key = bytes(range(256))
+    string, path = _login(tmp_path, monkeypatch, auth_key)
+    monkeypatch.setenv("TG_SESSION_STRING", string)
+    from_string = session_key(load_settings())
+    monkeypatch.delenv("TG_SESSION_STRING")
+    monkeypatch.setenv("TG_SESSION", str(path.with_suffix("")))  # Telethon adds `.session`
+    from_file = session_key(load_settings())
+    monkeypatch.setenv("TG_SESSION_RECOVERY", str(path))
+    from_recovery = session_key(load_settings(), recovery=True)
+
+    assert from_string == from_file == from_recovery
+    assert from_string.startswith("key:")
+    assert string not in from_string
+    assert auth_key.hex()[:16] not in from_string
+
+
+def test_a_session_file_not_logged_in_is_named_by_its_path(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from civicquant.config import load_settings
+    from civicquant.ingest.reader import session_key
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    monkeypatch.setenv("TG_SESSION", str(tmp_path / "fresh"))
+    assert session_key(load_settings()) == f"file:{tmp_path / 'fresh'}"
+    assert not (tmp_path / "fresh.session").exists()  # reading it never creates it
+    monkeypatch.delenv("TG_SESSION")
+    monkeypatch.setenv("TG_SESSION_STRING", "not-a-session-string")
+    assert session_key(load_settings()).startswith("string:")
