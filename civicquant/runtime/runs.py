@@ -127,7 +127,7 @@ def render_table(rows: list[dict[str, Any]]) -> str:
             if row["finished_at"]
             else "-"
         )
-        detail = row["error"] or json.dumps(row["counts"], sort_keys=True)
+        detail = row["error"] or _counts_line(row["counts"])
         lines.append(
             (
                 f"{row['started_at']:%Y-%m-%d %H:%M:%S}",
@@ -136,10 +136,20 @@ def render_table(rows: list[dict[str, Any]]) -> str:
                 seconds,
                 row["host"],
                 str(row["pid"]),
-                detail[:80],
+                detail,
             )
         )
     return textual.table(header, lines)
+
+
+def _counts_line(counts: dict[str, Any]) -> str:
+    """A run's counts as `key=value` pairs: the table's last column, never cut short."""
+    shown = [
+        f"{key}={json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else value}"
+        for key, value in sorted(counts.items())
+        if value not in (0, None, "")
+    ]
+    return ", ".join(shown) or "-"
 
 
 def record_paused(db: Database, job_name: str, run_id: str, pause: dict[str, Any]) -> None:
