@@ -110,30 +110,41 @@ class _Account:
 
 def server_url(home: Path, database: str = DATABASE_NAME) -> str:
     """Start (or find running) the embedded server for `home` and return a URL to `database`."""
-    home.mkdir(parents=True, exist_ok=True)
-    with _lock(home):
-        server = locate(home)
-        started = False
-        if _postmaster(server.data_dir) is None:
-            _start(server)
-            started = True
-        if started or not (home / STATE_FILE).exists():
-            _ensure_database(server.url(SUPERUSER))
-            _record(server)
-    return server.url(database)
+    with _os_errors("could not start the embedded PostgreSQL"):
+        home.mkdir(parents=True, exist_ok=True)
+        with _lock(home):
+            server = locate(home)
+            started = False
+            if _postmaster(server.data_dir) is None:
+                _start(server)
+                started = True
+            if started or not (home / STATE_FILE).exists():
+                _ensure_database(server.url(SUPERUSER))
+                _record(server)
+        return server.url(database)
 
 
 def stop(home: Path) -> StopResult:
     """Stop the embedded server for `home` (pg_ctl stop -m fast), if it runs."""
     if not home.is_dir():
         return StopResult(locate(home).data_dir, was_running=False)
-    with _lock(home):
+    with _os_errors("could not stop the embedded PostgreSQL"), _lock(home):
         server = locate(home)
         if _postmaster(server.data_dir) is None:
             return StopResult(server.data_dir, was_running=False)
         stop_args = ["-m", "fast", "-w", "-t", str(SERVER_TIMEOUT_SECONDS), "stop"]
         _pg(server, _account(server), "pg_ctl", "-D", str(server.data_dir), *stop_args)
         return StopResult(server.data_dir, was_running=True)
+
+
+@contextlib.contextmanager
+def _os_errors(what: str) -> Iterator[None]:
+    """An OS error (a directory we may not write, a full disk) as one DatabaseUnavailable line."""
+    try:
+        yield
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        raise DatabaseUnavailable(f"{what}: {exc.strerror or exc}{where}") from None
 
 
 def locate(home: Path) -> Server:
@@ -430,7 +441,7 @@ def _recorded_data_dir(home: Path) -> Path | None:
 
 def _record(server: Server) -> None:
     """Write STATE_FILE (atomically): where the data is, and that the database exists."""
-    state = {"data_dir": str(server.data_dir), "os_user": server.os_user}
+    state = {"data_dir": str(server.data_dir)}
     staging = server.home / f".{STATE_FILE}.{os.getpid()}"
     staging.write_text(json.dumps(state, indent=2) + "\n")
     staging.replace(server.home / STATE_FILE)
