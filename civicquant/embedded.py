@@ -121,7 +121,7 @@ def server_url(home: Path, database: str = DATABASE_NAME) -> str:
             if started or not (home / STATE_FILE).exists():
                 _ensure_database(server.url(SUPERUSER))
                 _record(server)
-        return server.url(database)
+            return server.url(database)
 
 
 def stop(home: Path) -> StopResult:
