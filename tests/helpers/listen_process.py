@@ -106,7 +106,8 @@ def main() -> int:
         reader = FakeReader(channels=[channel], end_stream_when_drained=False)
         options = ListenOptions(
             duration_seconds=args.duration,
-            lpa_max_age_hours=ctx.settings.lpa_max_age_hours,
+            catchup_chunk_hours=ctx.settings.catchup_chunk_hours,
+            recheck_hours=ctx.settings.recheck_hours,
         )
 
         async def work() -> None:
