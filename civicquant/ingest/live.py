@@ -16,7 +16,8 @@ import structlog
 
 from civicquant import queue
 from civicquant.ingest import catchup
-from civicquant.ingest.catchup import CatchUpLog, Head
+from civicquant.ingest.catchup import Head
+from civicquant.ingest.catchup_state import CatchUpLog
 from civicquant.ingest.channels import ChannelSpec
 from civicquant.ingest.posts import Channel
 from civicquant.ingest.rawlog import RawLog
