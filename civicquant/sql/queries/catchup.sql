@@ -5,7 +5,7 @@ SELECT channel_id, from_id, from_at, to_at, position, chunk_after_id, posts_read
 FROM channel_catchup WHERE channel_id = %(channel_id)s;
 
 -- start_catchup --
--- Begin a channel's catch-up (replacing a finished one): the stretch above from_id posted since from_at, its newest chunk from position on; finished at once when that is the whole stretch.
+-- Begin a channel's catch-up (replacing a finished one): the stretch above from_id posted since from_at, its newest chunk from position on; finished at once when that is the whole stretch. A recheck owed widens one still owed.
 INSERT INTO channel_catchup (channel_id, from_id, from_at, to_at, position, chunk_after_id,
                              posts_read, paused_at, recheck_since, recheck_until, started_at,
                              updated_at, finished_at)
@@ -15,18 +15,18 @@ VALUES (%(channel_id)s, %(from_id)s, %(from_at)s, %(to_at)s, %(position)s, NULL,
 ON CONFLICT (channel_id) DO UPDATE
     SET from_id = EXCLUDED.from_id, from_at = EXCLUDED.from_at, to_at = EXCLUDED.to_at,
         position = EXCLUDED.position, chunk_after_id = NULL, posts_read = 0, paused_at = NULL,
-        recheck_since = coalesce(channel_catchup.recheck_since, EXCLUDED.recheck_since),
-        recheck_until = coalesce(channel_catchup.recheck_until, EXCLUDED.recheck_until),
+        recheck_since = least(channel_catchup.recheck_since, EXCLUDED.recheck_since),
+        recheck_until = greatest(channel_catchup.recheck_until, EXCLUDED.recheck_until),
         started_at = now(), updated_at = now(), finished_at = EXCLUDED.finished_at;
 
 -- resume_catchup --
--- A new run takes up an unfinished catch-up: the top moves to this run's start (with a new position when the walk must start again from there); a recheck owed is added if none is.
+-- A new run takes up an unfinished catch-up; with to_at and position, the walk starts again from there (down again for longer than a chunk). A recheck now owed widens the one still owed.
 UPDATE channel_catchup
-SET to_at = %(to_at)s,
+SET to_at = coalesce(%(to_at)s::timestamptz, to_at),
     position = coalesce(%(position)s::timestamptz, position),
     chunk_after_id = CASE WHEN %(position)s::timestamptz IS NULL THEN chunk_after_id END,
-    recheck_since = coalesce(recheck_since, %(recheck_since)s::timestamptz),
-    recheck_until = coalesce(recheck_until, %(recheck_until)s::timestamptz),
+    recheck_since = least(recheck_since, %(recheck_since)s::timestamptz),
+    recheck_until = greatest(recheck_until, %(recheck_until)s::timestamptz),
     updated_at = now()
 WHERE channel_id = %(channel_id)s;
 
@@ -76,9 +76,9 @@ SELECT message_id, posted_at FROM raw_messages
 WHERE channel_id = %(channel_id)s ORDER BY message_id DESC LIMIT 1;
 
 -- stored_ids_between --
--- The ids of a channel's stored, not deleted posts posted in [since, until) up to max_id: what a recheck expects Telegram to return.
+-- The ids of a channel's stored, not deleted posts posted in [since, until): what a recheck expects Telegram to return.
 SELECT message_id FROM raw_messages
-WHERE channel_id = %(channel_id)s AND message_id > 0 AND message_id <= %(max_id)s
+WHERE channel_id = %(channel_id)s AND message_id > 0
   AND posted_at >= %(since)s AND posted_at < %(until)s AND deleted_at IS NULL
 ORDER BY message_id;
 
