@@ -136,6 +136,9 @@ async def _read_head(
         if read is None:
             return False
         progress.followed(state.channel_id, head.started_at)
+        # Read up to now and followed live from here on: not a downtime for the next run,
+        # even if this one is killed before following marks it read.
+        rawlog.mark_parsed(state.channel_id)
         row = progress.get(state.channel_id)
         log.info(
             "catch_up_started" if row and row.posts_read == read else "catch_up_resumed",

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,12 +34,14 @@ from civicquant.ops import health
 from civicquant.ops.health_render import render_json, render_prometheus, render_text
 from civicquant.runtime.context import JobContext
 from tests.fakes.reader import FakeReader
+from tests.helpers.listen_process import past_posts
 
 NEWS = Channel(4242, "wirewatch", "Wire Watch")
 SPECS = parse_channel_specs("@wirewatch")
 NOW = datetime.now(UTC).replace(microsecond=0)
 DAYS_AWAY = 5
 STEP = timedelta(minutes=30)
+REPO = Path(__file__).resolve().parents[2]
 
 
 class RecordingReader(FakeReader):
@@ -342,3 +350,71 @@ def test_health_shows_each_channels_catch_up_position(
     )
     (done,) = health.check(settings).channels
     assert (done.catch_up, done.catch_up_left_seconds) == ("caught up", 0.0)
+
+
+def test_a_listen_process_killed_mid_catch_up_leaves_the_rest_to_the_next_run_read_once(
+    settings: Settings, db: Database, rawlog: RawLog, database_url: str
+) -> None:
+    since = NOW - timedelta(days=DAYS_AWAY)
+    step = timedelta(minutes=10)
+    seed(
+        rawlog,
+        past_posts(NEWS.channel_id, since, step, since + 3 * step),
+        parsed_ago=timedelta(days=DAYS_AWAY),
+    )
+    with subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.helpers.listen_process",
+            "--channel-id",
+            str(NEWS.channel_id),
+            "--username",
+            "wirewatch",
+            "--interval",
+            "0",
+            "--duration",
+            "120",
+            "--history-since",
+            since.isoformat(),
+            "--history-step-minutes",
+            "10",
+            "--history-delay",
+            "0.004",
+            "--catchup-batch",
+            "7",
+        ],
+        cwd=REPO,
+        env={
+            "PATH": os.environ["PATH"],
+            "HOME": os.environ.get("HOME", "/root"),
+            "DATABASE_URL": database_url,
+            "LOG_FORMAT": "json",
+            "LEASE_TTL_SECONDS": "5",
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as listener:
+        try:
+            # Killed once it has walked a good way back, far from the mark.
+            while len(stored_ids(db)) < 300:
+                assert listener.poll() is None, listener.stderr.read() if listener.stderr else ""
+                time.sleep(0.02)
+            listener.send_signal(signal.SIGKILL)
+        finally:
+            listener.kill()
+            listener.wait(timeout=30)
+    stored_before = set(stored_ids(db))
+    progress = CatchUpLog(db).get(NEWS.channel_id)
+    assert progress is not None
+    assert not progress.finished
+
+    channel_past = past_posts(NEWS.channel_id, since, step, datetime.now(UTC))
+    again = RecordingReader(channel_past, channels=[NEWS])
+    listen(make_ctx(settings, db), again, rawlog)
+    assert stored_ids(db) == [p.message_id for p in channel_past]
+    assert not set(again.yielded) & stored_before
+    assert len(again.yielded) == len(set(again.yielded))
+    assert rows(db, "SELECT count(*) AS n FROM extraction_jobs")[0]["n"] == len(channel_past)
+    assert mark(rawlog) == channel_past[-1].message_id
