@@ -24,11 +24,12 @@ from datetime import datetime, timedelta
 import structlog
 
 from civicquant import queue
+from civicquant.ingest import storing
 from civicquant.ingest.catchup_state import CatchUp, CatchUpLog
 from civicquant.ingest.posts import RawPost
 from civicquant.ingest.rawlog import ChannelState, RawLog
 from civicquant.ingest.reader import ChannelReader
-from civicquant.ingest.storing import BATCH_SIZE, batches, channel_name, tally
+from civicquant.ingest.storing import batches, channel_name, tally
 from civicquant.runtime.context import JobContext
 
 log = structlog.get_logger("civicquant.ingest")
@@ -38,6 +39,8 @@ log = structlog.get_logger("civicquant.ingest")
 # `*/5`), and a running listen marks its channels read every minute; 15 minutes is three
 # missed starts.
 DOWNTIME_AFTER = timedelta(minutes=15)
+# Posts stored (with the catch-up's position) per transaction: as every way in stores.
+BATCH_SIZE = storing.BATCH_SIZE
 # How often a paused catch-up looks at the extraction backlog again.
 PAUSE_POLL_SECONDS = 10.0
 
