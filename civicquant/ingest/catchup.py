@@ -88,8 +88,10 @@ def plan_head(
             recheck=None,
         )
         return Head(state, now, 0, now - chunk, walking=False)
-    # Everything before the later of the mark and the last read is stored: listen marks its
-    # channels read only while it follows them live, or once caught up.
+    # The walk's floor in time: the later of the mark and the last read (listen marks its
+    # channels read while it follows them live), so a quiet channel's old mark does not
+    # cost days of empty chunks. The last chunk is read by id alone (every post above the
+    # mark), so a floor set too late never skips a post; it only makes that chunk bigger.
     floor = max(state.last_message_at, state.last_parsed_at or state.last_message_at)
     walking = floor < now - chunk
     progress.start(
