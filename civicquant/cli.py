@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from civicquant import redaction
-from civicquant.config import Settings, load_settings
+from civicquant.config import Settings, load_settings, retired_settings
 from civicquant.errors import CivicquantError
 
 if TYPE_CHECKING:
@@ -109,6 +109,8 @@ def _settings(*, logging: bool = True) -> Settings:
         logs.configure_logging(
             fmt=settings.log_format, level=settings.log_level, secrets=settings.secret_values()
         )
+        for name, why in retired_settings().items():
+            logs.get_logger("civicquant").warning("setting_retired", setting=name, hint=why)
     else:
         redaction.set_secrets(settings.secret_values())
     return settings
@@ -263,7 +265,8 @@ def listen(
     specs = _channel_specs(settings, channels)
     options = live.ListenOptions(
         duration_seconds=parse_duration(duration, "--duration"),
-        lpa_max_age_hours=settings.lpa_max_age_hours,
+        catchup_chunk_hours=settings.catchup_chunk_hours,
+        recheck_hours=settings.recheck_hours,
     )
     outcome = wiring.run_job(
         settings,

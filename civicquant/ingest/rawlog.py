@@ -10,6 +10,7 @@ without its job or a mark ahead of what is stored.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -76,6 +77,12 @@ class RawLog:
         self.priority = priority
         # The writing job's lease: every batch is stored only while it is still ours.
         self.fence = fence
+
+    def at_priority(self, priority: int) -> RawLog:
+        """The same raw log, enqueueing its jobs at `priority` whatever the posts' source."""
+        other = copy.copy(self)
+        other.priority = priority
+        return other
 
     # -- channels ---------------------------------------------------------------------
 
