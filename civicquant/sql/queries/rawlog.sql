@@ -66,7 +66,7 @@ WHERE channel_id = %(channel_id)s;
 
 -- current_versions --
 -- What the stored posts of one channel say now (latest revision, else the original).
-SELECT id, message_id, text, content_sha256 FROM raw_messages_current
+SELECT id, message_id, text, content_sha256, edit_date FROM raw_messages_current
 WHERE channel_id = %(channel_id)s AND message_id = ANY(%(message_ids)s::bigint[]);
 
 -- insert_revisions --
