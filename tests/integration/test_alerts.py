@@ -304,7 +304,8 @@ def test_a_drain_whose_lease_was_taken_over_sends_nothing(
     assert leases.acquire(db, "digest:flash", "drainer-b", 60) is not None
     fence = leases.Fence("digest:flash", "drainer-a", ours.generation, 60)
     route = load_routes(publishing).named("flash")
-    assert route.chat_id is not None
+    chat_id = route.chat_id
+    assert chat_id is not None
 
     async def stale_drain() -> None:
         publisher = make_publisher(publishing)
@@ -312,7 +313,7 @@ def test_a_drain_whose_lease_was_taken_over_sends_nothing(
             await drain_route(
                 db,
                 route,
-                route.chat_id,
+                chat_id,
                 lambda: publisher,
                 holder="a",
                 fence=fence,
