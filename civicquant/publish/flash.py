@@ -24,6 +24,7 @@ answer was lost, or whose drainer died mid-send, is in doubt: `health` shows it,
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import threading
 from collections import Counter
@@ -310,7 +311,11 @@ class FlashDrainer:
         if self._thread is None:
             if not self._flash_routes():
                 return
-            self._thread = threading.Thread(target=self._run, name="flash-drainer", daemon=True)
+            # In the worker's log context, so its lines carry the extract run's job and id.
+            context = contextvars.copy_context()
+            self._thread = threading.Thread(
+                target=context.run, args=(self._run,), name="flash-drainer", daemon=True
+            )
             self._thread.start()
         self._wake.set()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from civicquant.db import Database
@@ -69,8 +70,13 @@ def test_extract_sends_the_alerts_itself_while_it_runs(database_url: str) -> Non
             "TG_VIP_CHAT_ID": "-1001000000001",
             "FLASH_MIN_IMPORTANCE": "0.4",
         }
-        ran = run_cli("extract", "--max-runtime", "3s", env=env)
+        ran = run_cli("extract", "--max-runtime", "3s", env={**env, "LOG_FORMAT": "json"})
         assert ran.returncode == 0, ran.stderr
         assert "alerts_sent=1" in ran.stdout
         [alert] = bot.sent_messages
         assert "Ras Tanura" in alert.text
+    events = [json.loads(line) for line in ran.stderr.splitlines() if line.startswith("{")]
+    [flashed] = [event for event in events if event["event"] == "flash_alert"]
+    # Logged from the drainer's thread, in the extract run's context.
+    assert (flashed["job"], flashed["outcome"]) == ("extract", "sent")
+    assert flashed["run_id"] == next(e["run_id"] for e in events if e["event"] == "job_started")
