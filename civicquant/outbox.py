@@ -10,9 +10,14 @@ ledger's business, not this table's. This module owns the table's writes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from civicquant.db import Database
+
+# How long an event stays in the outbox after an extraction last touched it: while it does,
+# every drain tries its alert again if it failed before it was sent. Older, it is no longer
+# flash news (the breaking digests still carry it), and drains and `prune` delete the row.
+KEEP_FOR = timedelta(hours=1)
 
 
 def queue_breaking(db: Database, event_ids: Sequence[int]) -> list[int]:

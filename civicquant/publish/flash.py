@@ -30,7 +30,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -50,10 +50,9 @@ from civicquant.runtime.context import JobContext
 log = structlog.get_logger("civicquant.publish.flash")
 
 # An alert that failed before it was sent (Telegram refused it or stayed unreachable) is
-# tried again by later drains for this long after extraction last touched its event;
-# older, it is no longer flash news (the breaking digests still carry the event), and its
-# outbox row is deleted.
-RETRY_FAILED_FOR = timedelta(hours=1)
+# tried again by later drains for this long after extraction last touched its event: as
+# long as the event stays in the outbox.
+RETRY_FAILED_FOR = outbox.KEEP_FOR
 # While another drainer (the cron drain) holds the route's lease, extract's drainer looks
 # again this often, so an alert queued after that drainer read the outbox waits about a
 # second rather than for the next cron minute. Not measured: one cheap statement a second

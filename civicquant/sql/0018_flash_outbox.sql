@@ -5,8 +5,8 @@
 -- drainer (extract's background drainer, or `civicquant digest --queue FLASH_ROUTE` from
 -- cron) sends each row through the publication ledger, once per flash route and chat; the
 -- ledger, not this table, says what was sent. Touching the event again refreshes
--- `queued_at`; rows not refreshed for an hour (civicquant.publish.flash.RETRY_FAILED_FOR)
--- are no longer flash news and are deleted by the next drain.
+-- `queued_at`; rows not refreshed for an hour (civicquant.outbox.KEEP_FOR) are no
+-- longer flash news and are deleted by the next drain (and by `prune`).
 
 CREATE TABLE flash_outbox (
     event_id        bigint PRIMARY KEY REFERENCES events (id) ON DELETE CASCADE,
