@@ -326,3 +326,17 @@ def test_a_drain_whose_lease_was_taken_over_sends_nothing(
         asyncio.run(stale_drain())
     assert bot.calls("sendMessage") == []
     assert db.connection.execute("SELECT count(*) AS n FROM published_posts").fetchone() == {"n": 0}
+
+
+def test_a_dry_run_drain_previews_the_waiting_alerts_and_sends_nothing(
+    publishing: Settings, db: Database, bot: FakeBotApi
+) -> None:
+    extract(publishing, db, [FLASH, CALM])
+    ctx = JobContext(publishing, db, "digest:flash:dry-run", "d" * 36, threading.Event())
+    result = flash_drain_job(ctx, FlashOptions("flash", dry_run=True), make_publisher)
+    assert result.outcome == "dry_run"
+    assert result.preview is not None
+    assert "part 1/1" in result.preview
+    assert "Ras Tanura" in result.preview
+    assert bot.requests == []
+    assert db.connection.execute("SELECT count(*) AS n FROM published_posts").fetchone() == {"n": 0}
