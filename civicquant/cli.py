@@ -23,6 +23,7 @@ from civicquant.errors import CivicquantError
 
 if TYPE_CHECKING:
     from civicquant.publish.digest import DigestResult
+    from civicquant.publish.flash import FlashResult
     from civicquant.runtime.context import JobContext
 
 app = typer.Typer(
@@ -456,7 +457,11 @@ def extract(
         typer.Option("--pipeline-version", help="Default: EXTRACTION_PIPELINE_VERSION."),
     ] = None,
     no_side_effects: Annotated[
-        bool, typer.Option("--no-side-effects", help="Publish nothing (safe reparse runs).")
+        bool,
+        typer.Option(
+            "--no-side-effects",
+            help="Publish nothing and queue no flash alerts (safe reparse runs).",
+        ),
     ] = False,
 ) -> None:
     """Turn queued raw posts into extractions and events; many workers may run at once.
@@ -490,7 +495,7 @@ def extract(
             make_provider=lambda: wiring.make_provider(
                 settings, max_connections=options.concurrency
             ),
-            make_after_commit=lambda: wiring.flash_alerts(settings, ctx.run_id),
+            make_after_commit=lambda: wiring.flash_alerts(ctx),
         )
 
     outcome = wiring.run_job(settings, "extract", body, cooperative=True)
@@ -572,10 +577,21 @@ def digest(
     ] = None,
     force: Annotated[
         bool,
-        typer.Option("--force", help="Resend a window whose last send was cut off by a crash."),
+        typer.Option(
+            "--force",
+            help="Resend a window (or, with --event, a flash alert) whose last send was cut "
+            "off by a crash or lost its answer.",
+        ),
     ] = False,
+    event: Annotated[
+        int | None,
+        typer.Option(
+            "--event", min=1, help="A flash route: only this event's alert (health names it)."
+        ),
+    ] = None,
 ) -> None:
-    """Publish a route's events first seen in the last completed window, grouped by topic, once.
+    """Publish a route's events first seen in the last completed window, grouped by topic, once;
+    for a flash route, send the alerts waiting in the flash outbox, each once.
 
     Windows are aligned to the route's cadence (4 h: 00:00, 04:00, ... UTC): a late,
     repeated or retried run publishes each window exactly once, per route.
@@ -583,13 +599,28 @@ def digest(
     Example: civicquant digest --queue vip --dry-run --at 2026-11-20T10:00:00Z
     """
     from civicquant import wiring
+    from civicquant.errors import UsageError
     from civicquant.publish.digest import DigestOptions, digest_job
     from civicquant.publish.routes import load_routes
     from civicquant.timeparse import parse_instant
 
     settings = _settings()
     # A bad routes file or route name is one line before any run is recorded.
-    load_routes(settings).scheduled(queue)
+    route = load_routes(settings).named(queue)
+    if route.kind == "flash":
+        # --hours, --at and --pipeline-version pick a digest's window: a flash route has none.
+        windowed = {"--hours": hours, "--at": at, "--pipeline-version": pipeline_version}
+        for name, value in windowed.items():
+            if value is not None:
+                raise UsageError(
+                    f"{name} takes a digest or breaking route; {queue!r} is a flash route"
+                )
+        _drain_flash(
+            settings, route.job, queue, chat=chat, dry_run=dry_run, force=force, event=event
+        )
+        return
+    if event is not None:
+        raise UsageError(f"--event takes a flash route; {queue!r} is a {route.kind} route")
     options = DigestOptions(
         queue=queue,
         hours=hours,
@@ -606,6 +637,33 @@ def digest(
 
     if dry_run:
         # A preview: no lease, and recorded under its own name so health is not fooled.
+        _print_message(wiring.run_job(settings, f"{job}:dry-run", body).value)
+        return
+    outcome = wiring.run_job(settings, job, body, lease=job)
+    _print_message(outcome.value)
+    _print_counts("digest", outcome.counts)
+
+
+def _drain_flash(
+    settings: Settings,
+    job: str,
+    queue: str,
+    *,
+    chat: str | None,
+    dry_run: bool,
+    force: bool,
+    event: int | None,
+) -> None:
+    """`digest --queue FLASH_ROUTE`: drain the route's flash outbox under its lease."""
+    from civicquant import wiring
+    from civicquant.publish.flash import FlashOptions, flash_drain_job
+
+    options = FlashOptions(queue=queue, chat_id=chat, dry_run=dry_run, force=force, event_id=event)
+
+    def body(ctx: JobContext) -> FlashResult:
+        return flash_drain_job(ctx, options, wiring.make_publisher)
+
+    if dry_run:
         _print_message(wiring.run_job(settings, f"{job}:dry-run", body).value)
         return
     outcome = wiring.run_job(settings, job, body, lease=job)
@@ -748,7 +806,7 @@ def _export_username(settings: Settings, channels: str | None) -> str | None:
     return str(specs[0].username)
 
 
-def _print_message(result: DigestResult | None) -> None:
+def _print_message(result: DigestResult | FlashResult | None) -> None:
     """A digest's preview or its "nothing to post" line, when it has one."""
     message = result.message() if result is not None else None
     if message is not None:

@@ -113,11 +113,17 @@ def telegram_reader(
     return sessions.telegram_reader(settings, flood, recovery=recovery)
 
 
-def flash_alerts(settings: Settings, holder: str) -> AfterCommit:
-    """The extract worker's after-commit hook: flash newly breaking events to the VIP chat."""
-    from civicquant.publish.flash import FlashAlerts
+def flash_alerts(ctx: JobContext) -> AfterCommit:
+    """The extract worker's after-commit hook: a background drainer of the flash outbox,
+    on a connection of its own, that sends each newly breaking event's alert."""
+    from civicquant.publish.flash import FlashDrainer
 
-    return FlashAlerts(settings, holder, make_publisher)
+    return FlashDrainer(
+        ctx.settings,
+        lambda: ctx.db.open_sibling("civicquant extract flash"),
+        ctx.run_id,
+        make_publisher,
+    )
 
 
 # -- running a job --------------------------------------------------------------------

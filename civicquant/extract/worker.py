@@ -16,6 +16,7 @@ import os
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -24,7 +25,7 @@ import psycopg
 import structlog
 from psycopg import sql
 
-from civicquant import queue
+from civicquant import outbox, queue
 from civicquant.db import Database, Row, hostname
 from civicquant.errors import CivicquantError, DatabaseError
 from civicquant.events import merge as events
@@ -72,13 +73,17 @@ class Claimed:
 
 
 class AfterCommit(Protocol):
-    """A side effect of committed extractions (the flash alerts, wired in by `wiring`).
+    """What follows committed extractions (the flash drainer, wired in by `wiring`).
 
-    Called with the events a committed batch touched. It must not raise for a publishing
-    problem (it logs it instead); `aclose` runs once the worker is done.
+    Called with the events a committed batch queued in the flash outbox. It must return at
+    once and never raise: the worker never waits for a send (the drainer sends from a
+    thread of its own, on its own connection). `aclose` runs once the worker is done; it
+    may wait for a send already in flight, never for more. `counts` are added to the run's.
     """
 
-    async def __call__(self, db: Database, event_ids: list[int]) -> None: ...
+    counts: Counter[str]
+
+    def __call__(self, event_ids: list[int]) -> None: ...
 
     async def aclose(self) -> None: ...
 
@@ -322,19 +327,20 @@ class Worker:
             else:
                 failures.append((job, "provider_error", f"{type(exc).__name__}: {exc}"))
         # On the results connection, in a thread: provider calls go on while it commits.
-        touched = await asyncio.to_thread(self._settle, succeeded, failures)
-        if touched and self.after_commit is not None:
-            await self.after_commit(self._results_db, touched)
+        queued = await asyncio.to_thread(self._settle, succeeded, failures)
+        if queued and self.after_commit is not None:
+            self.after_commit(queued)  # wakes the drainer; never waits for a send
 
     def _settle(
         self,
         succeeded: list[tuple[Claimed, ExtractedPost]],
         failures: list[tuple[Claimed, str, str]],
     ) -> list[int]:
-        touched: list[int] = []
+        """Commit the batch's results and failures; return the events queued for alerts."""
+        queued: list[int] = []
         if succeeded:
             try:
-                touched = self._commit(succeeded)
+                queued = self._commit(succeeded)
             except DatabaseError as exc:
                 # The batch rolled back; its jobs are still ours. One post the database
                 # refuses must not fail its neighbours: each is stored alone, and only the
@@ -343,10 +349,10 @@ class Worker:
                     failures = [*failures, (succeeded[0][0], "persistence_error", str(exc))]
                 else:
                     for pair in succeeded:
-                        touched.extend(self._settle([pair], []))
+                        queued.extend(self._settle([pair], []))
         if failures:
             self._fail(failures)
-        return touched
+        return queued
 
     def _extracted(self, job: Claimed, result: ProviderResult) -> ExtractedPost:
         reused_from = self._reused.pop(job.job_id, None)
@@ -371,15 +377,24 @@ class Worker:
         )
 
     def _commit(self, pairs: list[tuple[Claimed, ExtractedPost]]) -> list[int]:
-        """Complete the jobs we still hold, store their extractions, merge: one transaction."""
+        """Complete the jobs we still hold, store their extractions, merge and queue the
+        breaking events' flash alerts: one transaction. Returns the events queued."""
         version = self.options.pipeline_version
         db = self._results_db
+        queued: list[int] = []
         with db.transaction():
             ours = queue.complete(db, [job.job_id for job, _ in pairs], self.worker_id)
             posts = [post for job, post in pairs if job.job_id in ours]
             events.store_extractions(db, posts, version)
             merged = events.merge(db, posts, version)
+            if self.options.side_effects:
+                # With the extraction, or not at all: a crash after this commit leaves
+                # the alert to the next drain. A --no-side-effects run queues nothing, or
+                # the next cron drain would publish what it was asked not to.
+                queued = outbox.queue_breaking(db, merged.touched)
         self.ctx.count("ok", len(posts))
+        if queued:
+            self.ctx.count("alerts_queued", len(queued))
         self.ctx.count("events_created", len(merged.created))
         self.ctx.count("events_joined", len(merged.joined))
         if len(posts) < len(pairs):
@@ -400,7 +415,7 @@ class Worker:
                         prompt_version=self.provider.prompt_fingerprint[:12],
                         topic=post.extraction.topic,
                     )
-        return merged.touched
+        return queued
 
     def _fail(self, failures: list[tuple[Claimed, str, str]]) -> None:
         status = queue.fail(
@@ -532,5 +547,6 @@ def extract_job(
             await provider.aclose()
             if after_commit is not None:
                 await after_commit.aclose()
+                ctx.counts.update(after_commit.counts)
 
     asyncio.run(work())

@@ -58,11 +58,12 @@ def for_installation(
 
 
 def route_lines(routes: Routes) -> str:
-    """A `digest --queue NAME` line for each digest and breaking route, at its cadence."""
+    """A `digest --queue NAME` line for each route: a digest or breaking route at its
+    cadence, a flash route's outbox drain every minute."""
     return "\n".join(
         f"{cron_schedule(route):<13} {{civicquant}} digest --queue {route.name}"
         " > /dev/null 2>> {log_dir}/digest.log"
-        for route in routes.of_kind("digest", "breaking")
+        for route in routes
     )
 
 

@@ -251,20 +251,32 @@ def _publication_checks(db: Database, settings: Settings, report: HealthReport) 
     return checks
 
 
-def _scheduled_routes(settings: Settings) -> set[str]:
-    """The names of the digest and breaking routes (what `digest --queue` takes)."""
+def _route_kinds(settings: Settings) -> dict[str, str]:
+    """Each route's kind by name (what `digest --queue` takes)."""
     try:
-        return {route.name for route in routes.load_routes(settings).of_kind("digest", "breaking")}
+        return {route.name: route.kind for route in routes.load_routes(settings)}
     except ConfigError:
-        return set()
+        return {}
 
 
 def _resend_hint(reservation: Mapping[str, Any], settings: Settings) -> str:
-    """The exact command that resends a window left in doubt, once the chat has been checked."""
+    """The exact command that resends a window or alert left in doubt, once the chat has
+    been checked."""
     queue = str(reservation["queue"])
     part = int(reservation["parts_sent"]) + 1
+    kind = _route_kinds(settings).get(queue)
+    if kind == "flash" and reservation["event_id"] is not None:
+        event = int(reservation["event_id"])
+        resend = (
+            f"civicquant digest --queue {queue} --event {event} "
+            f"--chat {reservation['chat_id']} --force"
+        )
+        return (
+            f"check chat {reservation['chat_id']} for the alert of event {event}, then if it "
+            f"did not arrive run `{resend}`"
+        )
     check = f"check chat {reservation['chat_id']} for part {part}"
-    if queue not in _scheduled_routes(settings):  # a flash or ops alert: never resent
+    if kind is None:  # an ops alert, or a route no longer configured: never resent
         return f"{check}; a {queue} alert is never resent"
     start: datetime = reservation["window_start"]
     # `--at` inside a published window addresses that very window (chained or aligned).

@@ -37,6 +37,7 @@ from typing import Any
 
 import structlog
 
+from civicquant import outbox
 from civicquant.config import Settings
 from civicquant.db import Database
 from civicquant.errors import UsageError
@@ -196,7 +197,13 @@ def prune_job(ctx: JobContext, options: PruneOptions) -> PruneResult:
         for table in result.tables:
             ctx.count(f"{table.table}_would_delete", table.rows)
         return result
-    return prune(ctx.db, options, pipeline_version=version, stop=ctx.stop, tally=ctx.count)
+    result = prune(ctx.db, options, pipeline_version=version, stop=ctx.stop, tally=ctx.count)
+    # The flash outbox's stale rows, which its drains delete too: here as well, so it stays
+    # small where no flash route (so no drain) runs. No archive: they are no longer news.
+    stale = outbox.prune(ctx.db, datetime.now(UTC) - outbox.KEEP_FOR)
+    if stale:
+        ctx.count("flash_outbox_deleted", stale)
+    return result
 
 
 # -- planning -----------------------------------------------------------------------------

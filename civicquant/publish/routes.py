@@ -6,7 +6,9 @@ A route is a destination (a chat) with a kind, a cadence and filters:
   00:00, 04:00, ... UTC), grouped by topic;
 - `breaking`: the events extraction marked breaking within `every` (15m, 1h or 4h, the
   breaking windows an extraction can mark), above `min_importance`;
-- `flash`: each breaking event above `min_importance` at once, sent by `extract`.
+- `flash`: each breaking event above `min_importance` at once: extraction queues it in the
+  flash outbox, and `extract`'s background drainer or `digest --queue NAME` (cron, every
+  minute) sends it (`civicquant.publish.flash`).
 
 The routes come from the TOML file named by CIVICQUANT_ROUTES (one `[[route]]` table per
 route), else they are the built-in ones made from today's settings: `vip`,
@@ -68,6 +70,9 @@ _EVERY: Final = re.compile(r"\s*(\d+)\s*([mhd])\s*")
 _UNIT_MINUTES: Final = {"m": 1, "h": 60, "d": 1440}
 # A week: no measurement chose it; a longer window is an archive rather than a digest.
 _LONGEST: Final = timedelta(days=7)
+# A flash route's outbox is drained by cron every minute (extract's drainer sends sooner):
+# cron's finest step, so an alert extract left behind waits at most about a minute.
+FLASH_DRAIN_MINUTES: Final = 1
 _DEFAULT_TITLES: Final[dict[RouteKind, str]] = {
     "digest": "Digest",
     "breaking": "Breaking",
@@ -81,7 +86,8 @@ class Route:
 
     name: str
     kind: RouteKind
-    # The cadence and window length; None for a flash route (sent as events break).
+    # The cadence and window length; None for a flash route (sent as events break, its
+    # outbox drained every minute).
     every: timedelta | None
     chat_id: str | None  # None only for a built-in route while TG_VIP_CHAT_ID is unset
     title: str
@@ -97,7 +103,8 @@ class Route:
 
     @property
     def job(self) -> str:
-        """The job (and lease) name of its runs: `digest:NAME`."""
+        """The job (and lease) name of its runs: `digest:NAME`. A flash route's drainers,
+        extract's and cron's, take the same lease, so one drains it at a time."""
         return f"digest:{self.name}"
 
     @property
@@ -179,13 +186,13 @@ class Routes:
         raise UsageError(f"no route named {name!r} (known: {known})")
 
     def scheduled(self, name: str) -> Route:
-        """The digest or breaking route called `name`, for `digest --queue`; UsageError
-        naming the known ones, or saying a flash route is extract's."""
+        """The digest or breaking route called `name`, for a digest's window; UsageError
+        naming the known ones, or saying a flash route has no windows."""
         route = self.named(name)
         if route.every is None:
             raise UsageError(
-                f"route {route.name!r} is a flash route: extract sends it as events break;"
-                " digest takes digest and breaking routes"
+                f"route {route.name!r} is a flash route: it has no digest windows"
+                " (`digest --queue` drains its flash outbox)"
             )
         return route
 
@@ -193,11 +200,14 @@ class Routes:
         return [route for route in self.routes if route.kind in kinds]
 
     def job_intervals(self) -> dict[str, int]:
-        """Expected minutes between successes of each scheduled route's job, for health."""
+        """Expected minutes between successes of each route's job, for health: a digest or
+        breaking route's cadence; a flash route's drain, every minute (FLASH_DRAIN_MINUTES).
+        A quiet minute's drain, nothing to send, is a success too."""
         return {
-            route.job: max(1, int(route.every.total_seconds() // 60))
+            route.job: FLASH_DRAIN_MINUTES
+            if route.every is None
+            else max(1, int(route.every.total_seconds() // 60))
             for route in self.routes
-            if route.every is not None
         }
 
     def unknown_topics(self, known: Iterable[str]) -> list[tuple[str, str]]:
@@ -450,13 +460,15 @@ def format_every(every: timedelta) -> str:
 
 
 def cron_schedule(route: Route) -> str:
-    """The five cron fields that run a route at (or soon after) each window's end.
+    """The five cron fields that run a route at (or soon after) each window's end; a flash
+    route's drain, every minute.
 
     Windows are aligned to multiples of their length since the epoch, so a route is run
     every gcd(length, 1 h) minutes below an hour, and every gcd(length, 24 h) hours above:
     a run that finds its window already published does nothing (the ledger).
     """
-    assert route.every is not None
+    if route.every is None:
+        return "* * * * *"
     minutes = max(1, int(route.every.total_seconds() // 60))
     if minutes % 60:
         step = math.gcd(minutes, 60)
@@ -484,7 +496,7 @@ def render_routes(routes: Routes, *, known_topics: Iterable[str]) -> str:
             route.name,
             route.kind,
             route.describe_every(),
-            cron_schedule(route) if route.every is not None else "(extract)",
+            cron_schedule(route),
             route.chat_id or "- (TG_VIP_CHAT_ID unset)",
             route.title,
             route.filters(),

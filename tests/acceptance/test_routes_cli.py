@@ -182,9 +182,14 @@ def test_digest_queue_names_a_route_and_an_unknown_one_is_refused(
     assert unknown.stderr == (
         "civicquant: error: no route named 'vip' (known: energy_desk, crypto_desk, flash)\n"
     )
-    flash = run_cli("digest", "--queue", "flash", env=install.env)
+    flash = run_cli("digest", "--queue", "flash", "--at", at, env=install.env)
     assert flash.returncode == 2
-    assert "route 'flash' is a flash route: extract sends it" in flash.stderr
+    assert flash.stderr == (
+        "civicquant: error: --at takes a digest or breaking route; 'flash' is a flash route\n"
+    )
+    event = run_cli("digest", "--queue", "energy_desk", "--event", "7", env=install.env)
+    assert event.returncode == 2
+    assert "--event takes a flash route; 'energy_desk' is a digest route" in event.stderr
 
 
 def crontab_parts(rendered: str) -> tuple[dict[str, str], list[str]]:
@@ -224,9 +229,10 @@ def test_the_crontabs_route_lines_publish_each_route_to_its_chat_once(
     assert commands == [
         f"{CIVICQUANT} digest --queue energy_desk > /dev/null 2>> {log_dir}/digest.log",
         f"{CIVICQUANT} digest --queue crypto_desk > /dev/null 2>> {log_dir}/digest.log",
+        f"{CIVICQUANT} digest --queue flash > /dev/null 2>> {log_dir}/digest.log",
     ]
     assert "0 0 * * *     " + commands[0] in rendered.stdout
-    assert "--queue flash" not in rendered.stdout
+    assert "* * * * *     " + commands[2] in rendered.stdout  # the flash outbox's drain
 
     # As cron runs a line: /bin/sh -c, the crontab's variables and HOME, nothing else.
     cron_env = {**settings, "HOME": os.environ.get("HOME", "/root")}
@@ -244,5 +250,5 @@ def test_the_crontabs_route_lines_publish_each_route_to_its_chat_once(
     ]
     finished = [e for e in logged if e.get("event") == "job_finished"]
     assert sorted(e["job"] for e in finished) == sorted(
-        ["digest:energy_desk", "digest:crypto_desk"] * 2
+        ["digest:energy_desk", "digest:crypto_desk", "digest:flash"] * 2
     )

@@ -16,6 +16,9 @@ parsing must be 1 to 4096 UTF-16 units. Failures can be scripted for the next ca
         ...
         assert api.sent_messages[0].parse_mode == "HTML"
 
+`api.slow_sends(seconds)` makes each later `sendMessage` wait that long before it is
+handled (a slow Bot API); `hold_after(n)` keeps them waiting until `release()`.
+
 Telegram may also post a message and lose the answer: `api.lose_answer_next(mode)` makes the
 next `sendMessage` post (it is in `sent_messages`) and then answer late (after the client's
 read timeout), reset the connection, cut the body short, or answer 200 with a body that is
@@ -292,6 +295,7 @@ class _State:
     usernames: dict[str, int] = field(default_factory=dict)
     lost: deque[LostAnswer] = field(default_factory=deque)
     hold_after: int | None = None
+    slow_seconds: float = 0.0
     held: int = 0
     released: threading.Event = field(default_factory=threading.Event)
 
@@ -381,6 +385,12 @@ class FakeBotApi:
             self._state.hold_after = len(self._state.sent_messages) + messages
             self._state.released.clear()
 
+    def slow_sends(self, seconds: float) -> None:
+        """Keep every later sendMessage call waiting `seconds` before it is handled (counted
+        in `held` meanwhile): a slow Bot API. 0 makes it fast again."""
+        with self._state.lock:
+            self._state.slow_seconds = seconds
+
     @property
     def held(self) -> int:
         """How many sendMessage calls have reached the server and are waiting for
@@ -415,10 +425,14 @@ class FakeBotApi:
                     and self._state.hold_after is not None
                     and len(self._state.sent_messages) >= self._state.hold_after
                 )
-                if hold:
+                slow = self._state.slow_seconds if method.lower() == "sendmessage" else 0.0
+                if hold or slow:
                     self._state.held += 1
             if hold:
                 self._state.released.wait(timeout=60)
+            elif slow:
+                time.sleep(slow)
+            if hold or slow:
                 with self._state.lock:
                     self._state.held -= 1
             if scripted is not None:

@@ -573,3 +573,20 @@ def test_restore_job_counts_what_it_put_back_and_prints_it(
     assert "7 of 7 rows inserted, 0 skipped (verified against manifest.json)" in (
         archive.render_restore(outcome.value)
     )
+
+
+def test_prune_deletes_flash_outbox_rows_no_longer_news_and_keeps_fresh_ones(
+    settings: Settings, db: Database
+) -> None:
+    db.connection.execute(
+        "INSERT INTO events (pipeline_version, topic, headline, first_seen_at, last_seen_at)"
+        " SELECT 'v1', 'energy', 'story ' || n, now(), now() FROM generate_series(1, 2) n"
+    )
+    db.connection.execute(
+        "INSERT INTO flash_outbox (event_id, queued_at) SELECT id, CASE WHEN headline = 'story 1'"
+        " THEN now() - interval '2 hours' ELSE now() END FROM events"
+    )
+    ctx = JobContext(settings, db, "prune", "run", threading.Event())
+    prune.prune_job(ctx, options())
+    assert ctx.counts["flash_outbox_deleted"] == 1
+    assert scalar(db, "SELECT count(*) FROM flash_outbox") == 1

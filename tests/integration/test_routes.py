@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from civicquant import outbox
 from civicquant.config import Settings, load_settings
 from civicquant.db import Database
 from civicquant.errors import UsageError
@@ -18,7 +19,7 @@ from civicquant.ingest.posts import Channel, RawPost
 from civicquant.ingest.rawlog import RawLog
 from civicquant.ops import health
 from civicquant.publish.digest import DigestOptions, digest_job
-from civicquant.publish.flash import FlashAlerts
+from civicquant.publish.flash import FlashOptions, flash_drain_job
 from civicquant.runtime.context import JobContext
 from civicquant.wiring import make_publisher
 from tests.fakes import bot_api
@@ -134,8 +135,8 @@ def test_two_routes_publish_their_own_events_to_their_own_chats_once_each(
     ]
 
 
-def test_a_flash_route_is_not_a_digest(routed: Settings, db: Database) -> None:
-    with pytest.raises(UsageError, match="'energy_flash' is a flash route: extract sends it"):
+def test_a_flash_route_has_no_digest_windows(routed: Settings, db: Database) -> None:
+    with pytest.raises(UsageError, match="'energy_flash' is a flash route: it has no digest"):
         publish(routed, db, "energy_flash")
     with pytest.raises(UsageError, match=r"no route named 'vip' \(known: energy_desk, "):
         publish(routed, db, "vip")
@@ -147,25 +148,24 @@ def test_flash_routes_alert_their_chat_once_per_event_through_their_filters(
     seed(routed, db)
     db.connection.execute("UPDATE events SET is_breaking = true, importance = 0.5")
     event_ids = [r["id"] for r in db.connection.execute("SELECT id FROM events").fetchall()]
+    assert sorted(outbox.queue_breaking(db, event_ids)) == sorted(event_ids)
 
-    async def alert_twice() -> None:
-        alerts = FlashAlerts(routed, "h" * 36, make_publisher)
-        await alerts(db, event_ids)
-        await alerts(db, event_ids)
-        await alerts.aclose()
-
-    asyncio.run(alert_twice())
+    for _ in range(2):
+        ctx = JobContext(routed, db, "digest:energy_flash", "h" * 36, threading.Event())
+        flash_drain_job(ctx, FlashOptions("energy_flash"), make_publisher)
     [alert] = bot.sent_messages
     assert alert.chat_id == ENERGY_CHAT
     assert "Brent crude" in alert.text
     assert [(queue, status) for queue, _, _, status in ledger(db)] == [("energy_flash", "sent")]
 
 
-def test_health_monitors_each_scheduled_route_at_its_cadence(routed: Settings) -> None:
+def test_health_monitors_each_route_at_its_cadence_and_flash_drains_every_minute(
+    routed: Settings,
+) -> None:
     jobs = {job.job: job for job in health.check(routed).jobs}
     assert jobs["digest:energy_desk"].expected_minutes == 60
     assert jobs["digest:crypto_desk"].expected_minutes == 30
-    assert not any(name.startswith("digest:") and "flash" in name for name in jobs)
+    assert jobs["digest:energy_flash"].expected_minutes == 1
     assert "digest:vip" not in jobs
 
 

@@ -148,36 +148,6 @@ WHERE e.pipeline_version = %(pipeline_version)s
                               || ARRAY(SELECT m.id FROM events m WHERE m.merged_into = e.id))))
 ORDER BY e.importance DESC, e.first_seen_at, e.id;
 
--- flash_candidates --
--- Among events just touched, those breaking and important enough for a flash route's alert.
-SELECT e.id, e.topic, e.headline, e.importance, e.first_seen_at, e.source_count,
-       e.is_breaking, e.breaking_window, e.language, e.summary,
-       coalesce(src.sources, '[]'::jsonb) AS sources
-FROM events e
-LEFT JOIN LATERAL (
-    SELECT jsonb_agg(jsonb_build_object('channel_id', s.channel_id, 'username', c.username,
-                                        'message_id', s.message_id)
-                     ORDER BY s.posted_at, s.channel_id) AS sources
-    FROM event_sources s
-    JOIN channels c ON c.channel_id = s.channel_id
-    WHERE s.event_id = e.id
-) src ON true
-WHERE (e.id = ANY(%(event_ids)s::bigint[])
-       -- An alert that failed before it was sent is tried again by a later batch.
-       OR e.id IN (SELECT p.event_id FROM published_posts p
-                   WHERE p.queue = %(queue)s AND p.chat_id = %(chat_id)s
-                     AND p.status = 'failed' AND p.reserved_at > %(retry_since)s))
-  AND e.is_breaking AND e.importance >= %(min_importance)s AND e.headline <> ''
-  AND e.merged_into IS NULL
-  -- Flashed once per story: also not when an event merged into it was flashed already
-  -- (or is being flashed, or may have been); only a failed alert is a candidate again.
-  AND NOT EXISTS (
-        SELECT 1 FROM published_posts p
-        WHERE p.queue = %(queue)s AND p.chat_id = %(chat_id)s AND p.status <> 'failed'
-          AND (p.event_id = e.id
-               OR p.event_id IN (SELECT m.id FROM events m WHERE m.merged_into = e.id)))
-ORDER BY e.importance DESC, e.id;
-
 -- messages_sent_per_queue --
 -- Telegram messages sent per queue (a route, or ops), counted over sent publications, for health's metrics.
 SELECT queue, sum(cardinality(message_ids))::bigint AS messages
