@@ -98,7 +98,8 @@ def finish(
     counts: dict[str, Any],
     error: str | None = None,
 ) -> None:
-    """Record how a run ended: `success` or `failed`, its counts, and the error line."""
+    """Record how a run ended (`success`, `failed`, `interrupted`, `skipped`), its counts,
+    and the error line."""
     db.execute(
         "finish_job_run",
         {
@@ -128,6 +129,8 @@ def render_table(rows: list[dict[str, Any]]) -> str:
             else "-"
         )
         detail = row["error"] or json.dumps(row["counts"], sort_keys=True)
+        if row["status"] == "interrupted":
+            detail = f"{row['error']}: {_how_far(row['counts'] or {})}"
         lines.append(
             (
                 f"{row['started_at']:%Y-%m-%d %H:%M:%S}",
@@ -140,6 +143,17 @@ def render_table(rows: list[dict[str, Any]]) -> str:
             )
         )
     return textual.table(header, lines)
+
+
+# What an interrupted run's row shows first: how far it got, in the 80 characters it has.
+_HOW_FAR_FIRST = ("posts", "inserted", "read", "last_message_id", "channel")
+
+
+def _how_far(counts: dict[str, Any]) -> str:
+    """An interrupted run's counts, how far it got first: `posts=18000 inserted=18000 ...`."""
+    keys = [key for key in _HOW_FAR_FIRST if key in counts]
+    keys += sorted(key for key in counts if key not in _HOW_FAR_FIRST)
+    return " ".join(f"{key}={counts[key]}" for key in keys if counts[key] not in (0, None))
 
 
 def record_paused(db: Database, job_name: str, run_id: str, pause: dict[str, Any]) -> None:
