@@ -615,6 +615,7 @@ def prune(
     if restore is not None:
         if tables or older_than or archive_dir or dry_run:
             raise UsageError("--restore takes no other prune option")
+        archive.restorable(restore)  # a wrong path is refused before any run is recorded
         archive_file = restore
         restored = wiring.run_job(
             settings,
