@@ -23,6 +23,7 @@ from civicquant.config import Settings, load_settings
 from civicquant.errors import CivicquantError
 
 if TYPE_CHECKING:
+    from civicquant.extract.worker import WorkerOptions
     from civicquant.publish.digest import DigestResult
     from civicquant.runtime.context import JobContext
     from civicquant.runtime.runner import Interrupted
@@ -422,7 +423,11 @@ def extract(
         side_effects=not no_side_effects,
     )
 
+    progress = _TerminalProgress("extract", settings, unit="jobs", wanted=oneshot)
+
     def body(ctx: JobContext) -> None:
+        if progress.drawing:
+            progress.follow(lambda: _extract_progress(ctx), _extract_backlog(ctx, options))
         extract_job(
             ctx,
             options,
@@ -432,8 +437,23 @@ def extract(
             make_after_commit=lambda: wiring.flash_alerts(settings, ctx.run_id),
         )
 
-    outcome = wiring.run_job(settings, "extract", body, cooperative=True)
+    with progress:
+        outcome = wiring.run_job(settings, "extract", body, cooperative=True)
     _print_counts("extract", outcome.counts)
+
+
+def _extract_progress(ctx: JobContext) -> tuple[int, str]:
+    """Jobs an extract run has finished so far, and how many of them failed."""
+    failed = ctx.counts["failed"] + ctx.counts["dead"]
+    return ctx.counts["ok"] + failed, f"{failed} failed" if failed else ""
+
+
+def _extract_backlog(ctx: JobContext, options: WorkerOptions) -> int:
+    """The jobs a oneshot run has before it (pending now, up to --max-jobs): the bar's end."""
+    from civicquant import queue
+
+    pending = queue.counts(ctx.db).get(options.pipeline_version, {}).get("pending", 0)
+    return pending if options.max_jobs is None else min(pending, options.max_jobs)
 
 
 @app.command()
@@ -702,14 +722,17 @@ class _TerminalProgress:
     path of `health` and the jobs cron starts.
     """
 
-    def __init__(self, what: str, settings: Settings, *, unit: str = "posts") -> None:
+    def __init__(
+        self, what: str, settings: Settings, *, unit: str = "posts", wanted: bool = True
+    ) -> None:
         self.what = what
         self.unit = unit
-        self.drawing = sys.stderr.isatty() and settings.log_format != "json"
+        self.drawing = wanted and sys.stderr.isatty() and settings.log_format != "json"
         # Told (posts so far, channel) by ingest; None keeps its progress in the log.
         self.report = self._draw if self.drawing else None
         self._bar: Any = None
         self._task: Any = None
+        self._total: int | None = None  # the bar's end, when known (extract's backlog)
         self._closed = threading.Event()
         self._follower: threading.Thread | None = None
 
@@ -728,24 +751,29 @@ class _TerminalProgress:
                 SpinnerColumn(),
                 TextColumn("{task.description}"),
                 BarColumn(),
-                TextColumn("{task.completed} {task.fields[unit]}"),
+                TextColumn("{task.fields[done]}"),
                 TextColumn("{task.fields[detail]}"),
                 TimeElapsedColumn(),
                 console=Console(stderr=True),
             )
-            self._task = self._bar.add_task(self.what, total=None, unit=self.unit, detail="")
+            self._task = self._bar.add_task(self.what, total=None, done="", detail="")
             self._bar.start()
         return self
 
     def _draw(self, done: int, detail: str) -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, completed=done, detail=detail)
+        if self._bar is None:
+            return
+        # More done than the backlog counted at the start (work enqueued since): the end moves.
+        total = None if self._total is None else max(self._total, done)
+        shown = f"{done}/{total} {self.unit}" if total is not None else f"{done} {self.unit}"
+        self._bar.update(self._task, completed=done, total=total, done=shown, detail=detail)
 
     def follow(self, poll: Callable[[], tuple[int, str]], total: int | None) -> None:
         """Redraw from `poll` (done so far, a detail) a few times a second until closed."""
         if self._bar is None:
             return
-        self._bar.update(self._task, total=total)
+        self._total = total
+        self._draw(*poll())
 
         def redraw() -> None:
             while not self._closed.wait(0.2):
@@ -755,12 +783,16 @@ class _TerminalProgress:
         self._follower = threading.Thread(target=redraw, name="civicquant-progress", daemon=True)
         self._follower.start()
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
         self._closed.set()
         if self._follower is not None:
             self._follower.join()
-        if self._bar is not None:
-            self._bar.stop()
+        if self._bar is None:
+            return
+        if exc_type is None:  # done: the bar drawn full, not left pulsing
+            task = self._bar.tasks[0]
+            self._bar.update(self._task, total=max(task.completed, 1), completed=task.completed)
+        self._bar.stop()
 
 
 def _print_interrupted(job: str, stopped: Interrupted) -> NoReturn:
