@@ -12,6 +12,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -37,6 +38,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -63,6 +65,14 @@ class CompareFormat(StrEnum):
     json = "json"
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from civicquant import __version__
+
+        typer.echo(f"civicquant {__version__}")
+        raise typer.Exit
+
+
 @app.callback()
 def _global(
     env_file: Annotated[
@@ -73,6 +83,15 @@ def _global(
             envvar="CIVICQUANT_ENV_FILE",
         ),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print civicquant's version and exit.",
+            is_eager=True,
+            callback=_print_version,
+        ),
+    ] = False,
 ) -> None:
     """civicquant: read channels, extract events, publish digests; cron runs each command."""
     if env_file is not None:
@@ -169,13 +188,42 @@ def _priority(text: str | None) -> int | None:
 
 
 def _channel_specs(settings: Settings, channels: str | None) -> list[Any]:
+    """The channels a command works on: --channels, else TG_SOURCE_CHANNELS.
+
+    A channel named by --channels must be one civicquant knows (in TG_SOURCE_CHANNELS, or
+    stored): a typo is refused before any job runs, instead of reading (or filtering by)
+    whatever channel the misspelt name happens to be.
+    """
     from civicquant.ingest.channels import parse_channel_specs
 
-    if channels is not None:
-        # A channel named on the command line without a weight keeps its stored one.
-        return parse_channel_specs(channels)
-    # TG_SOURCE_CHANNELS is the operator's list: a channel without a weight weighs 1.
-    return parse_channel_specs(settings.tg_source_channels, default_weight=1.0)
+    configured = parse_channel_specs(settings.tg_source_channels, default_weight=1.0)
+    if channels is None:
+        # TG_SOURCE_CHANNELS is the operator's list: a channel without a weight weighs 1.
+        return configured
+    # A channel named on the command line without a weight keeps its stored one.
+    specs = parse_channel_specs(channels)
+    listed = {spec.key() for spec in configured}
+    _refuse_unknown_channels(settings, [spec for spec in specs if spec.key() not in listed])
+    return specs
+
+
+def _refuse_unknown_channels(settings: Settings, specs: list[Any]) -> None:
+    from civicquant.db import open_database
+    from civicquant.errors import UsageError
+    from civicquant.ingest.rawlog import RawLog
+
+    if not specs:
+        return
+    with open_database(settings, application_name="civicquant channels") as db:
+        unknown = RawLog(db, pipeline_version=settings.extraction_pipeline_version).unknown_specs(
+            specs
+        )
+    if unknown:
+        names = ", ".join(str(spec) for spec in unknown)
+        raise UsageError(
+            f"--channels: {names} is not a channel civicquant knows (not in TG_SOURCE_CHANNELS, "
+            "never stored); check the spelling, or add it to TG_SOURCE_CHANNELS to read it"
+        )
 
 
 @app.command()
@@ -412,6 +460,7 @@ def extract(
     from civicquant.timeparse import parse_duration
 
     settings = _settings()
+    wiring.require_provider(settings)
     options = WorkerOptions(
         pipeline_version=settings.pipeline_version(pipeline_version),
         oneshot=oneshot,
@@ -698,10 +747,11 @@ def login(
 def _export_username(settings: Settings, channels: str | None) -> str | None:
     """With --from-export, --channels may name the channel's public @name (exports omit it)."""
     from civicquant.errors import UsageError
+    from civicquant.ingest.channels import parse_channel_specs
 
     if channels is None:
         return None
-    specs = _channel_specs(settings, channels)
+    specs = parse_channel_specs(channels)  # names the export's channel: it may be new
     if len(specs) != 1 or specs[0].username is None:
         raise UsageError("with --from-export, --channels takes one @name: the export's channel")
     return str(specs[0].username)
@@ -971,9 +1021,16 @@ def runs(
     with open_database(settings, application_name="civicquant runs") as db:
         rows = job_runs.recent(db, job, limit)
     if output_format is TableFormat.json:
-        typer.echo(json.dumps(rows, default=str, indent=2))
+        typer.echo(json.dumps(rows, default=_json_value, indent=2))
         return
     typer.echo(job_runs.render_table(rows))
+
+
+def _json_value(value: object) -> object:
+    """JSON for what psycopg returns: times in ISO 8601 (`2026-12-02T04:29:49+00:00`)."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
 
 
 @app.command()

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from civicquant.config import Settings
+from civicquant.errors import ConfigError
 from civicquant.runtime import runner
 from civicquant.runtime.context import JobContext
 
@@ -55,6 +56,28 @@ def make_publisher(settings: Settings, *, dry_run: bool = False) -> Publisher:
         base_url=settings.tg_bot_api_url,
         max_flood_wait_seconds=settings.floodwait_max_seconds,
     )
+
+
+# Where LLM_API_URL points by default: OpenAI's own API, which refuses every call without a key.
+OPENAI_API_HOST = "api.openai.com"
+
+
+def require_provider(settings: Settings) -> None:
+    """Refuse, before any job runs, an LLM provider that could not answer one call.
+
+    `LLM_PROVIDER=openai` with no LLM_API_KEY for OpenAI's own endpoint would fail every
+    job (and retry each until it is dead); a local server (another LLM_API_URL) may need no key.
+    """
+    from urllib.parse import urlsplit
+
+    if settings.llm_provider != "openai":
+        return
+    host = (urlsplit(settings.llm_api_url).hostname or "").lower()
+    if host == OPENAI_API_HOST and not settings.llm_api_key:
+        raise ConfigError(
+            f"LLM_PROVIDER=openai needs LLM_API_KEY for {settings.llm_api_url} "
+            "(or LLM_API_URL for a server that takes no key)"
+        )
 
 
 def make_provider(settings: Settings, *, max_connections: int | None = None) -> Provider:

@@ -121,6 +121,20 @@ class RawLog:
         )
         return [state.channel_id for state in found]
 
+    def unknown_specs(self, specs: Sequence[ChannelSpec]) -> list[ChannelSpec]:
+        """The specs that name no stored channel (by id, or @name whatever its case)."""
+        found = self.find_channels(
+            [spec.channel_id for spec in specs if spec.channel_id is not None],
+            [spec.username for spec in specs if spec.username is not None],
+        )
+        ids = {state.channel_id for state in found}
+        names = {state.username.lower() for state in found if state.username}
+        return [
+            spec
+            for spec in specs
+            if spec.channel_id not in ids and (spec.username or "").lower() not in names
+        ]
+
     def mark_parsed(self, channel_id: int) -> None:
         self.db.execute("mark_parsed", {"channel_id": channel_id})
 

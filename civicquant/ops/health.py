@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from civicquant import migrations
-from civicquant.config import Settings
+from civicquant.config import DEFAULT_JOB_INTERVALS, Settings
 from civicquant.db import Database, open_database
 from civicquant.errors import ConfigError, DatabaseUnavailable
 from civicquant.ingest.rawlog import RawLog
@@ -181,6 +181,7 @@ def check(settings: Settings, *, now: datetime | None = None) -> HealthReport:
         return report
     report.checks.extend(_permission_checks(settings))
     route_intervals = _route_intervals(settings, report)
+    report.checks.extend(_interval_typos(settings, route_intervals, report))
     with db:
         report.checks.append(Check("database", "ok", f"reachable at {db.where}"))
         waiting = migrations.pending(db)
@@ -419,6 +420,35 @@ def _route_intervals(settings: Settings, report: HealthReport) -> dict[str, int]
     except ConfigError as exc:
         report.checks.append(Check("routes", "down", str(exc)))
         return {}
+
+
+# Jobs that run by hand, not on a schedule: HEALTH_JOB_INTERVALS may still watch them.
+_UNSCHEDULED_JOBS = ("backfill", "enqueue")
+
+
+def _interval_typos(
+    settings: Settings, route_intervals: dict[str, int], report: HealthReport
+) -> list[Check]:
+    """A `down` check naming each HEALTH_JOB_INTERVALS entry that is no job civicquant runs.
+
+    A misspelt name would otherwise be watched for ever as a job that never ran (down),
+    while the job meant keeps its default interval. Skipped when the routes file is bad:
+    its `digest:NAME` jobs are unknown then (that is a `down` check of its own).
+    """
+    if any(check.name == "routes" for check in report.checks):
+        return []
+    known = {*DEFAULT_JOB_INTERVALS, *route_intervals, *_UNSCHEDULED_JOBS}
+    typos = sorted(set(settings.health_job_intervals) - known)
+    if not typos:
+        return []
+    return [
+        Check(
+            "settings",
+            "down",
+            f"HEALTH_JOB_INTERVALS names {', '.join(typos)}, which civicquant does not run "
+            f"(its jobs: {', '.join(sorted(known))})",
+        )
+    ]
 
 
 def _job_freshness(

@@ -128,9 +128,9 @@ def render_table(rows: list[dict[str, Any]]) -> str:
             if row["finished_at"]
             else "-"
         )
-        detail = row["error"] or json.dumps(row["counts"], sort_keys=True)
-        if row["status"] == "interrupted":
-            detail = f"{row['error']}: {_how_far(row['counts'] or {})}"
+        detail = row["error"] or _counts_line(row["counts"])
+        if row["status"] == "interrupted":  # the signal, then how far the run got
+            detail = f"{row['error']}: {_counts_line(row['counts'] or {})}"
         lines.append(
             (
                 f"{row['started_at']:%Y-%m-%d %H:%M:%S}",
@@ -139,21 +139,20 @@ def render_table(rows: list[dict[str, Any]]) -> str:
                 seconds,
                 row["host"],
                 str(row["pid"]),
-                detail[:80],
+                detail,
             )
         )
     return textual.table(header, lines)
 
 
-# What an interrupted run's row shows first: how far it got, in the 80 characters it has.
-_HOW_FAR_FIRST = ("posts", "inserted", "read", "last_message_id", "channel")
-
-
-def _how_far(counts: dict[str, Any]) -> str:
-    """An interrupted run's counts, how far it got first: `posts=18000 inserted=18000 ...`."""
-    keys = [key for key in _HOW_FAR_FIRST if key in counts]
-    keys += sorted(key for key in counts if key not in _HOW_FAR_FIRST)
-    return " ".join(f"{key}={counts[key]}" for key in keys if counts[key] not in (0, None))
+def _counts_line(counts: dict[str, Any]) -> str:
+    """A run's counts as `key=value` pairs: the table's last column, never cut short."""
+    shown = [
+        f"{key}={json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else value}"
+        for key, value in sorted(counts.items())
+        if value not in (0, None, "")
+    ]
+    return ", ".join(shown) or "-"
 
 
 def record_paused(db: Database, job_name: str, run_id: str, pause: dict[str, Any]) -> None:

@@ -164,7 +164,7 @@ def test_runs_and_health_show_an_interrupted_run_as_not_a_success(database_url: 
     assert runs.returncode == 0, runs.stderr
     [row] = [line for line in runs.stdout.splitlines() if " extract " in line]
     assert "interrupted  " in row
-    assert "interrupted by SIGINT: posts=40 last_message_id=40" in row
+    assert "interrupted by SIGINT: last_message_id=40, posts=40" in row
     health = run_cli("health", env=env)
     [job] = [line for line in health.stdout.splitlines() if line.startswith("extract ")]
     assert "never" in job  # no success yet: an interrupted run does not make it fresh
