@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from civicquant import redaction
-from civicquant.config import Settings, load_settings
+from civicquant.config import Settings, load_settings, retired_settings
 from civicquant.errors import CivicquantError
 
 if TYPE_CHECKING:
@@ -40,7 +40,9 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+db_app = typer.Typer(
+    help="The database: its schema, and the embedded server.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 monitoring_app = typer.Typer(
     help="The Grafana dashboard and Prometheus alert rules over health's metrics.",
@@ -111,6 +113,8 @@ def _settings(*, logging: bool = True) -> Settings:
         logs.configure_logging(
             fmt=settings.log_format, level=settings.log_level, secrets=settings.secret_values()
         )
+        for name, why in retired_settings().items():
+            logs.get_logger("civicquant").warning("setting_retired", setting=name, hint=why)
     else:
         redaction.set_secrets(settings.secret_values())
     return settings
@@ -157,6 +161,23 @@ def db_status() -> None:
         when = f"applied {state.applied_at:%Y-%m-%d %H:%M:%S %Z}" if state.applied_at else "pending"
         changed = "  (file changed since it was applied)" if state.changed else ""
         typer.echo(f"{state.version}_{state.name:<30} {when}{changed}")
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostgreSQL of this CIVICQUANT_HOME (the next command starts it).
+
+    Refuses when DATABASE_URL is set: it stops only the server civicquant started.
+
+    Example: civicquant db stop
+    """
+    from civicquant.db import stop_embedded
+
+    result = stop_embedded(_settings())
+    if result.was_running:
+        typer.echo(f"stopped the embedded PostgreSQL (data in {result.data_dir})")
+    else:
+        typer.echo(f"the embedded PostgreSQL is not running (data in {result.data_dir})")
 
 
 # -- ingest ---------------------------------------------------------------------------
@@ -248,7 +269,8 @@ def listen(
     specs = _channel_specs(settings, channels)
     options = live.ListenOptions(
         duration_seconds=parse_duration(duration, "--duration"),
-        lpa_max_age_hours=settings.lpa_max_age_hours,
+        catchup_chunk_hours=settings.catchup_chunk_hours,
+        recheck_hours=settings.recheck_hours,
     )
     outcome = wiring.run_job(
         settings,

@@ -260,7 +260,21 @@ class Settings:
     tg_session_recovery: Path | None = setting("TG_SESSION_RECOVERY", None, Path)
     tg_source_channels: str = setting("TG_SOURCE_CHANNELS", "", str, alias="TG_SOURCE_CHANNEL")
     floodwait_max_seconds: int = setting("FLOODWAIT_MAX_SECONDS", 300, integer(ge=0))
-    lpa_max_age_hours: int = setting("LPA_MAX_AGE_HOURS", 72, integer(ge=1))
+    # listen's catch-up after downtime reads the unread stretch in chunks of this many hours,
+    # newest first: the newest chunk at live priority, the older ones at backfill priority.
+    # 6: not measured; a quarter of a day keeps the "live" chunk to what a digest window
+    # (VIP_DIGEST_HOURS, 4 by default) still reports, and one chunk of a busy news channel
+    # (a few hundred posts a day) to a few pages of history.
+    catchup_chunk_hours: int = setting("CATCHUP_CHUNK_HOURS", 6, integer(ge=1))
+    # While more extraction jobs than this wait, the catch-up reads no older chunk (live
+    # posts still flow). 5000: not measured; about an hour of the rules extractor's
+    # throughput at the default worker settings is well above it, so a pause means the
+    # workers are behind, not merely busy.
+    catchup_queue_high_watermark: int = setting("CATCHUP_QUEUE_HIGH_WATERMARK", 5000, integer(ge=1))
+    # After a downtime listen reads the posts of the last this many hours again, recording
+    # edits as revisions and deletions. 48: edits to news posts come within hours, and two
+    # days cover a weekend's outage; 0 turns the recheck off.
+    recheck_hours: int = setting("RECHECK_HOURS", 48, integer(ge=0))
 
     # Extraction
     extraction_pipeline_version: str = setting("EXTRACTION_PIPELINE_VERSION", "v1", str)
@@ -388,6 +402,26 @@ class Settings:
 
 def _words(value: str) -> list[str]:
     return [item.strip().lower() for item in value.replace(";", ",").split(",") if item.strip()]
+
+
+# Settings civicquant no longer reads, each with what replaced it. An env file that still
+# sets one works on: the jobs that log warn once per run (`setting_retired`).
+RETIRED_SETTINGS = {
+    "LPA_MAX_AGE_HOURS": (
+        "listen no longer caps its catch-up: it reads everything since the high-water mark "
+        "(see CATCHUP_CHUNK_HOURS); remove it from the env file"
+    ),
+}
+
+
+def retired_settings() -> dict[str, str]:
+    """The retired settings the environment or the env file still sets, with what replaced them."""
+    sources = (_upper_keys(os.environ), _read_env_file(env_file()))
+    return {
+        name: why
+        for name, why in RETIRED_SETTINGS.items()
+        if any(name in source for source in sources)
+    }
 
 
 def variable_names() -> list[str]:

@@ -19,11 +19,18 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
-from civicquant.errors import CivicquantError, ConfigError, DatabaseError, DatabaseUnavailable
+from civicquant.errors import (
+    CivicquantError,
+    ConfigError,
+    DatabaseError,
+    DatabaseUnavailable,
+    UsageError,
+)
 from civicquant.queries import query
 
 if TYPE_CHECKING:
     from civicquant.config import Settings
+    from civicquant.embedded import StopResult
 
 Row = dict[str, Any]
 UNPARSABLE = "an unparsable DATABASE_URL"
@@ -221,6 +228,18 @@ def database_url(settings: Settings) -> str:
     from civicquant.embedded import server_url
 
     return server_url(settings.home)
+
+
+def stop_embedded(settings: Settings) -> StopResult:
+    """Stop the embedded server of CIVICQUANT_HOME; never a server named by DATABASE_URL."""
+    if settings.database_url:
+        raise UsageError(
+            "DATABASE_URL is set: db stop stops only the embedded PostgreSQL civicquant"
+            " starts when it is unset, never another server"
+        )
+    from civicquant.embedded import stop
+
+    return stop(settings.home)
 
 
 def open_database(settings: Settings, *, application_name: str = "civicquant") -> Database:

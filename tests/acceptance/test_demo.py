@@ -62,6 +62,6 @@ def test_demo_imports_extracts_and_prints_a_digest(stable_tmp: Path) -> None:
         assert again.returncode == 0, again.stderr[-3000:]
         assert "backfill: unchanged=25" in again.stdout  # a second run duplicates nothing
         assert not users_home.exists()
-        assert (home / "pgdata").is_dir()
+        assert (home / "embedded.json").is_file()  # the demo's own embedded server
     finally:
-        _stop_embedded(home / "pgdata")
+        _stop_embedded(home)

@@ -132,6 +132,20 @@ def test_listen_without_telegram_credentials_fails_cleanly_and_records_the_run(
     assert leases["n"] == 0
 
 
+def test_an_env_file_still_setting_lpa_max_age_hours_warns_once_and_runs_on(
+    database_url: str, tmp_path: Path
+) -> None:
+    env_file = tmp_path / "cq.env"
+    env_file.write_text("LPA_MAX_AGE_HOURS=72\nTG_SOURCE_CHANNELS=@wirewatch\n")
+    env = {"DATABASE_URL": database_url, "CIVICQUANT_ENV_FILE": str(env_file), "LOG_FORMAT": "json"}
+    result = run_cli("listen", "--duration", "5s", env=env)
+    assert "TG_API_ID is not set" in result.stderr  # as without it: the setting broke nothing
+    warnings = [line for line in result.stderr.splitlines() if "setting_retired" in line]
+    assert len(warnings) == 1, result.stderr
+    assert "LPA_MAX_AGE_HOURS" in warnings[0]
+    assert "Traceback" not in result.stderr
+
+
 def test_export_from_before_2021_needs_the_timezone_and_imports_with_it(
     database_url: str,
 ) -> None:

@@ -5,7 +5,9 @@ cooperative), as `civicquant listen` does, but against a `FakeReader` whose live
 never ends: a background task pushes a new post every `--interval` seconds, with message
 ids counting up from just after the channel's high-water mark, so a second run carries on
 where the first one's last commit left off. Settings (DATABASE_URL, LEASE_TTL_SECONDS,
-LOG_*) come from the environment, as for the CLI.
+LOG_*) come from the environment, as for the CLI. With `--history-since` the channel has a
+past too (a post every `--history-step-minutes`, ids from 1), read `--history-delay` seconds
+a post, for catch-up tests; `--interval 0` pushes no live posts.
 
 On stdout it prints `listening from message N` once streaming is set up, then
 `stored K through message M` after every `--every` posts committed (each line is printed
@@ -19,12 +21,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import AsyncGenerator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from civicquant import logs
 from civicquant.config import load_settings
 from civicquant.errors import CivicquantError
+from civicquant.ingest import catchup
 from civicquant.ingest.channels import ChannelSpec
 from civicquant.ingest.live import ListenOptions, listen
 from civicquant.ingest.posts import Channel, RawPost, Source
@@ -72,6 +76,30 @@ class ReportingRawLog(RawLog):
         return result
 
 
+def past_posts(channel_id: int, since: datetime, step: timedelta, until: datetime) -> list[RawPost]:
+    """The channel's history for a catch-up: post 1 at `since`, then one every `step`."""
+    posts: list[RawPost] = []
+    at = since
+    while at < until:
+        message_id = len(posts) + 1
+        posts.append(RawPost(channel_id, message_id, at, text=live_text(message_id)))
+        at += step
+    return posts
+
+
+class SlowHistoryReader(FakeReader):
+    """A FakeReader whose history takes `delay` seconds per post, as Telegram's pages do."""
+
+    def __init__(self, *args: Any, delay: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.delay = delay
+
+    async def history(self, channel: Channel, **kwargs: Any) -> AsyncGenerator[RawPost, None]:
+        async for post in super().history(channel, **kwargs):
+            await asyncio.sleep(self.delay)
+            yield post
+
+
 async def feed(reader: FakeReader, channel_id: int, first_id: int, interval: float) -> None:
     """Push a new post every `interval` seconds, forever."""
     message_id = first_id
@@ -89,7 +117,18 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=0.02, help="seconds between posts")
     parser.add_argument("--every", type=int, default=100, help="report every N posts stored")
     parser.add_argument("--duration", type=float, default=600.0, help="seconds to listen")
+    parser.add_argument(
+        "--history-since",
+        type=datetime.fromisoformat,
+        default=None,
+        help="the channel's past: a post every --history-step-minutes from then until now",
+    )
+    parser.add_argument("--history-step-minutes", type=float, default=10.0)
+    parser.add_argument("--history-delay", type=float, default=0.0, help="seconds per post read")
+    parser.add_argument("--catchup-batch", type=int, default=None, help="catch-up batch size")
     args = parser.parse_args()
+    if args.catchup_batch is not None:
+        catchup.BATCH_SIZE = args.catchup_batch
     channel = Channel(args.channel_id, args.username, "Live wire (fake)")
 
     def body(ctx: JobContext) -> None:
@@ -103,15 +142,32 @@ def main() -> int:
         )
         state = rawlog.channel_state(channel.channel_id)
         first_id = (state.last_message_id or 0) + 1 if state else 1
-        reader = FakeReader(channels=[channel], end_stream_when_drained=False)
+        history = (
+            past_posts(
+                channel.channel_id,
+                args.history_since,
+                timedelta(minutes=args.history_step_minutes),
+                datetime.now(UTC),
+            )
+            if args.history_since is not None
+            else []
+        )
+        reader = SlowHistoryReader(
+            history, channels=[channel], end_stream_when_drained=False, delay=args.history_delay
+        )
         options = ListenOptions(
             duration_seconds=args.duration,
-            lpa_max_age_hours=ctx.settings.lpa_max_age_hours,
+            catchup_chunk_hours=ctx.settings.catchup_chunk_hours,
+            recheck_hours=ctx.settings.recheck_hours,
         )
 
         async def work() -> None:
             print(f"listening from message {first_id}", flush=True)
-            feeding = asyncio.create_task(feed(reader, channel.channel_id, first_id, args.interval))
+            feeding = asyncio.create_task(
+                feed(reader, channel.channel_id, first_id, args.interval)
+                if args.interval > 0
+                else asyncio.sleep(0)
+            )
             try:
                 await listen(
                     ctx, reader, rawlog, [ChannelSpec(channel_id=channel.channel_id)], options

@@ -73,7 +73,7 @@ def seed(
 
 
 def listen(ctx: JobContext, reader: FakeReader, rawlog: RawLog, seconds: float = 0.5) -> None:
-    options = live.ListenOptions(duration_seconds=seconds, lpa_max_age_hours=72)
+    options = live.ListenOptions(duration_seconds=seconds)
     asyncio.run(live.listen(ctx, reader, rawlog, SPECS, options))
 
 
@@ -90,17 +90,6 @@ def test_listen_catches_up_from_the_high_water_mark(
     assert state is not None
     assert state.last_message_id == 6
     assert ctx.counts["caught_up"] == 3
-
-
-def test_listen_bounds_catch_up_after_a_long_outage(ctx: JobContext, rawlog: RawLog) -> None:
-    seed(rawlog, post(1), parsed_ago=timedelta(hours=100))
-    reader = FakeReader([post(1)], channels=[NEWS])
-    before = datetime.now(UTC)
-    listen(ctx, reader, rawlog)
-    since = reader.calls_to("history")[0].args["since"]
-    assert since is not None
-    assert abs((before - timedelta(hours=72)) - since) < timedelta(seconds=10)
-    assert ctx.notes["catch_up_bounded"] == ["@wirewatch"]
 
 
 def test_listen_stores_new_edits_as_revisions_and_marks_deletions(

@@ -107,3 +107,31 @@ def test_without_the_queue_posts_are_stored_with_no_job(db: Database) -> None:
     state = rawlog.channel_state(1001)
     assert state is not None
     assert state.last_message_id == 2
+
+
+def test_an_older_copy_read_after_an_edit_never_becomes_the_current_text(
+    rawlog: RawLog, db: Database
+) -> None:
+    # A catch-up or recheck page read before a live edit arrived, stored after it.
+    from dataclasses import replace
+
+    original = post(5, text="Blast reported near the port")
+    first_edit = replace(
+        original, text="Blast near the port: 3 hurt", edit_date=T0 + timedelta(hours=1)
+    )
+    second_edit = replace(
+        original, text="Blast near the port: 3 hurt, 1 dead", edit_date=T0 + timedelta(hours=2)
+    )
+    rawlog.store(1001, [original], "live")
+    rawlog.store(1001, [second_edit], "live", advance_mark=False)
+
+    stale = rawlog.store(1001, [original], "backfill", advance_mark=False)
+    staler = rawlog.store(1001, [first_edit], "backfill", advance_mark=False)
+
+    assert (stale.revised, staler.revised) == (0, 0)
+    current = db.connection.execute(
+        "SELECT text FROM raw_messages_current WHERE message_id = 5"
+    ).fetchone()
+    assert current == {"text": "Blast near the port: 3 hurt, 1 dead"}
+    newer = replace(original, text="Port blast: 2 dead", edit_date=T0 + timedelta(hours=3))
+    assert rawlog.store(1001, [newer], "live", advance_mark=False).revised == 1

@@ -9,6 +9,7 @@ from civicquant.config import (
     Secret,
     Settings,
     load_settings,
+    retired_settings,
     variable_names,
 )
 from civicquant.errors import ConfigError
@@ -246,3 +247,47 @@ def test_env_file_that_is_not_utf8_is_a_config_error(
     monkeypatch.setenv("CIVICQUANT_ENV_FILE", str(env))
     with pytest.raises(ConfigError, match="not UTF-8"):
         load_settings()
+
+
+def test_an_env_file_that_still_sets_lpa_max_age_hours_loads_and_names_it_retired(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    env = tmp_path / "cq.env"
+    env.write_text("LPA_MAX_AGE_HOURS=72\nRECHECK_HOURS=24\n")
+    monkeypatch.setenv("CIVICQUANT_ENV_FILE", str(env))
+    assert load_settings().recheck_hours == 24
+    assert list(retired_settings()) == ["LPA_MAX_AGE_HOURS"]
+    assert "CATCHUP_CHUNK_HOURS" in retired_settings()["LPA_MAX_AGE_HOURS"]
+
+
+def test_no_retired_setting_is_named_when_none_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LPA_MAX_AGE_HOURS", raising=False)
+    monkeypatch.delenv("CIVICQUANT_ENV_FILE", raising=False)
+    monkeypatch.chdir(Path(__file__).parent)
+    assert retired_settings() == {}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CATCHUP_CHUNK_HOURS", "0"),
+        ("CATCHUP_QUEUE_HIGH_WATERMARK", "many"),
+        ("RECHECK_HOURS", "-1"),
+    ],
+)
+def test_catch_up_settings_refuse_bad_values_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=f"^{name}: ") as raised:
+        load_settings()
+    assert "\n" not in str(raised.value)
+
+
+def test_catch_up_settings_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CATCHUP_CHUNK_HOURS", "3")
+    monkeypatch.setenv("CATCHUP_QUEUE_HIGH_WATERMARK", "200")
+    monkeypatch.setenv("RECHECK_HOURS", "0")
+    settings = load_settings()
+    assert (settings.catchup_chunk_hours, settings.catchup_queue_high_watermark) == (3, 200)
+    assert settings.recheck_hours == 0

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import pytest
 from telethon import errors, events, utils
+from telethon._updates import EntityCache
 from telethon.crypto import AuthKey
 from telethon.sessions import SQLiteSession, StringSession
 from telethon.tl import types
@@ -290,6 +291,51 @@ def test_counters_reply_album_author_and_edit_date_are_copied() -> None:
     )
     assert (post.views, post.forwards, post.reply_to, post.grouped_id) == (1500, 12, 4, 13_579)
     assert (post.author, post.edit_date) == ("Desk editor", edited)
+
+
+class _SenderCache:
+    """What Message._finish_init reads of a client: its own id and an entity cache."""
+
+    _self_id = 1
+    _mb_entity_cache = EntityCache()
+
+
+def delivered(msg: Any, *entities: Any) -> Any:
+    """`msg` as Telethon hands it over: finished with the entities Telegram sent beside it."""
+    msg._finish_init(_SenderCache(), {utils.get_peer_id(e): e for e in entities}, None)
+    return msg
+
+
+def test_a_channel_post_is_sent_by_its_signature_or_by_nobody() -> None:
+    signed = convert(delivered(message(1, "text", post=True, post_author="Desk editor")))
+    unsigned = convert(delivered(message(2, "text", post=True)))
+    assert (signed.sender, signed.sender_id) == ("Desk editor", None)
+    assert (unsigned.sender, unsigned.sender_id) == (None, None)
+
+
+def test_a_group_post_names_its_member_by_from_id_and_the_sender_entity() -> None:
+    member = types.User(id=4321, first_name="Ada", last_name="Lovelace", access_hash=7)
+    post = convert(delivered(message(3, "hi", from_id=types.PeerUser(4321)), member))
+    assert (post.sender, post.sender_id) == ("Ada Lovelace", "user4321")
+
+
+def test_a_group_post_by_another_channel_names_that_channel() -> None:
+    other = tl_channel(channel_id=555, username="other")
+    post = convert(delivered(message(4, "hi", from_id=types.PeerChannel(555)), other))
+    assert (post.sender, post.sender_id) == ("Alpha News", "channel555")
+
+
+def test_a_group_post_whose_sender_entity_did_not_come_keeps_the_id() -> None:
+    post = convert(delivered(message(5, "hi", from_id=types.PeerUser(99))))
+    assert (post.sender, post.sender_id) == (None, "user99")
+
+
+def test_an_anonymous_admin_posting_as_the_group_has_no_sender_id() -> None:
+    msg = message(6, "hi", from_id=types.PeerChannel(CHANNEL_ID), post_author="Moderator")
+    assert (convert(delivered(msg)).sender, convert(delivered(msg)).sender_id) == (
+        "Moderator",
+        None,
+    )
 
 
 def test_reply_to_a_story_is_not_a_reply_to_a_post() -> None:
@@ -656,6 +702,24 @@ def test_history_starts_from_the_since_date_only_without_a_min_id() -> None:
     assert dates[0] is not None
     assert dates[0] < since
     assert all(date is None for date in dates[1:])
+
+
+def test_history_with_a_min_id_and_a_since_starts_at_the_since_date() -> None:
+    client = history_client(*(message(i) for i in range(1, 30)))
+    reader, _, _ = make_reader(client, page_size=3)
+    since, until = START + timedelta(minutes=20), START + timedelta(minutes=25)
+    posts = run(collect(reader.history(NEWS, min_id=2, since=since, until=until)))
+    assert [p.message_id for p in posts] == [20, 21, 22, 23, 24]
+    first = client.calls_to("iter_messages")[0]
+    assert (first["min_id"], first["offset_date"]) == (0, since - timedelta(seconds=1))
+    assert len(client.calls_to("iter_messages")) == 2  # from the date, not from id 2
+
+
+def test_history_from_a_date_before_min_id_skips_to_min_id() -> None:
+    client = history_client(*(message(i) for i in range(1, 10)))
+    reader, _, _ = make_reader(client, page_size=3)
+    posts = run(collect(reader.history(NEWS, min_id=6, since=START)))
+    assert [p.message_id for p in posts] == [7, 8, 9]
 
 
 def test_history_stops_at_the_limit_without_reading_further() -> None:

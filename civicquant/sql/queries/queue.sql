@@ -129,3 +129,11 @@ SET plan_cache_mode = force_generic_plan;
 -- use_custom_plans --
 -- Back to PostgreSQL's default choice between custom and generic plans.
 RESET plan_cache_mode;
+
+-- waiting_jobs --
+-- How many jobs of a pipeline version wait to be worked (pending, or failed awaiting retry), counting no further than at_most (listen's catch-up asks whether the backlog is above its watermark).
+SELECT count(*) AS jobs FROM (
+    SELECT 1 FROM extraction_jobs
+    WHERE pipeline_version = %(pipeline_version)s AND status IN ('pending', 'failed')
+    LIMIT %(at_most)s
+) waiting;

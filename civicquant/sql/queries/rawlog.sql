@@ -66,7 +66,7 @@ WHERE channel_id = %(channel_id)s;
 
 -- current_versions --
 -- What the stored posts of one channel say now (latest revision, else the original).
-SELECT id, message_id, text, content_sha256 FROM raw_messages_current
+SELECT id, message_id, text, content_sha256, edit_date FROM raw_messages_current
 WHERE channel_id = %(channel_id)s AND message_id = ANY(%(message_ids)s::bigint[]);
 
 -- insert_revisions --
@@ -89,9 +89,14 @@ WHERE channel_id = %(channel_id)s AND message_id = ANY(%(message_ids)s::bigint[]
   AND deleted_at IS NULL;
 
 -- channel_gaps --
--- Ranges of ids between a channel's first and last stored post that are neither stored nor known missing. Negative ids (a supergroup's basic-group past, from exports) are another peer's and Telegram cannot be asked for them: only positive ids count. Known ids outside the stored range (a service message before the first post) do not widen it.
-WITH stored AS (
-    SELECT message_id FROM raw_messages WHERE channel_id = %(channel_id)s AND message_id > 0
+-- Ranges of ids between a channel's first and last stored post that are neither stored nor known missing. Negative ids (a supergroup's basic-group past, from exports) are another peer's and Telegram cannot be asked for them: only positive ids count. Known ids outside the stored range (a service message before the first post) do not widen it. While the channel catches up (channel_catchup unfinished), only ids up to the mark it began from count: the stretch above is the catch-up's to read, not a gap.
+WITH catching_up AS (
+    SELECT from_id FROM channel_catchup
+    WHERE channel_id = %(channel_id)s AND finished_at IS NULL
+), stored AS (
+    SELECT message_id FROM raw_messages
+    WHERE channel_id = %(channel_id)s AND message_id > 0
+      AND message_id <= coalesce((SELECT from_id FROM catching_up), message_id)
 ), bounds AS (
     SELECT min(message_id) AS first_id, max(message_id) AS last_id FROM stored
 ), known AS (
@@ -107,16 +112,20 @@ FROM ordered WHERE next_id > message_id + 1
 ORDER BY first_id;
 
 -- gap_counts --
--- Missing ids per channel, for health: the positive id range between the first and last stored post minus what is stored or known missing inside it (index-only counts, no per-row window); negative ids are as in channel_gaps.
+-- Missing ids per channel, for health: the positive id range between the first and last stored post minus what is stored or known missing inside it (index-only counts, no per-row window); negative ids, and the stretch a channel still catches up, are as in channel_gaps.
 SELECT c.channel_id, c.username, c.title, c.last_message_id, c.last_message_at, c.last_parsed_at,
        c.weight,
        coalesce(r.last_id - r.first_id + 1 - r.stored - coalesce(m.known_missing, 0), 0)::bigint
            AS missing_ids
 FROM channels c
-LEFT JOIN (
-    SELECT channel_id, min(message_id) AS first_id, max(message_id) AS last_id, count(*) AS stored
-    FROM raw_messages WHERE message_id > 0 GROUP BY channel_id
-) r ON r.channel_id = c.channel_id
+LEFT JOIN LATERAL (
+    SELECT min(message_id) AS first_id, max(message_id) AS last_id, count(*) AS stored
+    FROM raw_messages
+    WHERE channel_id = c.channel_id AND message_id > 0
+      AND message_id <= coalesce(
+          (SELECT u.from_id FROM channel_catchup u
+           WHERE u.channel_id = c.channel_id AND u.finished_at IS NULL), message_id)
+) r ON true
 LEFT JOIN LATERAL (
     SELECT count(*) AS known_missing FROM missing_messages mm
     WHERE mm.channel_id = c.channel_id AND mm.message_id BETWEEN r.first_id AND r.last_id
