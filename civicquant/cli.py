@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
+from collections.abc import Callable
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -22,9 +24,11 @@ from civicquant.config import Settings, load_settings, retired_settings
 from civicquant.errors import CivicquantError
 
 if TYPE_CHECKING:
+    from civicquant.extract.worker import WorkerOptions
     from civicquant.publish.digest import DigestResult
     from civicquant.publish.flash import FlashResult
     from civicquant.runtime.context import JobContext
+    from civicquant.runtime.runner import Interrupted
 
 app = typer.Typer(
     name="civicquant",
@@ -325,6 +329,7 @@ def backfill(
     from civicquant import wiring
     from civicquant.errors import UsageError
     from civicquant.ingest import export_import, history
+    from civicquant.runtime.runner import Interrupted
     from civicquant.telegram import sessions
     from civicquant.timeparse import parse_window, parse_zone
 
@@ -340,29 +345,31 @@ def backfill(
             raise UsageError(f"{option} goes with --from-export only")
     zone = parse_zone(timezone, "--timezone") if timezone is not None else None
     level = _priority(priority)
+    # Every option is checked before the run is recorded: a mistake on the command line
+    # is refused with one line (exit 2), never a failed run nor an ops-chat alert.
+    span = parse_window(since, until) if since is not None else None
     settings = _settings()
     reader = wiring.telegram_reader
-    with _TerminalProgress(
-        f"import {from_export.name}" if from_export is not None else "backfill"
-    ) as progress:
+    try:
         if from_export is not None:
-            path, username = from_export, _export_username(settings, channels)
-            outcome = wiring.run_job(
-                settings,
-                "backfill",
-                lambda ctx: export_import.export_job(
-                    ctx,
-                    path,
-                    username=username,
-                    timezone=zone,
-                    chat=chat,
-                    max_posts=max_messages,
-                    progress=progress.report,
-                    priority=level,
-                ),
-                cooperative=True,
-            )
-        elif gaps:
+            username = _export_username(settings, channels)
+            export = export_import.open_export(from_export, timezone=zone, chat=chat)
+            with _TerminalProgress(f"import {from_export.name}", settings) as progress:
+                outcome = wiring.run_job(
+                    settings,
+                    "backfill",
+                    lambda ctx: export_import.export_job(
+                        ctx,
+                        export,
+                        username=username,
+                        max_posts=max_messages,
+                        progress=progress.report,
+                        priority=level,
+                    ),
+                    cooperative=True,
+                    interruptible=True,
+                )
+        elif span is None:
             specs = _channel_specs(settings, channels) if channels else []
             outcome = wiring.run_job(
                 settings,
@@ -370,26 +377,30 @@ def backfill(
                 lambda ctx: history.gaps_job(ctx, specs, reader, level),
                 lease=sessions.backfill_lease(settings),
                 cooperative=True,
+                interruptible=True,
             )
         else:
-            span = parse_window(since, until)
-            specs = _channel_specs(settings, channels)
-            outcome = wiring.run_job(
-                settings,
-                "backfill",
-                lambda ctx: history.backfill_job(
-                    ctx,
-                    specs,
-                    span,
-                    reader,
-                    max_messages=max_messages,
-                    force_enqueue=force_enqueue,
-                    progress=progress.report,
-                    priority=level,
-                ),
-                lease=sessions.backfill_lease(settings),
-                cooperative=True,
-            )
+            window, specs = span, _channel_specs(settings, channels)
+            with _TerminalProgress("backfill", settings) as progress:
+                outcome = wiring.run_job(
+                    settings,
+                    "backfill",
+                    lambda ctx: history.backfill_job(
+                        ctx,
+                        specs,
+                        window,
+                        reader,
+                        max_messages=max_messages,
+                        force_enqueue=force_enqueue,
+                        progress=progress.report,
+                        priority=level,
+                    ),
+                    lease=sessions.backfill_lease(settings),
+                    cooperative=True,
+                    interruptible=True,
+                )
+    except Interrupted as stopped:
+        _print_interrupted("backfill", stopped)
     _print_counts("backfill", outcome.counts)
 
 
@@ -488,7 +499,11 @@ def extract(
         side_effects=not no_side_effects,
     )
 
+    progress = _TerminalProgress("extract", settings, unit="jobs", wanted=oneshot)
+
     def body(ctx: JobContext) -> None:
+        if progress.drawing:
+            progress.follow(lambda: _extract_progress(ctx), _extract_backlog(ctx, options))
         extract_job(
             ctx,
             options,
@@ -498,8 +513,23 @@ def extract(
             make_after_commit=lambda: wiring.flash_alerts(ctx),
         )
 
-    outcome = wiring.run_job(settings, "extract", body, cooperative=True)
+    with progress:
+        outcome = wiring.run_job(settings, "extract", body, cooperative=True)
     _print_counts("extract", outcome.counts)
+
+
+def _extract_progress(ctx: JobContext) -> tuple[int, str]:
+    """Jobs an extract run has finished so far, and how many of them failed."""
+    failed = ctx.counts["failed"] + ctx.counts["dead"]
+    return ctx.counts["ok"] + failed, f"{failed} failed" if failed else ""
+
+
+def _extract_backlog(ctx: JobContext, options: WorkerOptions) -> int:
+    """The jobs a oneshot run has before it (pending now, up to --max-jobs): the bar's end."""
+    from civicquant import queue
+
+    pending = queue.counts(ctx.db).get(options.pipeline_version, {}).get("pending", 0)
+    return pending if options.max_jobs is None else min(pending, options.max_jobs)
 
 
 @app.command()
@@ -734,6 +764,7 @@ def prune(
     if restore is not None:
         if tables or older_than or archive_dir or dry_run:
             raise UsageError("--restore takes no other prune option")
+        archive.restorable(restore)  # a wrong path is refused before any run is recorded
         archive_file = restore
         restored = wiring.run_job(
             settings,
@@ -814,24 +845,107 @@ def _print_message(result: DigestResult | FlashResult | None) -> None:
 
 
 class _TerminalProgress:
-    """A progress line on stderr while a terminal watches; nothing under cron."""
+    """A progress bar on stderr while a terminal watches (rich); nothing under cron.
 
-    def __init__(self, what: str) -> None:
+    Drawn only when stderr is a terminal and the log is not JSON (LOG_FORMAT=json is for
+    machines reading it). rich is imported here, when a bar is drawn: never on the start-up
+    path of `health` and the jobs cron starts.
+    """
+
+    def __init__(
+        self, what: str, settings: Settings, *, unit: str = "posts", wanted: bool = True
+    ) -> None:
         self.what = what
-        self.report = self._draw if sys.stderr.isatty() else None
-        self._drawn = False
-
-    def _draw(self, posts: int, channel: str) -> None:
-        sys.stderr.write(f"\r{self.what}: {posts} posts ({channel})\x1b[K")
-        sys.stderr.flush()
-        self._drawn = True
+        self.unit = unit
+        self.drawing = wanted and sys.stderr.isatty() and settings.log_format != "json"
+        # Told (posts so far, channel) by ingest; None keeps its progress in the log.
+        self.report = self._draw if self.drawing else None
+        self._bar: Any = None
+        self._task: Any = None
+        self._total: int | None = None  # the bar's end, when known (extract's backlog)
+        self._closed = threading.Event()
+        self._follower: threading.Thread | None = None
 
     def __enter__(self) -> _TerminalProgress:
+        if self.drawing:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._bar = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.fields[done]}"),
+                TextColumn("{task.fields[detail]}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+            )
+            self._task = self._bar.add_task(self.what, total=None, done="", detail="")
+            self._bar.start()
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        if self._drawn:
-            sys.stderr.write("\n")
+    def _draw(self, done: int, detail: str) -> None:
+        if self._bar is None:
+            return
+        # More done than the backlog counted at the start (work enqueued since): the end moves.
+        total = None if self._total is None else max(self._total, done)
+        shown = f"{done}/{total} {self.unit}" if total is not None else f"{done} {self.unit}"
+        self._bar.update(self._task, completed=done, total=total, done=shown, detail=detail)
+
+    def follow(self, poll: Callable[[], tuple[int, str]], total: int | None) -> None:
+        """Redraw from `poll` (done so far, a detail) a few times a second until closed."""
+        if self._bar is None:
+            return
+        self._total = total
+        self._draw(*poll())
+
+        def redraw() -> None:
+            while not self._closed.wait(0.2):
+                self._draw(*poll())
+            self._draw(*poll())
+
+        self._follower = threading.Thread(target=redraw, name="civicquant-progress", daemon=True)
+        self._follower.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
+        self._closed.set()
+        if self._follower is not None:
+            self._follower.join()
+        if self._bar is None:
+            return
+        if exc_type is None:  # done: the bar drawn full, not left pulsing
+            task = self._bar.tasks[0]
+            self._bar.update(self._task, total=max(task.completed, 1), completed=task.completed)
+        self._bar.stop()
+
+
+def _print_interrupted(job: str, stopped: Interrupted) -> NoReturn:
+    """One line on how far an interrupted run got; exit 130 (SIGINT) or 143 (SIGTERM)."""
+    counts = stopped.counts
+    stored = sum(int(counts.get(key) or 0) for key in ("inserted", "unchanged", "revised"))
+    where = ""
+    if counts.get("last_message_id") is not None:
+        where = f", up to message {counts['last_message_id']}"
+        channel = str(counts.get("channel") or "")
+        if channel:
+            where += f" of {channel if channel.startswith('@') else 'channel ' + channel}"
+    shown = ", ".join(
+        f"{key}={value}"
+        for key, value in counts.items()
+        if value not in (0, None) and key not in ("channel", "last_message_id")
+    )
+    typer.echo(
+        f"{job}: interrupted by {stopped.signal_name} after {stored} posts stored{where}"
+        f" ({shown or 'nothing done'}); what was stored is kept: run it again for the rest",
+        err=True,
+    )
+    raise typer.Exit(stopped.exit_code)
 
 
 def _print_counts(job: str, counts: dict[str, Any]) -> None:

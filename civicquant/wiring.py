@@ -143,8 +143,15 @@ def run_job(
     *,
     lease: str | None = None,
     cooperative: bool = False,
+    interruptible: bool = False,
 ) -> runner.JobOutcome[T]:
     """`runner.run_job` with this installation's finish hooks."""
     return runner.run_job(
-        settings, job_name, body, lease=lease, cooperative=cooperative, on_finish=finish_hooks()
+        settings,
+        job_name,
+        body,
+        lease=lease,
+        cooperative=cooperative,
+        interruptible=interruptible,
+        on_finish=finish_hooks(),
     )

@@ -128,6 +128,7 @@ class Worker:
         self._reused: dict[int, int] = {}  # job id -> the post whose extraction it copies
         # This run's first call for each fingerprint: its post and its task (reposts wait).
         self._leaders: dict[str, tuple[int, asyncio.Task[ProviderResult]]] = {}
+        self.last_error: str | None = None  # the latest job failure, for the run's error line
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -430,6 +431,7 @@ class Worker:
         for job, error_class, error in failures:
             state = status.get(job.job_id, "lost")
             self.ctx.count("dead" if state == "dead" else "failed")
+            self.last_error = error
             log.warning(
                 "extraction_failed",
                 processing_run_id=self.ctx.run_id,
@@ -541,12 +543,29 @@ def extract_job(
         after_commit = make_after_commit() if options.side_effects and make_after_commit else None
         ctx.notes["provider"] = provider.name
         ctx.notes["pipeline_version"] = options.pipeline_version
+        worker = Worker(ctx, provider, options, after_commit=after_commit)
         try:
-            await Worker(ctx, provider, options, after_commit=after_commit).run()
+            await worker.run()
         finally:
             await provider.aclose()
             if after_commit is not None:
                 await after_commit.aclose()
                 ctx.counts.update(after_commit.counts)
+        require_one_success(ctx, worker.last_error)
 
     asyncio.run(work())
+
+
+def require_one_success(ctx: JobContext, last_error: str | None) -> None:
+    """Fail the run when it tried at least one job and every one it tried failed.
+
+    A provider that refuses every request (a wrong key, a wrong model) then ends the run
+    `failed`, exit 1, naming the last error, instead of a `success` that did nothing.
+    A job whose result another worker's took over (lease_lost) was no failure of ours.
+    """
+    failed = ctx.counts["failed"] + ctx.counts["dead"]
+    if failed == 0 or ctx.counts["ok"] or ctx.counts["lease_lost"]:
+        return
+    raise CivicquantError(
+        f"no extraction job succeeded: all {failed} tried failed; the last: {last_error}"
+    )

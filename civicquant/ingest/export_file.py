@@ -123,6 +123,16 @@ class ExportFile:
         self.channel = self._read_header()
         self._own_peer = f"channel{self.channel.channel_id}"  # how `from_id` names the chat
 
+    def watch(
+        self, stop: threading.Event, on_service_ids: Callable[[list[int]], None] | None
+    ) -> None:
+        """From now on end a read on `stop` and hand service ids to `on_service_ids`.
+
+        For an export opened (its header read and checked) before its run began.
+        """
+        self._stop = stop
+        self._on_service_ids = on_service_ids
+
     def flush_service_ids(self) -> None:
         """Hand `on_service_ids` the service messages' ids read since it was last called."""
         ids, self._service_ids = self._service_ids, []

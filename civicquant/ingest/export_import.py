@@ -14,6 +14,7 @@ from concurrent.futures import Future
 from datetime import tzinfo
 from itertools import islice
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from civicquant.db import Database
 from civicquant.errors import CivicquantError
@@ -30,16 +31,32 @@ from civicquant.ingest.storing import (
 )
 from civicquant.runtime.context import JobContext
 
+if TYPE_CHECKING:
+    from civicquant.ingest.export_file import ExportFile
+
 # An import stores larger batches: fewer round trips and commits, and the reading thread
 # hands the GIL to the storing one less often (5% more posts/s than 500 on 2 cores).
 IMPORT_BATCH_SIZE = 2000
 _IMPORT_SWITCH_INTERVAL = 0.0005  # seconds; see import_export
 
 
+def open_export(
+    path: Path, *, timezone: tzinfo | None = None, chat: str | None = None
+) -> ExportFile:
+    """The export at `path`, its header read and checked: which channel, which chat.
+
+    A path that is no readable export, or a --chat it does not hold, raises InputFormatError
+    here, before any run is recorded: a mistake on the command line is no job failure.
+    """
+    from civicquant.ingest.export_file import ExportFile
+
+    return ExportFile(path, timezone=timezone, chat=chat)
+
+
 def import_export(
     ctx: JobContext,
     rawlog: RawLog,
-    path: Path,
+    path: Path | ExportFile,
     *,
     username: str | None = None,
     timezone: tzinfo | None = None,
@@ -49,6 +66,9 @@ def import_export(
     progress: ProgressCallback | None = None,
 ) -> None:
     """Import a Telegram Desktop export into the raw log; a re-run duplicates nothing.
+
+    `path` is the file, or the export `open_export` already opened (then `timezone` and
+    `chat` are the ones it was opened with).
 
     Posts are committed batch by batch, so a file that turns out to be cut off keeps what
     came before the break (the error names the position). Two threads store batches over two
@@ -65,14 +85,18 @@ def import_export(
         assert storing is not None
         storing.record_known_missing(ids)
 
-    export = ExportFile(
-        path, stop=ctx.stop, timezone=timezone, chat=chat, on_service_ids=record_service_ids
-    )
+    if isinstance(path, ExportFile):
+        export = path
+        export.watch(ctx.stop, record_service_ids)
+    else:
+        export = ExportFile(
+            path, stop=ctx.stop, timezone=timezone, chat=chat, on_service_ids=record_service_ids
+        )
     # Exports carry no @name; the operator may give it, for t.me links in digests. It is
     # recorded only once the whole file is stored: a failed import renames nothing.
     state = rawlog.save_channel(export.channel)
     ctx.notes["channel"] = channel_name(state)
-    tracker = ProgressTracker(f"import {path.name}", progress)
+    tracker = ProgressTracker(f"import {export.path.name}", progress)
     contiguous: bool | None = None
     # The reader thread never waits, so it would keep the GIL for the whole default switch
     # interval (5 ms) each time the server answers a writer: the database would idle.
@@ -126,7 +150,11 @@ class _Storing:
         self._extra: Database | None = None  # opened for a second batch, not before
         self._may_add = True
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="civicquant-import")
-        self._in_flight: deque[tuple[Future[StoreResult], RawLog, RawPost | None]] = deque()
+        # Each batch in flight: its store, its connection, the post the mark may move over,
+        # and its last post (how far the import got, once stored).
+        self._in_flight: deque[
+            tuple[Future[StoreResult], RawLog, RawPost | None, RawPost | None]
+        ] = deque()
         self._failed = False
 
     def submit(self, columns: PostColumns, *, advance_mark: bool) -> None:
@@ -141,10 +169,11 @@ class _Storing:
             columns,
             advance_mark=False,
         )
-        newest = columns.posts[-1] if advance_mark and columns.posts else None
+        last = columns.posts[-1] if columns.posts else None
+        newest = last if advance_mark else None
         if newest is not None and newest.message_id < 0:
             newest = None  # the mark counts the channel's own (positive) ids only
-        self._in_flight.append((future, rawlog, newest))
+        self._in_flight.append((future, rawlog, newest, last))
 
     def record_known_missing(self, message_ids: list[int]) -> None:
         """Record ids that hold no post on an idle connection, like a batch; no mark moves."""
@@ -158,7 +187,7 @@ class _Storing:
             self._channel_id,
             message_ids,
         )
-        self._in_flight.append((future, rawlog, None))
+        self._in_flight.append((future, rawlog, None, None))
 
     def _add_connection(self) -> bool:
         """Open the second connection, once; False if there is none to be had."""
@@ -198,7 +227,7 @@ class _Storing:
             raise failure
 
     def _finish_oldest(self) -> None:
-        future, rawlog, newest = self._in_flight.popleft()
+        future, rawlog, newest, last = self._in_flight.popleft()
         self._idle.append(rawlog)
         try:
             result = future.result()
@@ -206,6 +235,9 @@ class _Storing:
             self._failed = True  # a hole: the mark moves no further
             raise
         tally(self._ctx, result)
+        if last is not None and not self._failed:
+            # Batches finish in file order: this is how far the file is stored.
+            self._ctx.notes["last_message_id"] = last.message_id
         if newest is not None and not self._failed:
             rawlog.advance_mark(self._channel_id, newest.message_id, newest.posted_at)
 
@@ -217,7 +249,7 @@ def _record_missing(rawlog: RawLog, channel_id: int, message_ids: list[int]) -> 
 
 def export_job(
     ctx: JobContext,
-    path: Path,
+    path: Path | ExportFile,
     *,
     username: str | None = None,
     timezone: tzinfo | None = None,

@@ -160,6 +160,10 @@ async def store_stream(
         tally(ctx, result)
         read += len(batch)
         if progress:
+            # How far a tracked run (a backfill) got, should it be interrupted: the channel
+            # and its last post stored.
+            ctx.notes["channel"] = channel_name(channel)
+            ctx.notes["last_message_id"] = batch[-1].message_id
             progress.advance(len(batch), channel_name(channel))
         if ctx.stop.is_set():
             break

@@ -434,15 +434,11 @@ def _fsync_dir(folder: Path) -> None:
 # -- restoring ----------------------------------------------------------------------------
 
 
-def restore(db: Database, path: Path, *, batch_size: int = BATCH_SIZE) -> RestoreResult:
-    """Load one archive file back; a present row is skipped and named, so twice is harmless.
+def restorable(path: Path) -> ArchiveFile:
+    """The manifest listing of a file `--restore` may load; InputFormatError if it may not.
 
-    Only a file listed in the manifest of its archive (in its folder or the folder above) is
-    restored, and only when its SHA-256, row count and key range match: a file planted
-    without a listing, or changed since, restores nothing. Neither the file nor its folder
-    may be a symbolic link. Every skipped row is reported with its reason, and the table's
-    id sequence is moved past the ids put back. Restore a day's raw_messages file before its
-    raw_message_revisions file.
+    The cheap checks, no database and no reading of the rows: the CLI makes them before a
+    run is recorded, so a wrong path is a refused command, never a failed run.
     """
     try:
         mode = path.lstat().st_mode
@@ -458,9 +454,25 @@ def restore(db: Database, path: Path, *, batch_size: int = BATCH_SIZE) -> Restor
             f"--restore {path}: not listed in the {MANIFEST} of its archive; only files prune"
             " wrote (and listed with their SHA-256) are restored"
         )
+    if entry.table not in RESTORABLE:
+        raise InputFormatError(
+            f"{path}: {MANIFEST} names table {entry.table!r}, not a prunable one"
+        )
+    return entry
+
+
+def restore(db: Database, path: Path, *, batch_size: int = BATCH_SIZE) -> RestoreResult:
+    """Load one archive file back; a present row is skipped and named, so twice is harmless.
+
+    Only a file listed in the manifest of its archive (in its folder or the folder above) is
+    restored, and only when its SHA-256, row count and key range match: a file planted
+    without a listing, or changed since, restores nothing. Neither the file nor its folder
+    may be a symbolic link. Every skipped row is reported with its reason, and the table's
+    id sequence is moved past the ids put back. Restore a day's raw_messages file before its
+    raw_message_revisions file.
+    """
+    entry = restorable(path)
     table = entry.table
-    if table not in RESTORABLE:
-        raise InputFormatError(f"{path}: {MANIFEST} names table {table!r}, not a prunable one")
     problem = _mismatch(path, entry)
     if problem:
         raise InputFormatError(f"{path} does not match {MANIFEST} ({problem}); not restored")

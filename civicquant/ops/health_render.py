@@ -44,7 +44,7 @@ def render_text(report: HealthReport) -> str:
                         j.pause
                         if j.state == "paused" and j.pause
                         else (j.last_error or "")[:60]
-                        if j.last_status == "failed"
+                        if j.last_status in ("failed", "interrupted")
                         else "",
                     )
                     for j in report.jobs

@@ -33,18 +33,23 @@ log = structlog.get_logger("civicquant.runtime")
 
 T = TypeVar("T")
 
-# Called once a run's end is recorded, with its context and status ("success" or "failed").
+# Called once a run's end is recorded, with its context and status ("success", "failed",
+# "interrupted" or "skipped").
 # A hook's CivicquantError is logged; it never changes how the run ended.
 FinishHook = Callable[[JobContext, str], None]
 
 
 class Interrupted(CivicquantError):
-    """The run was stopped by a signal before it could finish."""
+    """The run was stopped by a signal before it could finish; `counts`: how far it got.
 
-    def __init__(self, signum: int) -> None:
-        name = signal.Signals(signum).name
-        super().__init__(f"interrupted by {name}")
+    Its exit status is the shell's for a signal: 130 for SIGINT, 143 for SIGTERM.
+    """
+
+    def __init__(self, signum: int, counts: dict[str, Any] | None = None) -> None:
+        self.signal_name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {self.signal_name}")
         self.exit_code = 128 + signum
+        self.counts = dict(counts or {})
 
 
 class _Signalled(KeyboardInterrupt):
@@ -83,15 +88,19 @@ def run_job(
     *,
     lease: str | None = None,
     cooperative: bool = False,
+    interruptible: bool = False,
     on_finish: Sequence[FinishHook] = (),
 ) -> JobOutcome[T]:
     """Run `body` as the job `job_name`; return its counts and the body's return value.
 
     `lease` names the lease the job needs (None: no lease, e.g. queue workers that coordinate
     through their queue rows). A `cooperative` body watches `ctx.stop` and winds down on the
-    first SIGTERM/SIGINT; other bodies are interrupted at once. `on_finish` hooks run after
-    the run's end is recorded. Raises CivicquantError on failure, after the failed run is
-    recorded.
+    first SIGTERM/SIGINT; other bodies are interrupted at once. An `interruptible` body's
+    wind-down leaves its work unfinished (a backfill, an import): the run is then recorded
+    `interrupted` and Interrupted raised; otherwise (listen, extract: a stop is how they end)
+    it is a success. A run cut off by a signal is always `interrupted`, never `failed`.
+    `on_finish` hooks run after the run's end is recorded. Raises CivicquantError on
+    failure, after the failed run is recorded.
     """
     run_id = str(uuid.uuid4())
     logs.bind_run(job_name, run_id)
@@ -125,7 +134,7 @@ def run_job(
                 return JobOutcome({"skipped": True, "lease_held_by": held_by})
             fence = leases.Fence(lease, holder, taken.generation, settings.lease_ttl_seconds)
         runs.start(db, job_name, run_id)
-        run = _Run(lease, holder, cooperative, tuple(on_finish))
+        run = _Run(lease, holder, cooperative, interruptible, tuple(on_finish))
         ctx = JobContext(settings, db, job_name, run_id, threading.Event(), fence=fence)
         return _run_body(ctx, body, run)
     finally:
@@ -139,6 +148,7 @@ class _Run:
     lease: str | None
     holder: str
     cooperative: bool
+    interruptible: bool
     on_finish: tuple[FinishHook, ...]
 
 
@@ -151,7 +161,8 @@ def _run_body(ctx: JobContext, body: Callable[[JobContext], T], run: _Run) -> Jo
             heartbeat_db, lease, holder, ctx.settings.lease_ttl_seconds, on_lost=ctx.stop
         )
         heartbeat.start()
-    previous = _install_signal_handlers(ctx.stop, run.cooperative)
+    received: list[int] = []  # the stop signals, in order
+    previous = _install_signal_handlers(ctx.stop, run.cooperative, received)
     log.info("job_started", lease=lease)
     try:
         value = body(ctx)
@@ -161,17 +172,16 @@ def _run_body(ctx: JobContext, body: Callable[[JobContext], T], run: _Run) -> Jo
         log.info("job_skipped", reason=str(skipped), **ctx.summary())
         return JobOutcome({**ctx.summary(), "skipped": True})
     except BaseException as exc:
+        signum = _stopping_signal(exc, received if run.interruptible else [])
+        if signum is not None:
+            raise _interrupted(ctx, signum, run) from None
         error = _error_line(exc)
         _record_end(ctx, "failed", error, run.on_finish)
         log.error("job_failed", error=error, **ctx.summary())
-        if isinstance(exc, CivicquantError):
-            raise
-        if isinstance(exc, _Signalled):
-            raise Interrupted(exc.signum) from None
-        if isinstance(exc, KeyboardInterrupt):
-            raise Interrupted(signal.SIGINT) from None
         raise
     else:
+        if run.interruptible and received:
+            raise _interrupted(ctx, received[0], run)
         if heartbeat is not None and heartbeat.lost:
             error = f"lease {lease} was lost (expired and taken over) while running"
             _record_end(ctx, "failed", error, run.on_finish)
@@ -185,6 +195,25 @@ def _run_body(ctx: JobContext, body: Callable[[JobContext], T], run: _Run) -> Jo
             heartbeat.stop()
         if lease is not None:
             _release(ctx.db, lease, holder)
+
+
+def _stopping_signal(exc: BaseException, received: list[int]) -> int | None:
+    """The signal that ended the body, if one did: raised by it, or one it wound down on."""
+    if isinstance(exc, _Signalled):
+        return exc.signum
+    if isinstance(exc, KeyboardInterrupt):
+        return signal.SIGINT
+    # An interruptible body may end a wind-down with an error of its own ("stopped while
+    # reading the header"): the signal is still why it ended.
+    return received[0] if received else None
+
+
+def _interrupted(ctx: JobContext, signum: int, run: _Run) -> Interrupted:
+    """Record the run `interrupted`, with how far it got; the Interrupted to raise."""
+    stopped = Interrupted(signum, ctx.summary())
+    _record_end(ctx, "interrupted", str(stopped), run.on_finish)
+    log.warning("job_interrupted", signal=stopped.signal_name, **ctx.summary())
+    return stopped
 
 
 def _record_end(
@@ -233,10 +262,6 @@ def _release(db: Database, lease: str, holder: str) -> None:
 def _error_line(exc: BaseException) -> str:
     if isinstance(exc, CivicquantError):
         text = str(exc)
-    elif isinstance(exc, _Signalled):
-        text = f"interrupted by {signal.Signals(exc.signum).name}"
-    elif isinstance(exc, KeyboardInterrupt):
-        text = "interrupted by SIGINT"
     else:
         text = f"internal error: {type(exc).__name__}: {exc}"
     return redaction.redact(text.splitlines()[0] if text else type(exc).__name__)
@@ -245,11 +270,14 @@ def _error_line(exc: BaseException) -> str:
 SignalHandler = Callable[[int, FrameType | None], Any] | int | None
 
 
-def _install_signal_handlers(stop: threading.Event, cooperative: bool) -> dict[int, SignalHandler]:
+def _install_signal_handlers(
+    stop: threading.Event, cooperative: bool, received: list[int]
+) -> dict[int, SignalHandler]:
     if threading.current_thread() is not threading.main_thread():
         return {}
 
     def handle(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
         if cooperative and not stop.is_set():
             log.info("job_stopping", signal=signal.Signals(signum).name)
             stop.set()

@@ -98,7 +98,8 @@ def finish(
     counts: dict[str, Any],
     error: str | None = None,
 ) -> None:
-    """Record how a run ended: `success` or `failed`, its counts, and the error line."""
+    """Record how a run ended (`success`, `failed`, `interrupted`, `skipped`), its counts,
+    and the error line."""
     db.execute(
         "finish_job_run",
         {
@@ -128,6 +129,8 @@ def render_table(rows: list[dict[str, Any]]) -> str:
             else "-"
         )
         detail = row["error"] or _counts_line(row["counts"])
+        if row["status"] == "interrupted":  # the signal, then how far the run got
+            detail = f"{row['error']}: {_counts_line(row['counts'] or {})}"
         lines.append(
             (
                 f"{row['started_at']:%Y-%m-%d %H:%M:%S}",

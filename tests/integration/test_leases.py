@@ -152,7 +152,9 @@ def test_signal_releases_the_lease_and_records_the_run(database_url: str, signum
     assert run["counts"]["stopped"] is True
 
 
-def test_non_cooperative_job_interrupted_by_sigterm_is_recorded_failed(database_url: str) -> None:
+def test_non_cooperative_job_interrupted_by_sigterm_is_recorded_interrupted(
+    database_url: str,
+) -> None:
     holder = spawn(database_url, "prune", "--hold", "60", ttl=30)
     wait_for_line(holder, "holding")
     holder.send_signal(signal.SIGTERM)
@@ -161,7 +163,7 @@ def test_non_cooperative_job_interrupted_by_sigterm_is_recorded_failed(database_
         assert leases.current(db, "prune") is None
         run = db.connection.execute("SELECT status, error FROM job_runs").fetchone()
     assert run is not None
-    assert run["status"] == "failed"
+    assert run["status"] == "interrupted"
     assert run["error"] == "interrupted by SIGTERM"
 
 
@@ -174,7 +176,7 @@ def test_sigterm_while_asyncio_runs_a_step_still_ends_the_job(database_url: str)
         assert leases.current(db, "digest:vip") is None
         run = db.connection.execute("SELECT status, error FROM job_runs").fetchone()
     assert run is not None
-    assert run["status"] == "failed"
+    assert run["status"] == "interrupted"
     assert run["error"] == "interrupted by SIGTERM"
 
 
