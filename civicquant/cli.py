@@ -1168,8 +1168,23 @@ def main() -> None:
     command expected) names the command and what failed, exits 1 (2 for `health`, whose
     contract is 0/1/2), and leaves its traceback, without locals, at debug level in the log.
     """
+    from typer.exceptions import TyperException
+
     try:
-        app()
+        status = app(standalone_mode=False)
+    except TyperException as exc:  # click's own: a command-line mistake, never a job run
+        message = exc.format_message()
+        context = getattr(exc, "ctx", None)
+        if message.startswith("Usage:"):
+            # A bare `civicquant` or `civicquant db`: the help is the answer.
+            typer.echo(message, err=True)
+        else:
+            where = f"{context.command_path} -h" if context is not None else "civicquant -h"
+            typer.echo(f"civicquant: error: {message.rstrip('.')} (see {where})", err=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("civicquant: interrupted", err=True)
+        sys.exit(130)
     except CivicquantError as exc:
         typer.echo(f"civicquant: error: {redaction.redact(str(exc))}", err=True)
         sys.exit(exc.exit_code)
@@ -1183,6 +1198,8 @@ def main() -> None:
             f"civicquant: error: {command or 'civicquant'} failed: {_what_failed(exc)}", err=True
         )
         sys.exit(2 if command == "health" else 1)
+    if isinstance(status, int) and status:
+        sys.exit(status)  # a command's own typer.Exit(code)
 
 
 def _command_name(args: list[str]) -> str | None:

@@ -45,6 +45,10 @@ def ops_chat() -> Iterator[FakeBotApi]:
         (("listen", "--duration", "forever"), "is not a duration"),
         (("prune", "--restore", "{tmp}/day.jsonl.gz"), "--restore"),
         (("prune", "--older-than", "old"), "is not a duration"),
+        # What click itself refuses, before any command runs: one line too.
+        (("backfill", "--gaps", "--max-messages", "0"), "Invalid value for '--max-messages'"),
+        (("extract", "--bogus"), "No such option: --bogus (see civicquant extract -h)"),
+        (("nosuch",), "No such command 'nosuch'"),
     ],
 )
 def test_a_command_line_mistake_is_exit_2_one_line_no_run_and_no_alert(
