@@ -44,7 +44,7 @@ from civicquant.publish.digest import digest_event
 from civicquant.publish.publisher import Publisher, PublisherFactory, PublishOutcomeUnknown
 from civicquant.publish.render import render_alert, render_text_preview
 from civicquant.publish.routes import Route, load_routes
-from civicquant.runtime import leases
+from civicquant.runtime import leases, pauses
 from civicquant.runtime.context import JobContext
 
 log = structlog.get_logger("civicquant.publish.flash")
@@ -374,6 +374,11 @@ class FlashDrainer:
     async def _drain_once(self, db: Database, route: Route, publisher: _LazyPublisher) -> bool:
         """One pass over the route under its lease; False when another drainer holds it."""
         assert route.chat_id is not None
+        pause = pauses.pauses(db, [route.job]).get(route.job)
+        if pause is not None and pause.active:
+            # `civicquant pause digest:flash` holds the route's alerts back, whoever drains:
+            # they wait in the outbox for `resume` (or the pause's end) and the cron drain.
+            return True
         ttl = self.settings.lease_ttl_seconds
         taken = leases.acquire(db, route.job, self._holder, ttl)
         if taken is None:

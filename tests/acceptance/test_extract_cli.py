@@ -80,3 +80,31 @@ def test_extract_sends_the_alerts_itself_while_it_runs(database_url: str) -> Non
     # Logged from the drainer's thread, in the extract run's context.
     assert (flashed["job"], flashed["outcome"]) == ("extract", "sent")
     assert flashed["run_id"] == next(e["run_id"] for e in events if e["event"] == "job_started")
+
+
+def test_a_paused_flash_route_holds_extracts_alerts_until_it_is_resumed(
+    database_url: str,
+) -> None:
+    with Database.connect(database_url) as db:
+        rawlog = RawLog(db, pipeline_version="v1")
+        rawlog.save_channel(Channel(1001, "wirewatch"))
+        rawlog.store(1001, [RawPost(1001, 1, datetime.now(UTC), text=FLASH)], "live")
+    with FakeBotApi() as bot:
+        env = {
+            "DATABASE_URL": database_url,
+            "TG_BOT_TOKEN": bot_api.TOKEN,
+            "TG_BOT_API_URL": bot.url,
+            "TG_VIP_CHAT_ID": "-1001000000001",
+            "FLASH_MIN_IMPORTANCE": "0.4",
+        }
+        paused = run_cli("pause", "digest:flash", "--reason", "moving the VIP chat", env=env)
+        assert paused.returncode == 0, paused.stderr
+        ran = run_cli("extract", "--max-runtime", "3s", env=env)
+        assert ran.returncode == 0, ran.stderr
+        drained = run_cli("digest", "--queue", "flash", env=env)
+        assert drained.returncode == 0, drained.stderr
+        assert bot.sent_messages == []  # neither extract's drainer nor cron's sent it
+        assert run_cli("resume", "digest:flash", env=env).returncode == 0
+        assert run_cli("digest", "--queue", "flash", env=env).returncode == 0
+        [alert] = bot.sent_messages
+        assert "Ras Tanura" in alert.text
