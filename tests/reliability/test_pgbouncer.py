@@ -107,6 +107,10 @@ def test_whole_pipeline_runs_through_pgbouncer_in_transaction_mode(
     assert_ok(preview)
     assert "----- part 1/" in preview.stdout
 
+    # The flash drain's reads (the outbox, the ledger) through PgBouncer too.
+    flash_preview = procs.cli("digest", "--queue", "flash", "--dry-run", env=env)
+    assert_ok(flash_preview)
+
     listed = procs.cli("runs", "--format", "json", env=env)
     assert_ok(listed)
     assert {run["job_name"] for run in json.loads(listed.stdout)} >= {
@@ -128,6 +132,7 @@ def test_whole_pipeline_runs_through_pgbouncer_in_transaction_mode(
                 "digest:breaking_15m",
                 "digest:breaking_1h",
                 "digest:breaking_4h",
+                "digest:flash",
                 "prune",
             ],
         ),
