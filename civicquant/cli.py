@@ -665,13 +665,7 @@ def digest(
     def body(ctx: JobContext) -> DigestResult:
         return digest_job(ctx, options, wiring.make_publisher)
 
-    if dry_run:
-        # A preview: no lease, and recorded under its own name so health is not fooled.
-        _print_message(wiring.run_job(settings, f"{job}:dry-run", body).value)
-        return
-    outcome = wiring.run_job(settings, job, body, lease=job)
-    _print_message(outcome.value)
-    _print_counts("digest", outcome.counts)
+    _run_route(settings, job, body, dry_run=dry_run)
 
 
 def _drain_flash(
@@ -692,6 +686,20 @@ def _drain_flash(
 
     def body(ctx: JobContext) -> FlashResult:
         return flash_drain_job(ctx, options, wiring.make_publisher)
+
+    _run_route(settings, job, body, dry_run=dry_run)
+
+
+def _run_route(
+    settings: Settings,
+    job: str,
+    body: Callable[[JobContext], DigestResult | FlashResult],
+    *,
+    dry_run: bool,
+) -> None:
+    """Run a route's job under its lease and print what it did; a preview takes no lease
+    and is recorded under its own name (`JOB:dry-run`), so health is not fooled."""
+    from civicquant import wiring
 
     if dry_run:
         _print_message(wiring.run_job(settings, f"{job}:dry-run", body).value)

@@ -15,21 +15,31 @@ from tests.fakes.bot_api import FakeBotApi
 FLASH = "🚨 BREAKING: Explosion reported at Ras Tanura oil terminal in Saudi Arabia; Brent jumps 6% to $84"
 
 
-def test_extract_queues_a_breaking_events_alert_sent_once_and_none_with_no_side_effects(
-    database_url: str,
-) -> None:
+def store_breaking_post(database_url: str) -> None:
+    """One live post that extracts as a breaking event worth a flash alert."""
     with Database.connect(database_url) as db:
         rawlog = RawLog(db, pipeline_version="v1")
         rawlog.save_channel(Channel(1001, "wirewatch"))
         rawlog.store(1001, [RawPost(1001, 1, datetime.now(UTC), text=FLASH)], "live")
+
+
+def flash_env(database_url: str, bot: FakeBotApi) -> dict[str, str]:
+    """The built-in flash route to a VIP chat at the fake Bot API."""
+    return {
+        "DATABASE_URL": database_url,
+        "TG_BOT_TOKEN": bot_api.TOKEN,
+        "TG_BOT_API_URL": bot.url,
+        "TG_VIP_CHAT_ID": "-1001000000001",
+        "FLASH_MIN_IMPORTANCE": "0.4",
+    }
+
+
+def test_extract_queues_a_breaking_events_alert_sent_once_and_none_with_no_side_effects(
+    database_url: str,
+) -> None:
+    store_breaking_post(database_url)
     with FakeBotApi() as bot:
-        env = {
-            "DATABASE_URL": database_url,
-            "TG_BOT_TOKEN": bot_api.TOKEN,
-            "TG_BOT_API_URL": bot.url,
-            "TG_VIP_CHAT_ID": "-1001000000001",
-            "FLASH_MIN_IMPORTANCE": "0.4",
-        }
+        env = flash_env(database_url, bot)
         quiet = run_cli("extract", "--oneshot", "--no-side-effects", env=env)
         assert quiet.returncode == 0, quiet.stderr
         drained = run_cli("digest", "--queue", "flash", env=env)
@@ -58,18 +68,9 @@ def test_extract_queues_a_breaking_events_alert_sent_once_and_none_with_no_side_
 
 
 def test_extract_sends_the_alerts_itself_while_it_runs(database_url: str) -> None:
-    with Database.connect(database_url) as db:
-        rawlog = RawLog(db, pipeline_version="v1")
-        rawlog.save_channel(Channel(1001, "wirewatch"))
-        rawlog.store(1001, [RawPost(1001, 1, datetime.now(UTC), text=FLASH)], "live")
+    store_breaking_post(database_url)
     with FakeBotApi() as bot:
-        env = {
-            "DATABASE_URL": database_url,
-            "TG_BOT_TOKEN": bot_api.TOKEN,
-            "TG_BOT_API_URL": bot.url,
-            "TG_VIP_CHAT_ID": "-1001000000001",
-            "FLASH_MIN_IMPORTANCE": "0.4",
-        }
+        env = flash_env(database_url, bot)
         ran = run_cli("extract", "--max-runtime", "3s", env={**env, "LOG_FORMAT": "json"})
         assert ran.returncode == 0, ran.stderr
         assert "alerts_sent=1" in ran.stdout
@@ -85,18 +86,9 @@ def test_extract_sends_the_alerts_itself_while_it_runs(database_url: str) -> Non
 def test_a_paused_flash_route_holds_extracts_alerts_until_it_is_resumed(
     database_url: str,
 ) -> None:
-    with Database.connect(database_url) as db:
-        rawlog = RawLog(db, pipeline_version="v1")
-        rawlog.save_channel(Channel(1001, "wirewatch"))
-        rawlog.store(1001, [RawPost(1001, 1, datetime.now(UTC), text=FLASH)], "live")
+    store_breaking_post(database_url)
     with FakeBotApi() as bot:
-        env = {
-            "DATABASE_URL": database_url,
-            "TG_BOT_TOKEN": bot_api.TOKEN,
-            "TG_BOT_API_URL": bot.url,
-            "TG_VIP_CHAT_ID": "-1001000000001",
-            "FLASH_MIN_IMPORTANCE": "0.4",
-        }
+        env = flash_env(database_url, bot)
         paused = run_cli("pause", "digest:flash", "--reason", "moving the VIP chat", env=env)
         assert paused.returncode == 0, paused.stderr
         ran = run_cli("extract", "--max-runtime", "3s", env=env)
